@@ -1,0 +1,242 @@
+//! Checkpoints: `.safetensors` files whose header carries [`Metadata`]. Reading validates every
+//! tensor's name, shape and dtype and never panics on a bad file: each problem is an error that
+//! names the file.
+
+mod import;
+mod metadata;
+
+pub use import::{AuthorsCheckpoint, import_authors, read_authors};
+pub use metadata::{FORMAT_VERSION, Metadata, MetadataError, Provenance, StorageDtype};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensorError, SafeTensors, tensor::TensorView};
+use tch::{Device, Kind, TchError, Tensor, nn};
+
+use crate::task::ModelKind;
+
+/// A checkpoint that could not be read or written, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("checkpoint {}: {problem}", path.display())]
+pub struct CheckpointError {
+    pub path: PathBuf,
+    pub problem: Problem,
+}
+
+/// What is wrong with a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a valid safetensors file: {0}")]
+    Format(#[from] SafeTensorError),
+    #[error("{0}")]
+    Metadata(#[from] MetadataError),
+    #[error("holds a {found}, expected a {expected}")]
+    WrongKind {
+        expected: ModelKind,
+        found: ModelKind,
+    },
+    #[error("tensor {0:?} missing")]
+    MissingTensor(String),
+    #[error("unexpected tensor {0:?} (not part of this architecture)")]
+    UnexpectedTensor(String),
+    #[error("tensor {name:?} has shape {found:?}, the metadata implies {expected:?}")]
+    Shape {
+        name: String,
+        expected: Vec<i64>,
+        found: Vec<i64>,
+    },
+    #[error("tensor {name:?} is {found:?}, the metadata says {expected}")]
+    Dtype {
+        name: String,
+        expected: &'static str,
+        found: Dtype,
+    },
+    #[error("tensor {0:?} holds NaN or infinite values")]
+    NonFinite(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("torch: {0}")]
+    Torch(#[from] TchError),
+}
+
+impl Problem {
+    pub(crate) fn at(self, path: &Path) -> CheckpointError {
+        CheckpointError {
+            path: path.to_owned(),
+            problem: self,
+        }
+    }
+}
+
+/// Named tensors, in file order.
+pub type Tensors = Vec<(String, Tensor)>;
+
+/// A network loaded from a checkpoint: its metadata, the variables and the module using them.
+#[derive(Debug)]
+pub struct Loaded<N> {
+    pub meta: Metadata,
+    pub vs: nn::VarStore,
+    pub net: N,
+}
+
+/// Reads a gst-hyperres checkpoint: metadata, then tensors (as f32 on the CPU) whose dtype must be
+/// the declared one and whose values must be finite.
+pub fn read(path: &Path) -> Result<(Metadata, Tensors), CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|e| Problem::Io(e).at(path))?;
+    let st = parse(&bytes).map_err(|p| p.at(path))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| Problem::from(e).at(path))?;
+    let header = header.metadata().clone().unwrap_or_default();
+    let meta = Metadata::from_header(&header).map_err(|e| Problem::from(e).at(path))?;
+    let tensors = to_tensors(&st, Some(meta.dtype)).map_err(|p| p.at(path))?;
+    Ok((meta, tensors))
+}
+
+/// Reads any safetensors file's tensors as f32 (for files without our metadata, e.g. the authors').
+pub fn read_untyped(path: &Path) -> Result<Tensors, CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|e| Problem::Io(e).at(path))?;
+    let st = parse(&bytes).map_err(|p| p.at(path))?;
+    to_tensors(&st, None).map_err(|p| p.at(path))
+}
+
+fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, Problem> {
+    if bytes.is_empty() {
+        return Err(Problem::Invalid("file is empty".into()));
+    }
+    Ok(SafeTensors::deserialize(bytes)?)
+}
+
+fn to_tensors(st: &SafeTensors<'_>, expected: Option<StorageDtype>) -> Result<Tensors, Problem> {
+    let mut tensors = Vec::with_capacity(st.len());
+    for (name, view) in st.iter() {
+        let kind = match (view.dtype(), expected) {
+            (found, Some(dtype)) if found != dtype.safetensors() => {
+                return Err(Problem::Dtype {
+                    name: name.to_owned(),
+                    expected: dtype.as_str(),
+                    found,
+                });
+            }
+            (Dtype::F32, _) => Kind::Float,
+            (Dtype::F16, _) => Kind::Half,
+            (Dtype::BF16, _) => Kind::BFloat16,
+            (found, _) => {
+                return Err(Problem::Dtype {
+                    name: name.to_owned(),
+                    expected: "a float type",
+                    found,
+                });
+            }
+        };
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let tensor = Tensor::f_from_data_size(view.data(), &shape, kind)?.f_to_kind(Kind::Float)?;
+        if !bool::try_from(tensor.f_isfinite()?.f_all()?)? {
+            return Err(Problem::NonFinite(name.to_owned()));
+        }
+        tensors.push((name.to_owned(), tensor));
+    }
+    Ok(tensors)
+}
+
+/// Writes `tensors` with `meta` atomically (a temporary file in the same folder, then a rename),
+/// so a crash mid-write never leaves a truncated checkpoint behind.
+pub fn save(
+    path: &Path,
+    meta: &Metadata,
+    tensors: &[(String, Tensor)],
+) -> Result<(), CheckpointError> {
+    let bytes = serialize(meta, tensors).map_err(|p| p.at(path))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Problem::Io(e).at(path)
+        })
+}
+
+/// Writes every variable of `vs` (sorted by name) with `meta`.
+pub fn save_var_store(
+    path: &Path,
+    meta: &Metadata,
+    vs: &nn::VarStore,
+) -> Result<(), CheckpointError> {
+    let mut tensors: Tensors = vs.variables().into_iter().collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    save(path, meta, &tensors)
+}
+
+fn serialize(meta: &Metadata, tensors: &[(String, Tensor)]) -> Result<Vec<u8>, Problem> {
+    let stored: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            let t = t
+                .f_detach()?
+                .f_to_device(Device::Cpu)?
+                .f_to_kind(meta.dtype.tch())?
+                .f_contiguous()?;
+            let mut bytes = vec![0u8; t.numel() * meta.dtype.tch().elt_size_in_bytes()];
+            t.f_copy_data_u8(&mut bytes, t.numel())?;
+            let shape = t.size().iter().map(|&d| d as usize).collect();
+            Ok((name.clone(), shape, bytes))
+        })
+        .collect::<Result<_, Problem>>()?;
+    let views = stored
+        .iter()
+        .map(|(name, shape, bytes)| {
+            Ok((
+                name.as_str(),
+                TensorView::new(meta.dtype.safetensors(), shape.clone(), bytes)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, SafeTensorError>>()?;
+    Ok(safetensors::serialize(views, Some(meta.to_header()))?)
+}
+
+/// Loads a checkpoint of `kind`: reads it, builds the network `build` describes for its metadata
+/// on `device`, and fills every variable, checking that names and shapes match one to one.
+pub fn load<N>(
+    path: &Path,
+    kind: ModelKind,
+    device: Device,
+    build: impl FnOnce(&nn::Path, &Metadata) -> N,
+) -> Result<Loaded<N>, CheckpointError> {
+    let (meta, tensors) = read(path)?;
+    if meta.kind != kind {
+        return Err(Problem::WrongKind {
+            expected: kind,
+            found: meta.kind,
+        }
+        .at(path));
+    }
+    let vs = nn::VarStore::new(device);
+    let net = build(&vs.root(), &meta);
+    assign(&vs, tensors).map_err(|p| p.at(path))?;
+    Ok(Loaded { meta, vs, net })
+}
+
+/// Copies `tensors` into the variables of `vs` with the same names.
+fn assign(vs: &nn::VarStore, tensors: Tensors) -> Result<(), Problem> {
+    let mut vars: HashMap<String, Tensor> = vs.variables();
+    for (name, tensor) in tensors {
+        let Some(mut var) = vars.remove(&name) else {
+            return Err(Problem::UnexpectedTensor(name));
+        };
+        if var.size() != tensor.size() {
+            return Err(Problem::Shape {
+                name,
+                expected: var.size(),
+                found: tensor.size(),
+            });
+        }
+        tch::no_grad(|| var.f_copy_(&tensor))?;
+    }
+    match vars.into_keys().min() {
+        Some(name) => Err(Problem::MissingTensor(name)),
+        None => Ok(()),
+    }
+}

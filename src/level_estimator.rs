@@ -1,0 +1,53 @@
+//! A level estimator loaded from a checkpoint.
+
+use std::path::Path;
+
+use tch::{Device, Tensor, nn};
+
+use crate::checkpoint::{self, CheckpointError, Loaded, Metadata};
+use crate::model::{Estimator, EstimatorConfig};
+use crate::task::ModelKind;
+
+/// Crops per side of the grid the estimate is the median over.
+const GRID: i64 = 3;
+
+/// The estimator network with its checkpoint metadata, on one device.
+#[derive(Debug)]
+pub struct LevelEstimator {
+    meta: Metadata,
+    vs: nn::VarStore,
+    net: Estimator,
+}
+
+impl LevelEstimator {
+    /// Loads an estimator checkpoint onto `device`.
+    pub fn load(path: &Path, device: Device) -> Result<LevelEstimator, CheckpointError> {
+        let Loaded { meta, vs, net } =
+            checkpoint::load(path, ModelKind::Estimator, device, |p, meta| {
+                Estimator::new(p, config_of(meta))
+            })?;
+        Ok(LevelEstimator { meta, vs, net })
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.meta
+    }
+
+    pub fn network(&self) -> &Estimator {
+        &self.net
+    }
+
+    /// The level (task units) of `image` `[C, H, W]` in [0, 1]: the median over a grid of crops.
+    pub fn estimate(&self, image: &Tensor) -> f64 {
+        self.net.estimate(image, GRID, self.vs.device())
+    }
+}
+
+/// The network size an estimator checkpoint's metadata describes.
+pub fn config_of(meta: &Metadata) -> EstimatorConfig {
+    EstimatorConfig {
+        channels: meta.colour.channels(),
+        width: meta.width,
+        stages: meta.blocks,
+    }
+}

@@ -1,0 +1,42 @@
+//! gst-hyperres: continuous, level-adjustable restoration (HyperRes) as a GStreamer plugin.
+//!
+//! The model code (`model`, `checkpoint`, `restorer`, `level_estimator`, `task`) has no GStreamer
+//! dependency and is shared with the `hyperres-train` tool.
+
+pub mod checkpoint;
+pub mod level_estimator;
+pub mod model;
+pub mod restorer;
+pub mod task;
+
+use gst::glib;
+
+static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "hyperres",
+        gst::DebugColorFlags::empty(),
+        Some("HyperRes restoration"),
+    )
+});
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::debug!(
+        CAT,
+        "plugin {} loaded; CUDA devices: {}",
+        plugin.plugin_name(),
+        tch::Cuda::device_count()
+    );
+    Ok(())
+}
+
+gst::plugin_define!(
+    hyperres,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

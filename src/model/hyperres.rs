@@ -1,0 +1,282 @@
+//! The HyperRes main network, with its residual-block convolutions generated from the level.
+//!
+//! Every generated kernel element and bias is affine in the normalised level c:
+//! `k = c * w + b`. All the `w` live in one flat tensor and all the `b` in another, laid out as
+//! the authors' meta blocks are (per block and conv: the `out*in*3*3` kernel values row-major,
+//! then the `out` bias values), so a level change is one fused multiply-add over the whole buffer.
+
+use tch::Tensor;
+use tch::nn::{self, Module};
+
+use super::{conv3x3, kaiming_normal_scaled};
+
+/// Size of the network: image channels (3 RGB, 1 gray), feature width and residual blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestorerConfig {
+    pub channels: i64,
+    pub width: i64,
+    pub blocks: i64,
+}
+
+impl Default for RestorerConfig {
+    /// The authors' full RGB model.
+    fn default() -> Self {
+        RestorerConfig {
+            channels: 3,
+            width: 64,
+            blocks: 16,
+        }
+    }
+}
+
+impl RestorerConfig {
+    fn kernel_len(&self) -> i64 {
+        self.width * self.width * 9
+    }
+
+    /// Values of one generated conv: kernel then bias (one of the authors' meta-block outputs).
+    pub fn generated_conv_len(&self) -> i64 {
+        self.kernel_len() + self.width
+    }
+
+    /// Values of all generated convs: two per residual block.
+    pub fn generated_len(&self) -> i64 {
+        2 * self.blocks * self.generated_conv_len()
+    }
+}
+
+/// How `forward_levels` runs k levels through the generated blocks in one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LevelBatching {
+    /// One grouped convolution (groups = k) per generated conv, all levels at once.
+    #[default]
+    Grouped,
+    /// The generated blocks once per level, on that level's part of the batch.
+    Loop,
+}
+
+/// The HyperRes network (parameters live in the `nn::Path` it was built on).
+#[derive(Debug)]
+pub struct HyperRes {
+    config: RestorerConfig,
+    conv1: nn::Conv2D,
+    conv2: nn::Conv2D,
+    conv3: nn::Conv2D,
+    conv4: nn::Conv2D,
+    conv5: nn::Conv2D,
+    /// Slope of every generated value in c, `[generated_len]`.
+    generated_w: Tensor,
+    /// Value of every generated value at c = 0, `[generated_len]`.
+    generated_b: Tensor,
+    /// Weights generated for the last level given to `set_level`.
+    cache: Option<LevelCache>,
+}
+
+#[derive(Debug)]
+struct LevelCache {
+    c: f64,
+    weights: Tensor,
+}
+
+/// Plain, fixed-level weights: the generated convs materialised at one level, plus the shared
+/// convs, named `conv1..conv5.{weight,bias}` and `blocks.{i}.conv{1,2}.{weight,bias}` (i from 0).
+pub type BakedWeights = Vec<(String, Tensor)>;
+
+impl HyperRes {
+    /// Builds the network under `p` with the authors' initialisation.
+    pub fn new(p: &nn::Path, config: RestorerConfig) -> HyperRes {
+        let RestorerConfig {
+            channels, width, ..
+        } = config;
+        let generated = p / "generated";
+        // The authors' meta blocks are Linear(1 -> n): fan-in 1 for the slope, zero bias.
+        let len = config.generated_len();
+        HyperRes {
+            config,
+            conv1: conv3x3(p / "conv1", channels, width, 2),
+            conv2: conv3x3(p / "conv2", width, width, 1),
+            conv3: conv3x3(p / "conv3", width, 4 * width, 1),
+            conv4: conv3x3(p / "conv4", width, width, 1),
+            conv5: conv3x3(p / "conv5", width, channels, 1),
+            generated_w: generated.var("w", &[len], kaiming_normal_scaled(1)),
+            generated_b: generated.var("b", &[len], nn::Init::Const(0.0)),
+            cache: None,
+        }
+    }
+
+    pub fn config(&self) -> RestorerConfig {
+        self.config
+    }
+
+    /// Generated weights for each normalised level in `c` (`[k]`): `[k, generated_len]`,
+    /// one fused multiply-add, differentiable.
+    pub fn generate(&self, c: &Tensor) -> Tensor {
+        let c = c.to_kind(self.generated_w.kind()).view([-1, 1]);
+        self.generated_b
+            .unsqueeze(0)
+            .addcmul(&c, &self.generated_w.unsqueeze(0))
+    }
+
+    /// Makes `forward` use the weights for normalised level `c`. Regenerates (one fused
+    /// multiply-add into a reused buffer, no autograd) only when `c` changed; returns whether it did.
+    pub fn set_level(&mut self, c: f64) -> bool {
+        if self.cache.as_ref().is_some_and(|cached| cached.c == c) {
+            return false;
+        }
+        let c_tensor = Tensor::from(c)
+            .to_kind(self.generated_w.kind())
+            .to_device(self.generated_w.device());
+        let weights = match self.cache.take() {
+            Some(LevelCache { weights, .. }) => weights,
+            None => self.generated_w.zeros_like().unsqueeze(0),
+        };
+        // Writes into `weights`; the returned handle to the same storage is not needed.
+        let _ = tch::no_grad(|| {
+            self.generated_b.unsqueeze(0).addcmul_out(
+                &weights,
+                &self.generated_w.unsqueeze(0),
+                &c_tensor,
+            )
+        });
+        self.cache = Some(LevelCache { c, weights });
+        true
+    }
+
+    /// The normalised level the cached weights were generated for.
+    pub fn level(&self) -> Option<f64> {
+        self.cache.as_ref().map(|cached| cached.c)
+    }
+
+    /// Runs the network at the level of the last `set_level` on `x` `[N, C, H, W]` (H, W even).
+    ///
+    /// # Panics
+    /// If `set_level` was never called.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let weights = &self
+            .cache
+            .as_ref()
+            .expect("HyperRes::set_level before forward")
+            .weights;
+        self.forward_generated(x, weights, LevelBatching::Grouped)
+    }
+
+    /// Training forward for k levels at once: `x` is `[k*B, C, H, W]`, its i-th block of B images
+    /// degraded at normalised level `c[i]`. Differentiable in every parameter.
+    pub fn forward_levels(&self, x: &Tensor, c: &Tensor, batching: LevelBatching) -> Tensor {
+        self.forward_generated(x, &self.generate(c), batching)
+    }
+
+    fn forward_generated(&self, x: &Tensor, weights: &Tensor, batching: LevelBatching) -> Tensor {
+        let k = weights.size()[0];
+        let head = self.conv1.forward(x);
+        let body = match batching {
+            LevelBatching::Grouped => {
+                let grouped = levels_to_channels(&head, k);
+                channels_to_levels(&self.generated_blocks(&grouped, weights), k)
+            }
+            LevelBatching::Loop => {
+                let parts: Vec<Tensor> = head
+                    .chunk(k, 0)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| self.generated_blocks(h, &weights.narrow(0, i as i64, 1)))
+                    .collect();
+                Tensor::cat(&parts, 0)
+            }
+        };
+        let features = head + self.conv2.forward(&body);
+        let up = self.conv3.forward(&features).pixel_shuffle(2).relu();
+        self.conv5.forward(&self.conv4.forward(&up).relu())
+    }
+
+    /// The residual blocks with generated convs. `h` is `[B, k*width, h, w]` and `weights`
+    /// `[k, generated_len]`: level i's features sit in channel group i (one grouped conv).
+    fn generated_blocks(&self, h: &Tensor, weights: &Tensor) -> Tensor {
+        let mut h = h.shallow_clone();
+        for block in 0..self.config.blocks {
+            let (w1, b1) = self.generated_conv(weights, 2 * block);
+            let (w2, b2) = self.generated_conv(weights, 2 * block + 1);
+            let groups = weights.size()[0];
+            let inner = h
+                .conv2d(&w1, Some(&b1), [1, 1], [1, 1], [1, 1], groups)
+                .relu();
+            h = h + inner.conv2d(&w2, Some(&b2), [1, 1], [1, 1], [1, 1], groups);
+        }
+        h
+    }
+
+    /// Kernel `[k*width, width, 3, 3]` and bias `[k*width]` of generated conv `index`.
+    fn generated_conv(&self, weights: &Tensor, index: i64) -> (Tensor, Tensor) {
+        let width = self.config.width;
+        let start = index * self.config.generated_conv_len();
+        let kernel_len = self.config.kernel_len();
+        let kernel = weights
+            .narrow(1, start, kernel_len)
+            .reshape([-1, width, 3, 3]);
+        let bias = weights.narrow(1, start + kernel_len, width).reshape([-1]);
+        (kernel, bias)
+    }
+
+    /// The plain network's weights at normalised level `c`, for export (see [`BakedWeights`]).
+    pub fn bake(&self, c: f64) -> BakedWeights {
+        tch::no_grad(|| {
+            let weights = self.generate(&Tensor::from_slice(&[c]));
+            let mut baked = Vec::new();
+            let shared = [
+                ("conv1", &self.conv1),
+                ("conv2", &self.conv2),
+                ("conv3", &self.conv3),
+                ("conv4", &self.conv4),
+                ("conv5", &self.conv5),
+            ];
+            for (name, conv) in shared {
+                let bias = conv.bs.as_ref().expect("HyperRes convs have biases");
+                baked.push((format!("{name}.weight"), conv.ws.copy()));
+                baked.push((format!("{name}.bias"), bias.copy()));
+            }
+            for block in 0..self.config.blocks {
+                for conv in 0..2 {
+                    let (kernel, bias) = self.generated_conv(&weights, 2 * block + conv);
+                    let prefix = format!("blocks.{block}.conv{}", conv + 1);
+                    baked.push((format!("{prefix}.weight"), kernel.copy()));
+                    baked.push((format!("{prefix}.bias"), bias.copy()));
+                }
+            }
+            baked
+        })
+    }
+
+    /// Total parameter count (shared convs plus generated slopes and offsets).
+    pub fn parameter_count(vs: &nn::VarStore) -> i64 {
+        vs.trainable_variables()
+            .iter()
+            .map(Tensor::numel)
+            .sum::<usize>() as i64
+    }
+}
+
+/// `[k*B, C, h, w]` (level-major) to `[B, k*C, h, w]` (level i in channel group i).
+fn levels_to_channels(x: &Tensor, k: i64) -> Tensor {
+    if k == 1 {
+        return x.shallow_clone();
+    }
+    let [n, c, h, w] = x.size()[..] else {
+        unreachable!("4-d feature map")
+    };
+    x.view([k, n / k, c, h, w])
+        .transpose(0, 1)
+        .reshape([n / k, k * c, h, w])
+}
+
+/// Inverse of [`levels_to_channels`].
+fn channels_to_levels(x: &Tensor, k: i64) -> Tensor {
+    if k == 1 {
+        return x.shallow_clone();
+    }
+    let [b, kc, h, w] = x.size()[..] else {
+        unreachable!("4-d feature map")
+    };
+    x.view([b, k, kc / k, h, w])
+        .transpose(0, 1)
+        .reshape([k * b, kc / k, h, w])
+}

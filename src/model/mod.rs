@@ -1,0 +1,32 @@
+//! The networks: the HyperRes restorer with generated convolutions, and the level estimator.
+//! Plain tch code over `nn::Path`, no GStreamer, shared by the element and the trainer.
+
+mod estimator;
+mod hyperres;
+mod padding;
+
+pub use estimator::{ESTIMATOR_CROP, Estimator, EstimatorConfig};
+pub use hyperres::{BakedWeights, HyperRes, LevelBatching, RestorerConfig};
+pub use padding::{crop_to, pad_to_even};
+
+use tch::nn;
+
+/// A 3x3 convolution with the authors' initialisation: Kaiming-normal (fan-in) times 0.1, zero bias.
+fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> nn::Conv2D {
+    let config = nn::ConvConfig {
+        stride,
+        padding: 1,
+        ws_init: kaiming_normal_scaled(c_in * 9),
+        bs_init: nn::Init::Const(0.0),
+        ..Default::default()
+    };
+    nn::conv2d(p, c_in, c_out, 3, config)
+}
+
+/// Kaiming-normal for ReLU (gain sqrt 2) over `fan_in`, scaled by 0.1 as in the authors' code.
+fn kaiming_normal_scaled(fan_in: i64) -> nn::Init {
+    nn::Init::Randn {
+        mean: 0.0,
+        stdev: 0.1 * (2.0 / fan_in as f64).sqrt(),
+    }
+}

@@ -1,0 +1,104 @@
+//! What a model restores, in which colour, and the units of its level.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The degradation a restorer removes (or an estimator measures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// Additive Gaussian noise; level = sigma on the 0..255 scale.
+    Denoise,
+    /// JPEG compression artifacts; level = JPEG quality 1..100.
+    Dejpeg,
+    /// Bicubic-upscaled input; level = scale factor.
+    Sr,
+}
+
+/// Colour handling of a model: three RGB channels or one luma/gray channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Colour {
+    Rgb,
+    Gray,
+}
+
+/// What a checkpoint holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelKind {
+    /// The HyperRes restoration network.
+    Restorer,
+    /// The level-estimator CNN.
+    Estimator,
+}
+
+impl Colour {
+    pub fn channels(self) -> i64 {
+        match self {
+            Colour::Rgb => 3,
+            Colour::Gray => 1,
+        }
+    }
+}
+
+/// Error of parsing one of the names above; says what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {found:?} (expected one of: {expected})")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub found: String,
+    pub expected: &'static str,
+}
+
+/// Implements `as_str`, `Display` and `FromStr` from one table of (variant, name) pairs.
+macro_rules! named_enum {
+    ($ty:ty, $what:literal, [$(($variant:path, $name:literal)),+ $(,)?]) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($variant => $name),+ }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $ty {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                match s {
+                    $($name => Ok($variant),)+
+                    _ => Err(UnknownName {
+                        what: $what,
+                        found: s.to_owned(),
+                        expected: concat!($($name, " "),+).trim_ascii_end(),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    Task,
+    "task",
+    [
+        (Task::Denoise, "denoise"),
+        (Task::Dejpeg, "dejpeg"),
+        (Task::Sr, "sr")
+    ]
+);
+named_enum!(
+    Colour,
+    "colour",
+    [(Colour::Rgb, "rgb"), (Colour::Gray, "gray")]
+);
+named_enum!(
+    ModelKind,
+    "kind",
+    [
+        (ModelKind::Restorer, "restorer"),
+        (ModelKind::Estimator, "estimator")
+    ]
+);
+
+/// The authors divide every task's level by 255 to get the network's input c.
+pub const LEVEL_DIVISOR: f64 = 255.0;

@@ -1,0 +1,136 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gsthyperres::checkpoint::{self, Metadata, Provenance, StorageDtype};
+use gsthyperres::model::{Estimator, EstimatorConfig, HyperRes, RestorerConfig};
+use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
+use tch::{Device, Kind, Tensor, nn};
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The project's venv Python (scripts/setup makes it).
+pub fn python() -> PathBuf {
+    let python = repo_path(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} missing: run scripts/setup",
+        python.display()
+    );
+    python
+}
+
+/// Runs the PyTorch reference (tests/reference/hyperres_ref.py) and panics with its stderr on failure.
+pub fn run_reference(args: &[&Path]) {
+    let output = Command::new(python())
+        .arg(repo_path("tests/reference/hyperres_ref.py"))
+        .args(args)
+        .output()
+        .expect("run the PyTorch reference");
+    assert!(
+        output.status.success(),
+        "reference failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+pub fn metadata(kind: ModelKind, colour: Colour, width: i64, blocks: i64) -> Metadata {
+    Metadata {
+        kind,
+        task: Task::Denoise,
+        colour,
+        width,
+        blocks,
+        levels: vec![15.0, 35.0, 50.0, 75.0],
+        level_divisor: LEVEL_DIVISOR,
+        level_range: [5.0, 90.0],
+        dtype: StorageDtype::F32,
+        provenance: Provenance {
+            dataset: "test fixture".into(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Adds `scale` x N(0, 1) to every variable, so that no weight or bias is trivially zero.
+pub fn perturb(vs: &nn::VarStore, scale: f64) {
+    tch::no_grad(|| {
+        for (_, mut var) in vs.variables() {
+            let _ = var.f_add_(&(var.randn_like() * scale)).unwrap();
+        }
+    });
+}
+
+/// A randomly initialised (and perturbed) restorer on the CPU.
+pub fn random_restorer(config: RestorerConfig, seed: i64) -> (nn::VarStore, HyperRes) {
+    tch::manual_seed(seed);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = HyperRes::new(&vs.root(), config);
+    perturb(&vs, 0.02);
+    (vs, net)
+}
+
+/// Saves a random restorer checkpoint of `config` into `dir` and returns its path.
+pub fn random_restorer_checkpoint(dir: &Path, config: RestorerConfig, seed: i64) -> PathBuf {
+    let (vs, _) = random_restorer(config, seed);
+    let colour = if config.channels == 3 {
+        Colour::Rgb
+    } else {
+        Colour::Gray
+    };
+    let meta = metadata(ModelKind::Restorer, colour, config.width, config.blocks);
+    let path = dir.join(format!("restorer-{}-{seed}.safetensors", colour));
+    checkpoint::save_var_store(&path, &meta, &vs).unwrap();
+    path
+}
+
+/// Saves a random estimator checkpoint into `dir` and returns its path.
+pub fn random_estimator_checkpoint(dir: &Path, config: EstimatorConfig, seed: i64) -> PathBuf {
+    tch::manual_seed(seed);
+    let vs = nn::VarStore::new(Device::Cpu);
+    Estimator::new(&vs.root(), config);
+    let meta = metadata(
+        ModelKind::Estimator,
+        Colour::Rgb,
+        config.width,
+        config.stages,
+    );
+    let path = dir.join(format!("estimator-{seed}.safetensors"));
+    checkpoint::save_var_store(&path, &meta, &vs).unwrap();
+    path
+}
+
+/// A committed test crop as `[3, H, W]` f32 in [0, 1].
+pub fn load_crop(name: &str) -> Tensor {
+    let image = image::open(repo_path(&format!("tests/data/{name}")))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = image.dimensions();
+    Tensor::from_slice(image.as_raw())
+        .view([h as i64, w as i64, 3])
+        .permute([2, 0, 1])
+        .to_kind(Kind::Float)
+        / 255.0
+}
+
+/// The authors' noise degradation: Gaussian noise of `sigma` (0..255 scale), clipped, then
+/// truncated to 8 bits; from a fixed seed.
+pub fn add_noise(image: &Tensor, sigma: f64, seed: i64) -> Tensor {
+    tch::manual_seed(seed);
+    let noisy = image + image.randn_like() * (sigma / 255.0);
+    (noisy.clamp(0.0, 1.0) * 255.0).floor() / 255.0
+}
+
+/// ||a - b|| / ||b||.
+pub fn relative_l2(a: &Tensor, b: &Tensor) -> f64 {
+    let diff = (a - b).norm().double_value(&[]);
+    diff / b.norm().double_value(&[])
+}
+
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}

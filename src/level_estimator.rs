@@ -33,6 +33,11 @@ impl LevelEstimator {
         &self.meta
     }
 
+    /// The network's variables (e.g. to save them again).
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
     pub fn network(&self) -> &Estimator {
         &self.net
     }

@@ -39,6 +39,11 @@ impl Restorer {
         self.vs.device()
     }
 
+    /// The network's variables (e.g. to save them again).
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
     pub fn network(&self) -> &HyperRes {
         &self.net
     }

@@ -51,7 +51,8 @@ fn estimator_round_trip_is_bit_exact() {
     checkpoint::save_var_store(&again, estimator.metadata(), estimator.var_store()).unwrap();
     let (meta, tensors) = checkpoint::read(&again).unwrap();
     assert_eq!(&meta, estimator.metadata());
-    let original: HashMap<String, Tensor> = checkpoint::read(&path).unwrap().1.into_iter().collect();
+    let original: HashMap<String, Tensor> =
+        checkpoint::read(&path).unwrap().1.into_iter().collect();
     assert_eq!(tensors.len(), original.len());
     for (name, tensor) in tensors {
         assert!(original[&name].equal(&tensor), "{name} changed");
@@ -70,10 +71,17 @@ fn half_precision_storage_loads_to_rounded_values() {
         checkpoint::save_var_store(&stored, &meta, restorer.var_store()).unwrap();
         let reloaded = Restorer::load(&stored, Device::Cpu).unwrap();
         let original = restorer.var_store().variables();
-        let kind = if dtype == StorageDtype::F16 { Kind::Half } else { Kind::BFloat16 };
+        let kind = if dtype == StorageDtype::F16 {
+            Kind::Half
+        } else {
+            Kind::BFloat16
+        };
         for (name, tensor) in reloaded.var_store().variables() {
             let rounded = original[&name].to_kind(kind).to_kind(Kind::Float);
-            assert!(rounded.equal(&tensor), "{name} is not the {dtype:?} rounding");
+            assert!(
+                rounded.equal(&tensor),
+                "{name} is not the {dtype:?} rounding"
+            );
         }
     }
 }
@@ -81,8 +89,11 @@ fn half_precision_storage_loads_to_rounded_values() {
 #[test]
 fn restore_pads_odd_sizes_and_crops_back() {
     let dir = tempfile::tempdir().unwrap();
-    let mut restorer =
-        Restorer::load(&random_restorer_checkpoint(dir.path(), SMALL, 10), Device::Cpu).unwrap();
+    let mut restorer = Restorer::load(
+        &random_restorer_checkpoint(dir.path(), SMALL, 10),
+        Device::Cpu,
+    )
+    .unwrap();
     assert!(restorer.set_level(25.0).unwrap());
     assert!(!restorer.set_level(25.0).unwrap());
     for (h, w) in [(1, 1), (1, 6), (7, 1), (2, 2), (15, 22), (33, 17)] {
@@ -116,7 +127,14 @@ impl Raw {
         let st = SafeTensors::deserialize(&bytes).unwrap();
         let tensors = st
             .iter()
-            .map(|(n, v)| (n.to_owned(), v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+            .map(|(n, v)| {
+                (
+                    n.to_owned(),
+                    v.dtype(),
+                    v.shape().to_vec(),
+                    v.data().to_vec(),
+                )
+            })
             .collect();
         Raw {
             header: meta.metadata().clone().unwrap_or_default(),
@@ -142,7 +160,10 @@ impl Raw {
 fn restorer_error(path: &Path) -> CheckpointError {
     let err = Restorer::load(path, Device::Cpu).expect_err("a bad checkpoint must not load");
     let message = err.to_string();
-    assert!(message.contains(&path.display().to_string()), "error does not name the file: {message}");
+    assert!(
+        message.contains(&path.display().to_string()),
+        "error does not name the file: {message}"
+    );
     err
 }
 
@@ -166,7 +187,10 @@ fn unreadable_files_give_errors() {
         ("empty", vec![]),
         ("truncated", valid[..valid.len() / 2].to_vec()),
         ("header-only", valid[..40].to_vec()),
-        ("garbage", (0..4000u32).map(|i| (i * 7919 % 251) as u8).collect()),
+        (
+            "garbage",
+            (0..4000u32).map(|i| (i * 7919 % 251) as u8).collect(),
+        ),
         ("huge-header-length", {
             let mut bytes = valid.clone();
             bytes[..8].copy_from_slice(&u64::MAX.to_le_bytes());
@@ -191,24 +215,39 @@ fn mismatched_checkpoints_give_errors_naming_the_problem() {
     let wider = broken(d, "wider", |raw| {
         raw.header.insert("width".into(), "16".into());
     });
-    assert!(matches!(restorer_error(&wider).problem, Problem::Shape { .. }));
+    assert!(matches!(
+        restorer_error(&wider).problem,
+        Problem::Shape { .. }
+    ));
 
-    let missing = broken(d, "missing", |raw| raw.tensors.retain(|t| t.0 != "generated.b"));
+    let missing = broken(d, "missing", |raw| {
+        raw.tensors.retain(|t| t.0 != "generated.b")
+    });
     let problem = restorer_error(&missing).problem;
-    assert!(matches!(&problem, Problem::MissingTensor(n) if n == "generated.b"), "{problem}");
+    assert!(
+        matches!(&problem, Problem::MissingTensor(n) if n == "generated.b"),
+        "{problem}"
+    );
 
     let extra = broken(d, "extra", |raw| {
-        raw.tensors.push(("conv9.weight".into(), Dtype::F32, vec![1], vec![0; 4]));
+        raw.tensors
+            .push(("conv9.weight".into(), Dtype::F32, vec![1], vec![0; 4]));
     });
     let problem = restorer_error(&extra).problem;
-    assert!(matches!(&problem, Problem::UnexpectedTensor(n) if n == "conv9.weight"), "{problem}");
+    assert!(
+        matches!(&problem, Problem::UnexpectedTensor(n) if n == "conv9.weight"),
+        "{problem}"
+    );
 
     let half = broken(d, "half", |raw| {
         let t = raw.tensor_mut("conv1.bias");
         t.1 = Dtype::F16;
         t.3.truncate(t.3.len() / 2);
     });
-    assert!(matches!(restorer_error(&half).problem, Problem::Dtype { .. }));
+    assert!(matches!(
+        restorer_error(&half).problem,
+        Problem::Dtype { .. }
+    ));
 
     let integer = broken(d, "integer", |raw| {
         raw.header.insert("dtype".into(), "f16".into());
@@ -217,20 +256,35 @@ fn mismatched_checkpoints_give_errors_naming_the_problem() {
             t.3.truncate(t.3.len() / 2);
         }
     });
-    assert!(matches!(restorer_error(&integer).problem, Problem::Dtype { .. }));
+    assert!(matches!(
+        restorer_error(&integer).problem,
+        Problem::Dtype { .. }
+    ));
 
     let nan = broken(d, "nan", |raw| {
         raw.tensor_mut("conv3.weight").3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
     });
     let problem = restorer_error(&nan).problem;
-    assert!(matches!(&problem, Problem::NonFinite(n) if n == "conv3.weight"), "{problem}");
+    assert!(
+        matches!(&problem, Problem::NonFinite(n) if n == "conv3.weight"),
+        "{problem}"
+    );
 
     let no_metadata = broken(d, "no-metadata", |raw| raw.header.clear());
-    assert!(matches!(restorer_error(&no_metadata).problem, Problem::Metadata(_)));
+    assert!(matches!(
+        restorer_error(&no_metadata).problem,
+        Problem::Metadata(_)
+    ));
 
     let estimator = random_estimator_checkpoint(d, SMALL_ESTIMATOR, 13);
     let problem = restorer_error(&estimator).problem;
-    assert!(matches!(problem, Problem::WrongKind { expected: ModelKind::Restorer, .. }));
+    assert!(matches!(
+        problem,
+        Problem::WrongKind {
+            expected: ModelKind::Restorer,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -256,7 +310,10 @@ fn bad_metadata_values_give_errors_naming_the_key() {
             raw.header.insert(key.into(), value.into());
         });
         let err = restorer_error(&path);
-        assert!(matches!(err.problem, Problem::Metadata(_)), "{key}={value}: {err}");
+        assert!(
+            matches!(err.problem, Problem::Metadata(_)),
+            "{key}={value}: {err}"
+        );
         assert!(err.to_string().contains(key), "{key}={value}: {err}");
     }
 }

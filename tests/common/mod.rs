@@ -134,3 +134,40 @@ pub fn relative_l2(a: &Tensor, b: &Tensor) -> f64 {
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).abs().max().double_value(&[])
 }
+
+/// Writes plain named f32 tensors (no metadata) as safetensors, e.g. inputs for the reference.
+pub fn write_tensors(path: &Path, tensors: &[(&str, &Tensor)]) {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            let t = t.to_kind(Kind::Float).contiguous();
+            let mut data = vec![0u8; t.numel() * 4];
+            t.copy_data_u8(&mut data, t.numel());
+            let shape = t.size().iter().map(|&d| d as usize).collect();
+            (name.to_string(), shape, data)
+        })
+        .collect();
+    let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = bytes
+        .iter()
+        .map(|(n, s, d)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d);
+            (n.as_str(), view.unwrap())
+        })
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+/// Runs our checkpoint through the PyTorch reference on `x` (at `level` for a restorer).
+pub fn reference_forward(dir: &Path, ckpt: &Path, x: &Tensor, level: f64) -> Tensor {
+    let (input, output) = (
+        dir.join("ref-in.safetensors"),
+        dir.join("ref-out.safetensors"),
+    );
+    write_tensors(
+        &input,
+        &[("x", x), ("level", &Tensor::from_slice(&[level as f32]))],
+    );
+    run_reference(&[Path::new("forward"), ckpt, &input, &output]);
+    let mut out = checkpoint::read_untyped(&output).unwrap();
+    out.remove(0).1
+}

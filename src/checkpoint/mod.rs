@@ -63,7 +63,8 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub(crate) fn at(self, path: &Path) -> CheckpointError {
+    /// This problem, attributed to the file at `path`.
+    pub fn at(self, path: &Path) -> CheckpointError {
         CheckpointError {
             path: path.to_owned(),
             problem: self,

@@ -192,17 +192,16 @@ impl HyperRes {
     /// The residual blocks with generated convs. `h` is `[B, k*width, h, w]` and `weights`
     /// `[k, generated_len]`: level i's features sit in channel group i (one grouped conv).
     fn generated_blocks(&self, h: &Tensor, weights: &Tensor) -> Tensor {
-        let mut h = h.shallow_clone();
-        for block in 0..self.config.blocks {
-            let (w1, b1) = self.generated_conv(weights, 2 * block);
-            let (w2, b2) = self.generated_conv(weights, 2 * block + 1);
-            let groups = weights.size()[0];
-            let inner = h
-                .conv2d(&w1, Some(&b1), [1, 1], [1, 1], [1, 1], groups)
-                .relu();
-            h = h + inner.conv2d(&w2, Some(&b2), [1, 1], [1, 1], [1, 1], groups);
-        }
-        h
+        let groups = weights.size()[0];
+        let conv = |x: &Tensor, index: i64| {
+            let (kernel, bias) = self.generated_conv(weights, index);
+            x.conv2d(&kernel, Some(&bias), [1, 1], [1, 1], [1, 1], groups)
+        };
+        // Out-of-place additions: autograd needs each block's input, and `h` is the head's output.
+        (0..self.config.blocks).fold(h.shallow_clone(), |h, block| {
+            let inner = conv(&h, 2 * block).relu();
+            &h + conv(&inner, 2 * block + 1)
+        })
     }
 
     /// Kernel `[k*width, width, 3, 3]` and bias `[k*width]` of generated conv `index`.

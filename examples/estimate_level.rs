@@ -1,0 +1,34 @@
+//! Estimates the degradation level of images with a level-estimator checkpoint.
+//!
+//!     cargo run --example estimate_level -- ESTIMATOR.safetensors IMAGE...
+//!
+//! (`hyperres-train import --from noise_detect.safetensors --out est.safetensors` makes one from
+//! the authors' released noise estimator.)
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use gsthyperres::level_estimator::LevelEstimator;
+use tch::{Device, Kind, Tensor};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
+    let (Some(model), images) = (args.next(), args.collect::<Vec<_>>()) else {
+        bail!("usage: estimate_level ESTIMATOR.safetensors IMAGE...");
+    };
+    let estimator = LevelEstimator::load(&model, Device::cuda_if_available())?;
+    let meta = estimator.metadata();
+    for path in images {
+        let image = image::open(&path).with_context(|| format!("reading {}", path.display()))?;
+        let (w, h) = (image.width() as i64, image.height() as i64);
+        let pixels = match meta.colour.channels() {
+            1 => Tensor::from_slice(image.to_luma8().as_raw()).view([1, h, w]),
+            _ => Tensor::from_slice(image.to_rgb8().as_raw())
+                .view([h, w, 3])
+                .permute([2, 0, 1]),
+        };
+        let level = estimator.estimate(&(pixels.to_kind(Kind::Float) / 255.0));
+        println!("{}: {} level {level:.2}", path.display(), meta.task);
+    }
+    Ok(())
+}

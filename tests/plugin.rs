@@ -18,7 +18,8 @@ fn plugin() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let release = profile_dir().ends_with("release");
     let status = Command::new(cargo)
-        .args(["build", "--lib", "-p", "gst-hyperres"])
+        // The same selection as scripts/test, so that an up-to-date tree rebuilds nothing.
+        .args(["build", "--workspace", "--all-targets"])
         .args(release.then_some("--release"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()

@@ -1,0 +1,87 @@
+//! Times the model's two hot paths on this machine:
+//! - a level change (weight regeneration) for the full model;
+//! - one training step (forward + backward over k levels) with each `LevelBatching`.
+//!
+//!     cargo run --release --example bench_model -- [--threads N] [--blocks N] [--batch N] [--patch N]
+
+use std::time::Instant;
+
+use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
+use tch::nn::OptimizerConfig;
+use tch::{Device, Kind, Reduction, Tensor, nn};
+
+fn arg(name: &str, default: i64) -> i64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("integer argument"))
+        .unwrap_or(default)
+}
+
+/// Median of `runs` timings of `f` in milliseconds, after one warm-up call.
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+fn main() {
+    tch::set_num_threads(arg("--threads", 2) as i32);
+    let (blocks, batch, patch) = (arg("--blocks", 4), arg("--batch", 8), arg("--patch", 64));
+    let device = Device::cuda_if_available();
+
+    let vs = nn::VarStore::new(device);
+    let mut full = HyperRes::new(&vs.root(), RestorerConfig::default());
+    let mut level = 0.0;
+    let regenerate = median_ms(51, || {
+        level += 1.0;
+        full.set_level(level / 255.0);
+        if device.is_cuda() {
+            tch::Cuda::synchronize(0);
+        }
+    });
+    let generated = RestorerConfig::default().generated_len();
+    println!(
+        "level change, full model ({generated} generated values from 2 x {generated} parameters): {regenerate:.3} ms"
+    );
+
+    let config = RestorerConfig {
+        blocks,
+        ..Default::default()
+    };
+    let levels = Tensor::from_slice(&[15.0f32, 35.0, 50.0, 75.0]).to_device(device) / 255.0;
+    let k = levels.size()[0];
+    println!(
+        "training step: {blocks} blocks, width 64, {k} levels x batch {batch}, {patch}x{patch} crops, {} threads",
+        tch::get_num_threads()
+    );
+    for batching in [LevelBatching::Grouped, LevelBatching::Loop] {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(device);
+        let net = HyperRes::new(&vs.root(), config);
+        let mut opt = nn::Adam::default().build(&vs, 1e-4).unwrap();
+        let x = Tensor::rand([k * batch, 3, patch, patch], (Kind::Float, device));
+        let target = Tensor::rand([k * batch, 3, patch, patch], (Kind::Float, device));
+        let step = median_ms(7, || {
+            let loss = net
+                .forward_levels(&x, &levels, batching)
+                .l1_loss(&target, Reduction::Mean);
+            opt.backward_step(&loss);
+            if device.is_cuda() {
+                tch::Cuda::synchronize(0);
+            }
+        });
+        println!(
+            "  {batching:?}: {step:.1} ms per step ({:.2} it/s)",
+            1e3 / step
+        );
+    }
+}

@@ -3,10 +3,8 @@
 
 mod common;
 
-use common::{add_noise, load_crop, metadata, python, repo_path};
-use gsthyperres::checkpoint::{self, import_authors, read_authors};
+use common::{add_noise, authors_estimator_checkpoint, load_crop};
 use gsthyperres::level_estimator::LevelEstimator;
-use gsthyperres::task::{Colour, ModelKind};
 use tch::Device;
 
 const CROPS: [&str; 3] = [
@@ -18,15 +16,7 @@ const CROPS: [&str; 3] = [
 #[test]
 fn authors_estimator_reads_sigma_within_15_percent() {
     let dir = tempfile::tempdir().unwrap();
-    let released = repo_path("tests/data/authors_noise_detect.safetensors");
-    let (_, tensors) = import_authors(read_authors(&released, &python()).unwrap()).unwrap();
-    let ckpt = dir.path().join("estimator.safetensors");
-    checkpoint::save(
-        &ckpt,
-        &metadata(ModelKind::Estimator, Colour::Rgb, 64, 4),
-        &tensors,
-    )
-    .unwrap();
+    let ckpt = authors_estimator_checkpoint(dir.path());
     let estimator = LevelEstimator::load(&ckpt, Device::Cpu).unwrap();
 
     for sigma in [15.0, 25.0, 50.0] {

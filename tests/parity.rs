@@ -6,11 +6,12 @@ mod common;
 use std::path::Path;
 
 use common::{
-    metadata, python, random_restorer_checkpoint, reference_forward, relative_l2, repo_path,
+    authors_estimator_checkpoint, metadata, python, random_restorer_checkpoint, reference_forward,
+    relative_l2,
 };
 use gsthyperres::checkpoint::{self, AuthorsCheckpoint, import_authors, read_authors};
 use gsthyperres::level_estimator::LevelEstimator;
-use gsthyperres::model::{EstimatorConfig, RestorerConfig};
+use gsthyperres::model::RestorerConfig;
 use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Colour, ModelKind};
 use tch::{Device, Kind, Tensor};
@@ -117,16 +118,7 @@ fn gray_restorer_matches_the_reference() {
 #[test]
 fn authors_estimator_imports_and_matches_the_reference() {
     let dir = tempfile::tempdir().unwrap();
-    let released = repo_path("tests/data/authors_noise_detect.safetensors");
-    let (kind, ours) = import_authors(read_authors(&released, &python()).unwrap()).unwrap();
-    assert_eq!(
-        kind,
-        AuthorsCheckpoint::Estimator(EstimatorConfig::default())
-    );
-    let ckpt = dir.path().join("estimator.safetensors");
-    let meta = metadata(ModelKind::Estimator, Colour::Rgb, 64, 4);
-    checkpoint::save(&ckpt, &meta, &ours).unwrap();
-
+    let ckpt = authors_estimator_checkpoint(dir.path());
     let estimator = LevelEstimator::load(&ckpt, Device::Cpu).unwrap();
     tch::manual_seed(5);
     let x = Tensor::rand([4, 3, 128, 128], (Kind::Float, Device::Cpu));

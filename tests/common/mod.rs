@@ -171,3 +171,18 @@ pub fn reference_forward(dir: &Path, ckpt: &Path, x: &Tensor, level: f64) -> Ten
     let mut out = checkpoint::read_untyped(&output).unwrap();
     out.remove(0).1
 }
+
+/// Imports the committed authors' noise estimator into `dir` and returns our checkpoint's path.
+pub fn authors_estimator_checkpoint(dir: &Path) -> PathBuf {
+    let released = repo_path("tests/data/authors_noise_detect.safetensors");
+    let authors = checkpoint::read_authors(&released, &python()).unwrap();
+    let (kind, tensors) = checkpoint::import_authors(authors).unwrap();
+    assert_eq!(
+        kind,
+        checkpoint::AuthorsCheckpoint::Estimator(EstimatorConfig::default())
+    );
+    let path = dir.join("authors-estimator.safetensors");
+    let meta = metadata(ModelKind::Estimator, Colour::Rgb, 64, 4);
+    checkpoint::save(&path, &meta, &tensors).unwrap();
+    path
+}

@@ -86,20 +86,34 @@ pub struct Loaded<N> {
 /// Reads a gst-hyperres checkpoint: metadata, then tensors (as f32 on the CPU) whose dtype must be
 /// the declared one and whose values must be finite.
 pub fn read(path: &Path) -> Result<(Metadata, Tensors), CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|e| Problem::Io(e).at(path))?;
-    let st = parse(&bytes).map_err(|p| p.at(path))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| Problem::from(e).at(path))?;
-    let header = header.metadata().clone().unwrap_or_default();
-    let meta = Metadata::from_header(&header).map_err(|e| Problem::from(e).at(path))?;
-    let tensors = to_tensors(&st, Some(meta.dtype)).map_err(|p| p.at(path))?;
-    Ok((meta, tensors))
+    with_file(path, |st, header| {
+        let meta = Metadata::from_header(&header)?;
+        let tensors = to_tensors(st, Some(meta.dtype))?;
+        Ok((meta, tensors))
+    })
 }
 
 /// Reads any safetensors file's tensors as f32 (for files without our metadata, e.g. the authors').
 pub fn read_untyped(path: &Path) -> Result<Tensors, CheckpointError> {
+    read_raw(path).map(|(_, tensors)| tensors)
+}
+
+/// Reads any safetensors file: its header metadata (empty if none) and its tensors as f32.
+pub fn read_raw(path: &Path) -> Result<(HashMap<String, String>, Tensors), CheckpointError> {
+    with_file(path, |st, header| Ok((header, to_tensors(st, None)?)))
+}
+
+/// Parses the file at `path` and hands its tensors and header metadata to `f`.
+fn with_file<T>(
+    path: &Path,
+    f: impl FnOnce(&SafeTensors<'_>, HashMap<String, String>) -> Result<T, Problem>,
+) -> Result<T, CheckpointError> {
     let bytes = std::fs::read(path).map_err(|e| Problem::Io(e).at(path))?;
-    let st = parse(&bytes).map_err(|p| p.at(path))?;
-    to_tensors(&st, None).map_err(|p| p.at(path))
+    let parsed = parse(&bytes).and_then(|st| {
+        let (_, header) = SafeTensors::read_metadata(&bytes)?;
+        f(&st, header.metadata().clone().unwrap_or_default())
+    });
+    parsed.map_err(|p| p.at(path))
 }
 
 fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, Problem> {
@@ -141,14 +155,24 @@ fn to_tensors(st: &SafeTensors<'_>, expected: Option<StorageDtype>) -> Result<Te
     Ok(tensors)
 }
 
-/// Writes `tensors` with `meta` atomically (a temporary file in the same folder, then a rename),
-/// so a crash mid-write never leaves a truncated checkpoint behind.
+/// Writes `tensors` with `meta`, atomically (see [`write_raw`]).
 pub fn save(
     path: &Path,
     meta: &Metadata,
     tensors: &[(String, Tensor)],
 ) -> Result<(), CheckpointError> {
-    let bytes = serialize(meta, tensors).map_err(|p| p.at(path))?;
+    write_raw(path, meta.to_header(), meta.dtype, tensors)
+}
+
+/// Writes any named tensors with a free-form header, stored as `dtype`, atomically (a temporary
+/// file in the same folder, then a rename), so a crash mid-write never leaves a truncated file.
+pub fn write_raw(
+    path: &Path,
+    header: HashMap<String, String>,
+    dtype: StorageDtype,
+    tensors: &[(String, Tensor)],
+) -> Result<(), CheckpointError> {
+    let bytes = serialize(header, dtype, tensors).map_err(|p| p.at(path))?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);
@@ -171,16 +195,20 @@ pub fn save_var_store(
     save(path, meta, &tensors)
 }
 
-fn serialize(meta: &Metadata, tensors: &[(String, Tensor)]) -> Result<Vec<u8>, Problem> {
+fn serialize(
+    header: HashMap<String, String>,
+    dtype: StorageDtype,
+    tensors: &[(String, Tensor)],
+) -> Result<Vec<u8>, Problem> {
     let stored: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(name, t)| {
             let t = t
                 .f_detach()?
                 .f_to_device(Device::Cpu)?
-                .f_to_kind(meta.dtype.tch())?
+                .f_to_kind(dtype.tch())?
                 .f_contiguous()?;
-            let mut bytes = vec![0u8; t.numel() * meta.dtype.tch().elt_size_in_bytes()];
+            let mut bytes = vec![0u8; t.numel() * dtype.tch().elt_size_in_bytes()];
             t.f_copy_data_u8(&mut bytes, t.numel())?;
             let shape = t.size().iter().map(|&d| d as usize).collect();
             Ok((name.clone(), shape, bytes))
@@ -191,11 +219,11 @@ fn serialize(meta: &Metadata, tensors: &[(String, Tensor)]) -> Result<Vec<u8>, P
         .map(|(name, shape, bytes)| {
             Ok((
                 name.as_str(),
-                TensorView::new(meta.dtype.safetensors(), shape.clone(), bytes)?,
+                TensorView::new(dtype.safetensors(), shape.clone(), bytes)?,
             ))
         })
         .collect::<Result<Vec<_>, SafeTensorError>>()?;
-    Ok(safetensors::serialize(views, Some(meta.to_header()))?)
+    Ok(safetensors::serialize(views, Some(header))?)
 }
 
 /// Loads a checkpoint of `kind`: reads it, builds the network `build` describes for its metadata

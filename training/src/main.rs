@@ -1,6 +1,13 @@
-//! `hyperres-train`: makes and converts gst-hyperres checkpoints.
+//! `hyperres-train`: trains, converts and evaluates gst-hyperres checkpoints.
 
+mod adam;
+mod data;
+mod degrade;
+mod eval;
 mod import;
+mod metrics;
+mod paper;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +24,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a HyperRes restorer with the paper's recipe.
+    Train(train::TrainArgs),
+    /// Evaluate a restorer on a benchmark folder with the paper's protocol.
+    Eval(eval::EvalArgs),
     /// Convert an authors' PyTorch checkpoint (HyperRes or NoiseNet, .pth or .safetensors)
     /// into a gst-hyperres checkpoint.
     Import(import::ImportArgs),
@@ -24,6 +35,8 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Import(args) => import::run(args),
     }
 }

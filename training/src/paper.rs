@@ -1,0 +1,45 @@
+//! The HyperRes paper's published results (shared/reference/paper-results.md), to print beside ours.
+
+use gsthyperres::task::Task;
+
+/// (level, PSNR dB, SSIM) of HyperRes in the paper for `task`'s benchmark, where published.
+pub fn hyperres_results(task: Task) -> &'static [(f64, f64, Option<f64>)] {
+    match task {
+        // CBSD68, RGB, trained at sigma 15, 35, 50, 75 (Table 1).
+        Task::Denoise => &[
+            (5.0, 39.96, Some(0.98)),
+            (15.0, 34.02, Some(0.95)),
+            (25.0, 31.41, Some(0.89)),
+            (35.0, 29.80, Some(0.85)),
+            (45.0, 28.64, Some(0.81)),
+            (55.0, 27.78, Some(0.78)),
+            (65.0, 27.06, Some(0.76)),
+            (75.0, 26.46, Some(0.73)),
+            (85.0, 25.95, Some(0.71)),
+        ],
+        // LIVE1 gray, trained at q 10, 25, 45, 65, 80 (Table 3).
+        Task::Dejpeg => &[
+            (10.0, 28.81, Some(0.82)),
+            (30.0, 32.56, Some(0.91)),
+            (50.0, 34.39, Some(0.94)),
+            (70.0, 36.38, Some(0.96)),
+            (80.0, 38.09, Some(0.97)),
+        ],
+        // Set5, Y channel, trained at x2..x5 (Table 2).
+        Task::Sr => &[
+            (2.0, 36.69, None),
+            (3.0, 29.77, None),
+            (4.0, 29.46, None),
+            (5.0, 25.63, None),
+            (6.0, 24.92, None),
+        ],
+    }
+}
+
+/// The paper's result at `level`, if it published one.
+pub fn at(task: Task, level: f64) -> Option<(f64, Option<f64>)> {
+    hyperres_results(task)
+        .iter()
+        .find(|(l, _, _)| *l == level)
+        .map(|&(_, psnr, ssim)| (psnr, ssim))
+}

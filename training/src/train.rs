@@ -1,0 +1,541 @@
+//! `hyperres-train train`: the paper's recipe. k main networks per step (one per level, all fed
+//! the same crops degraded at their level), L1 per level averaged, Adam, step or cosine decay.
+//!
+//! Every step's randomness comes from (seed, iteration) alone, and the optimiser state is saved
+//! with the weights, so a resumed run continues exactly the trajectory of an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use clap::{Args, ValueEnum};
+use gsthyperres::checkpoint::{self, Metadata, Provenance, StorageDtype};
+use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
+use gsthyperres::restorer::Restorer;
+use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use tch::{Device, Kind, Reduction, Tensor, nn};
+
+use crate::adam::Adam;
+use crate::data::{CropSampler, load_images};
+use crate::degrade::{degrade, seeded_rng};
+use crate::metrics::{psnr, quantise};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Degradation to learn.
+    #[arg(long, default_value = "denoise")]
+    task: Task,
+    /// rgb or gray.
+    #[arg(long, default_value = "rgb")]
+    colour: Colour,
+    /// Levels of the k main networks (task units), e.g. 15,35,50,75.
+    #[arg(long, value_delimiter = ',', required = true)]
+    levels: Vec<f64>,
+    /// Training image folders.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Validation image folder (PSNR per level every --val-every iterations).
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Output folder: model.safetensors, train_state.safetensors, metrics.jsonl.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 16)]
+    blocks: i64,
+    #[arg(long, default_value_t = 64)]
+    width: i64,
+    /// Total iterations of the run (a resumed run continues up to this number).
+    #[arg(long, default_value_t = 1_000_000)]
+    iters: i64,
+    /// Crops per level per step.
+    #[arg(long, default_value_t = 16)]
+    batch: i64,
+    /// Crop side in pixels.
+    #[arg(long, default_value_t = 96)]
+    patch: i64,
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    #[arg(long, value_enum, default_value = "step")]
+    lr_schedule: LrSchedule,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// CPU threads for torch (default: torch's choice).
+    #[arg(long)]
+    threads: Option<i32>,
+    /// Continue from this model checkpoint (and the train_state.safetensors beside it, if any).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Stop, saving, after this many iterations of this invocation (as Ctrl-C would).
+    #[arg(long)]
+    stop_after: Option<i64>,
+    /// Recommended level range LOW,HIGH written to the checkpoint (default: the trained levels' span).
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    range: Option<Vec<f64>>,
+    #[arg(long, default_value_t = 1000)]
+    save_every: i64,
+    #[arg(long, default_value_t = 5000)]
+    val_every: i64,
+    /// Validation images used (the first N of --val).
+    #[arg(long, default_value_t = 4)]
+    val_images: usize,
+    #[arg(long, default_value_t = 50)]
+    log_every: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LrSchedule {
+    /// x0.1 after half of the iterations (the authors').
+    Step,
+    /// Cosine decay to zero.
+    Cosine,
+}
+
+impl LrSchedule {
+    fn lr(self, base: f64, iteration: i64, total: i64) -> f64 {
+        match self {
+            LrSchedule::Step if iteration >= total / 2 => base * 0.1,
+            LrSchedule::Step => base,
+            LrSchedule::Cosine => {
+                base * 0.5 * (1.0 + (std::f64::consts::PI * iteration as f64 / total as f64).cos())
+            }
+        }
+    }
+}
+
+/// `cpu`, `cuda` or `cuda:N`; CUDA only where torch sees it.
+pub fn parse_device(name: &str) -> anyhow::Result<Device> {
+    let device = match name {
+        "cpu" => Device::Cpu,
+        "cuda" => Device::Cuda(0),
+        other => match other.strip_prefix("cuda:").map(str::parse) {
+            Some(Ok(index)) => Device::Cuda(index),
+            _ => bail!("unknown device {other:?} (cpu, cuda or cuda:N)"),
+        },
+    };
+    if let Device::Cuda(index) = device {
+        let count = tch::Cuda::device_count();
+        ensure!(
+            (index as i64) < count,
+            "device {name}: CUDA sees {count} GPU(s)"
+        );
+    }
+    Ok(device)
+}
+
+/// One step's data: the clean crops and, level after level, their degraded copies.
+struct Batch {
+    input: Tensor,
+    target: Tensor,
+}
+
+/// Prepares batches for iterations `start..end` on a worker thread, a few steps ahead.
+fn spawn_loader(
+    sampler: CropSampler,
+    task: Task,
+    levels: Vec<f64>,
+    batch: i64,
+    seed: u64,
+    (start, end): (i64, i64),
+) -> Receiver<anyhow::Result<Batch>> {
+    let (tx, rx) = sync_channel(4);
+    std::thread::spawn(move || {
+        for iteration in start..end {
+            let mut rng = seeded_rng(seed, iteration as u64);
+            let clean = sampler.sample(batch, &mut rng);
+            let degraded: anyhow::Result<Vec<Tensor>> = levels
+                .iter()
+                .map(|&level| degrade(task, &clean, level, &mut rng))
+                .collect();
+            let batch = degraded.map(|parts| Batch {
+                input: Tensor::cat(&parts, 0),
+                target: clean,
+            });
+            if tx.send(batch).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Everything needed to continue a run: the network, its variables, the optimiser, the iteration.
+struct Run {
+    meta: Metadata,
+    vs: nn::VarStore,
+    net: HyperRes,
+    adam: Adam,
+    iteration: i64,
+}
+
+const STATE_FILE: &str = "train_state.safetensors";
+const MODEL_FILE: &str = "model.safetensors";
+
+impl Run {
+    fn start(args: &TrainArgs, device: Device) -> anyhow::Result<Run> {
+        let config = RestorerConfig {
+            channels: args.colour.channels(),
+            width: args.width,
+            blocks: args.blocks,
+        };
+        tch::manual_seed(args.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let net = HyperRes::new(&vs.root(), config);
+        let adam = Adam::new(&vs);
+        let range = match args.range.as_deref() {
+            Some(&[low, high]) => [low, high],
+            _ => [
+                args.levels.iter().copied().fold(f64::INFINITY, f64::min),
+                args.levels
+                    .iter()
+                    .copied()
+                    .fold(f64::NEG_INFINITY, f64::max),
+            ],
+        };
+        let meta = Metadata {
+            kind: ModelKind::Restorer,
+            task: args.task,
+            colour: args.colour,
+            width: args.width,
+            blocks: args.blocks,
+            levels: args.levels.clone(),
+            level_divisor: LEVEL_DIVISOR,
+            level_range: range,
+            dtype: StorageDtype::F32,
+            provenance: Provenance {
+                dataset: args
+                    .data
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                iterations: 0,
+                device: format!("{device:?}"),
+                commit: env!("HYPERRES_COMMIT").into(),
+            },
+        };
+        Ok(Run {
+            meta,
+            vs,
+            net,
+            adam,
+            iteration: 0,
+        })
+    }
+
+    /// Loads the weights of `model` and, when `train_state.safetensors` beside it belongs to the
+    /// same iteration, the optimiser state; otherwise Adam starts afresh from those weights.
+    fn resume(args: &TrainArgs, model: &Path, device: Device) -> anyhow::Result<Run> {
+        let restorer = Restorer::load(model, device)?;
+        let meta = restorer.metadata().clone();
+        ensure!(
+            (
+                meta.task,
+                meta.colour,
+                meta.width,
+                meta.blocks,
+                &meta.levels
+            ) == (
+                args.task,
+                args.colour,
+                args.width,
+                args.blocks,
+                &args.levels
+            ),
+            "{}: holds {} {} width {} blocks {} levels {:?}, which differs from the arguments",
+            model.display(),
+            meta.task,
+            meta.colour,
+            meta.width,
+            meta.blocks,
+            meta.levels
+        );
+        let mut run = Run::start(args, device)?;
+        tch::no_grad(|| run.vs.copy(restorer.var_store()))?;
+        run.iteration = meta.provenance.iterations as i64;
+        run.meta.provenance.dataset = meta.provenance.dataset;
+        let state_path = model.with_file_name(STATE_FILE);
+        match checkpoint::read_raw(&state_path) {
+            Ok((header, state)) if header.get("iteration") == Some(&run.iteration.to_string()) => {
+                let steps = header
+                    .get("adam_steps")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                run.adam.restore(&state, steps)?;
+                eprintln!(
+                    "resuming at iteration {} with the optimiser state",
+                    run.iteration
+                );
+            }
+            _ => eprintln!(
+                "resuming at iteration {} from the weights only ({} absent or of another iteration)",
+                run.iteration,
+                state_path.display()
+            ),
+        }
+        Ok(run)
+    }
+
+    /// Writes model.safetensors and train_state.safetensors into `out`.
+    fn save(&mut self, out: &Path) -> anyhow::Result<()> {
+        self.meta.provenance.iterations = self.iteration as u64;
+        checkpoint::save_var_store(&out.join(MODEL_FILE), &self.meta, &self.vs)?;
+        let header = [
+            ("iteration", self.iteration.to_string()),
+            ("adam_steps", self.adam.steps().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        checkpoint::write_raw(
+            &out.join(STATE_FILE),
+            header,
+            StorageDtype::F32,
+            &self.adam.state(),
+        )?;
+        Ok(())
+    }
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    ensure!(!args.levels.is_empty(), "--levels needs at least one level");
+    ensure!(
+        args.batch > 0 && args.patch >= 2 && args.patch % 2 == 0,
+        "--batch > 0 and an even --patch"
+    );
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(threads);
+    }
+    let device = parse_device(&args.device)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut run = match &args.resume {
+        Some(model) => Run::resume(&args, model, device)?,
+        None => Run::start(&args, device)?,
+    };
+    let sampler = CropSampler::new(load_images(&args.data, args.colour)?, args.patch)?;
+    let validation = match &args.val {
+        Some(dir) => Some(Validation::new(
+            dir,
+            args.colour,
+            args.val_images,
+            args.task,
+            &args.levels,
+            args.seed,
+        )?),
+        None => None,
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("installing the Ctrl-C handler")?;
+
+    let end = args
+        .stop_after
+        .map_or(args.iters, |n| (run.iteration + n).min(args.iters));
+    let batches = spawn_loader(
+        sampler,
+        args.task,
+        args.levels.clone(),
+        args.batch,
+        args.seed,
+        (run.iteration, end),
+    );
+    let c = Tensor::from_slice(&args.levels)
+        .to_kind(Kind::Float)
+        .to_device(device)
+        / LEVEL_DIVISOR;
+    let k = args.levels.len() as i64;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(args.out.join("metrics.jsonl"))?;
+    let bar = ProgressBar::new(args.iters as u64).with_position(run.iteration as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+    )?);
+    let (mut window_start, mut window_wait, mut window_loss) = (Instant::now(), 0.0, 0.0);
+    let mut window_steps = 0;
+
+    while run.iteration < end && !interrupted.load(Ordering::SeqCst) {
+        let wait = Instant::now();
+        let batch = batches.recv().context("the data loader stopped")??;
+        window_wait += wait.elapsed().as_secs_f64();
+        let lr = args.lr_schedule.lr(args.lr, run.iteration, args.iters);
+        let input = batch.input.to_device(device);
+        let target = batch.target.to_device(device).repeat([k, 1, 1, 1]);
+        let output = run.net.forward_levels(&input, &c, LevelBatching::default());
+        let loss = output.l1_loss(&target, Reduction::Mean);
+        loss.backward();
+        run.adam.step(lr);
+        run.iteration += 1;
+        window_loss += loss.double_value(&[]);
+        window_steps += 1;
+        bar.set_position(run.iteration as u64);
+
+        if run.iteration % args.log_every == 0 || run.iteration == end {
+            let seconds = window_start.elapsed().as_secs_f64();
+            let line = json!({
+                "iteration": run.iteration,
+                "loss": window_loss / window_steps as f64,
+                "lr": lr,
+                "it_per_s": window_steps as f64 / seconds,
+                "loader_wait": window_wait / seconds,
+            });
+            bar.set_message(format!("loss {:.5}", window_loss / window_steps as f64));
+            writeln_log(&mut log, &bar, &line)?;
+            (window_start, window_wait, window_loss, window_steps) = (Instant::now(), 0.0, 0.0, 0);
+        }
+        if let Some(validation) = &validation
+            && (run.iteration % args.val_every == 0 || run.iteration == args.iters)
+        {
+            let psnrs = validation.psnr_per_level(&run.net, device);
+            let line = json!({"iteration": run.iteration, "val_psnr": psnrs});
+            writeln_log(&mut log, &bar, &line)?;
+        }
+        if run.iteration % args.save_every == 0 {
+            run.save(&args.out)?;
+        }
+    }
+    run.save(&args.out)?;
+    bar.finish_and_clear();
+    eprintln!(
+        "saved {} at iteration {}{}",
+        args.out.join(MODEL_FILE).display(),
+        run.iteration,
+        if run.iteration < args.iters {
+            " (resume with --resume)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+fn writeln_log(
+    log: &mut std::fs::File,
+    bar: &ProgressBar,
+    line: &serde_json::Value,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    writeln!(log, "{line}")?;
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line.to_string());
+    }
+    Ok(())
+}
+
+/// A few validation images, degraded once at every trained level.
+struct Validation {
+    clean: Vec<Tensor>,
+    degraded: Vec<Vec<Tensor>>,
+    levels: Vec<f64>,
+}
+
+impl Validation {
+    fn new(
+        dir: &Path,
+        colour: Colour,
+        count: usize,
+        task: Task,
+        levels: &[f64],
+        seed: u64,
+    ) -> anyhow::Result<Validation> {
+        let images = load_images(&[dir.to_owned()], colour)?;
+        let clean: Vec<Tensor> = images
+            .into_iter()
+            .take(count)
+            .map(|image| {
+                let size = image.pixels.size();
+                let even = image
+                    .pixels
+                    .narrow(1, 0, size[1] / 2 * 2)
+                    .narrow(2, 0, size[2] / 2 * 2);
+                even.to_kind(Kind::Float).unsqueeze(0) / 255.0
+            })
+            .collect();
+        let mut rng = seeded_rng(seed, u64::MAX);
+        let degraded = clean
+            .iter()
+            .map(|x| {
+                levels
+                    .iter()
+                    .map(|&l| degrade(task, x, l, &mut rng))
+                    .collect()
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Validation {
+            clean,
+            degraded,
+            levels: levels.to_vec(),
+        })
+    }
+
+    /// Mean PSNR per level, keyed by the level.
+    fn psnr_per_level(
+        &self,
+        net: &HyperRes,
+        device: Device,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        self.levels
+            .iter()
+            .enumerate()
+            .map(|(i, &level)| {
+                let c = Tensor::from_slice(&[(level / LEVEL_DIVISOR) as f32]).to_device(device);
+                let total: f64 = self
+                    .clean
+                    .iter()
+                    .zip(&self.degraded)
+                    .map(|(clean, degraded)| {
+                        // Fresh weights: the level cache of `set_level` would be stale while training.
+                        let out = tch::no_grad(|| {
+                            net.forward_levels(
+                                &degraded[i].to_device(device),
+                                &c,
+                                LevelBatching::default(),
+                            )
+                        });
+                        psnr(
+                            &quantise(&out.squeeze_dim(0).to_device(Device::Cpu)),
+                            &quantise(&clean.squeeze_dim(0)),
+                        )
+                    })
+                    .sum();
+                (level.to_string(), json!(total / self.clean.len() as f64))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learning_rate_schedules() {
+        assert_eq!(LrSchedule::Step.lr(1e-4, 499, 1000), 1e-4);
+        assert!((LrSchedule::Step.lr(1e-4, 500, 1000) - 1e-5).abs() < 1e-20);
+        assert_eq!(LrSchedule::Cosine.lr(1.0, 0, 1000), 1.0);
+        assert!((LrSchedule::Cosine.lr(1.0, 500, 1000) - 0.5).abs() < 1e-12);
+        assert!(LrSchedule::Cosine.lr(1.0, 1000, 1000).abs() < 1e-12);
+    }
+
+    #[test]
+    fn devices_parse_and_absent_gpus_are_refused() {
+        assert_eq!(parse_device("cpu").unwrap(), Device::Cpu);
+        assert!(parse_device("tpu").is_err());
+        if tch::Cuda::device_count() == 0 {
+            let err = parse_device("cuda:0").unwrap_err().to_string();
+            assert!(err.contains("CUDA sees 0"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `hyperres-train train` and `eval` end to end on tiny models: a few-iteration smoke run, exact
+//! resumption, Ctrl-C, and the evaluation report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gsthyperres::checkpoint;
+use gsthyperres::restorer::Restorer;
+use tch::Device;
+
+/// A training folder holding the committed test crops.
+fn image_folder(dir: &Path) -> PathBuf {
+    let folder = dir.join("images");
+    std::fs::create_dir_all(&folder).unwrap();
+    let crops = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data");
+    for entry in std::fs::read_dir(crops).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "png") {
+            std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(folder.join("broken.png"), b"not a png").unwrap();
+    folder
+}
+
+fn hyperres_train(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hyperres-train"));
+    command.args(args);
+    command
+}
+
+fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let (data, out) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec![
+        "train",
+        "--levels",
+        "15,50",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--blocks",
+        "1",
+        "--width",
+        "8",
+        "--batch",
+        "2",
+        "--patch",
+        "16",
+        "--threads",
+        "1",
+        "--log-every",
+        "1",
+        "--seed",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let output = hyperres_train(&args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn weights(model: &Path) -> Vec<(String, tch::Tensor)> {
+    let mut tensors = checkpoint::read(model).unwrap().1;
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    tensors
+}
+
+#[test]
+fn smoke_run_trains_logs_and_writes_a_loadable_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let out = dir.path().join("run");
+    let output = train(
+        &data,
+        &out,
+        &[
+            "--iters",
+            "4",
+            "--val",
+            data.to_str().unwrap(),
+            "--val-every",
+            "2",
+            "--val-images",
+            "1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("skipping") && stderr.contains("broken.png"),
+        "{stderr}"
+    );
+
+    let restorer = Restorer::load(&out.join("model.safetensors"), Device::Cpu).unwrap();
+    let meta = restorer.metadata();
+    assert_eq!(
+        (meta.width, meta.blocks, meta.provenance.iterations),
+        (8, 1, 4)
+    );
+    assert_eq!(meta.levels, [15.0, 50.0]);
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.iter().filter(|l| l.get("loss").is_some()).count(), 4);
+    let val = lines
+        .iter()
+        .find_map(|l| l.get("val_psnr"))
+        .expect("a validation line");
+    assert!(val["15"].as_f64().unwrap().is_finite() && val["50"].is_number());
+    // Training changed the weights away from the initialisation.
+    let first = lines[0]["loss"].as_f64().unwrap();
+    assert!(first.is_finite() && first > 0.0);
+}
+
+#[test]
+fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let (whole, parts) = (dir.path().join("whole"), dir.path().join("parts"));
+    train(&data, &whole, &["--iters", "6"]);
+    train(&data, &parts, &["--iters", "6", "--stop-after", "2"]);
+    let halfway = parts.join("model.safetensors");
+    assert_eq!(
+        checkpoint::read(&halfway).unwrap().0.provenance.iterations,
+        2
+    );
+    train(
+        &data,
+        &parts,
+        &["--iters", "6", "--resume", halfway.to_str().unwrap()],
+    );
+    let (a, b) = (weights(&whole.join("model.safetensors")), weights(&halfway));
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x.equal(y), "{name} differs after resuming");
+    }
+    // Weights-only resumption (no optimiser state) still continues, from the saved iteration.
+    std::fs::remove_file(parts.join("train_state.safetensors")).unwrap();
+    let output = train(
+        &data,
+        &parts,
+        &["--iters", "7", "--resume", halfway.to_str().unwrap()],
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("weights only"));
+}
+
+#[test]
+fn ctrl_c_saves_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let out = dir.path().join("run");
+    let mut child = hyperres_train(&[
+        "train",
+        "--levels",
+        "25",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--blocks",
+        "1",
+        "--width",
+        "8",
+        "--batch",
+        "1",
+        "--patch",
+        "16",
+        "--threads",
+        "1",
+        "--log-every",
+        "1",
+        "--iters",
+        "100000000",
+    ])
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let metrics = out.join("metrics.jsonl");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&metrics).is_ok_and(|m| m.lines().count() >= 2) {
+        assert!(started.elapsed().as_secs() < 60, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let iterations = checkpoint::read(&out.join("model.safetensors"))
+        .unwrap()
+        .0
+        .provenance
+        .iterations;
+    assert!((2..100_000_000).contains(&iterations), "{iterations}");
+}
+
+#[test]
+fn eval_writes_json_and_markdown_with_the_papers_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let out = dir.path().join("run");
+    train(&data, &out, &["--iters", "2"]);
+    let (json, markdown) = (dir.path().join("eval.json"), dir.path().join("eval.md"));
+    let output = hyperres_train(&[
+        "eval",
+        "--model",
+        out.join("model.safetensors").to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--levels",
+        "15,25",
+        "--limit",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+        "--markdown",
+        markdown.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let levels = report["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 2);
+    assert_eq!(levels[1]["level"], 25.0);
+    // Noisy input at sigma 15 is near 24.6 dB on the 8-bit grid; sigma 25 is lower.
+    let input15 = levels[0]["input_psnr"].as_f64().unwrap();
+    assert!((23.5..25.5).contains(&input15), "{input15}");
+    assert!(levels[1]["input_psnr"].as_f64().unwrap() < input15);
+    assert_eq!(report["images"].as_array().unwrap().len(), 4);
+    let table = std::fs::read_to_string(&markdown).unwrap();
+    assert!(
+        table.contains("| 25 |") && table.contains("31.41"),
+        "{table}"
+    );
+}

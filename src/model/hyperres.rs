@@ -45,14 +45,16 @@ impl RestorerConfig {
     }
 }
 
-/// How `forward_levels` runs k levels through the generated blocks in one step. Both give the same
-/// result; on CPU (2 threads, `examples/bench_model`) the loop is as fast or faster (up to 23% at
-/// batch 16, 96x96 crops), so it is the default.
+/// How `forward_levels` runs k levels in one step. Both give the same result; on CPU (2 threads,
+/// `examples/bench_model`) the loop is faster, as smaller batches stay in cache, so it is the
+/// default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LevelBatching {
-    /// One grouped convolution (groups = k) per generated conv, all levels at once.
+    /// All levels in one pass: shared convs over the whole batch, one grouped convolution
+    /// (groups = k) per generated conv.
     Grouped,
-    /// The generated blocks once per level, on that level's part of the batch.
+    /// The whole network once per level, on that level's part of the batch (the authors' k
+    /// main networks).
     #[default]
     Loop,
 }
@@ -170,22 +172,29 @@ impl HyperRes {
 
     fn forward_generated(&self, x: &Tensor, weights: &Tensor, batching: LevelBatching) -> Tensor {
         let k = weights.size()[0];
-        let head = self.conv1.forward(x);
-        let body = match batching {
-            LevelBatching::Grouped => {
-                let grouped = levels_to_channels(&head, k);
-                channels_to_levels(&self.generated_blocks(&grouped, weights), k)
-            }
+        match batching {
+            LevelBatching::Grouped => self.forward_grouped(x, weights),
+            // chunk/split rather than narrow: their backward is one concatenation, where each
+            // narrow's backward would zero-fill a gradient the size of the whole buffer.
             LevelBatching::Loop => {
-                let parts: Vec<Tensor> = head
+                let parts: Vec<Tensor> = x
                     .chunk(k, 0)
                     .iter()
-                    .enumerate()
-                    .map(|(i, h)| self.generated_blocks(h, &weights.narrow(0, i as i64, 1)))
+                    .zip(weights.split(1, 0))
+                    .map(|(x, level_weights)| self.forward_grouped(x, &level_weights))
                     .collect();
                 Tensor::cat(&parts, 0)
             }
-        };
+        }
+    }
+
+    /// The whole network with all k levels of `weights` in one pass: shared convs over the whole
+    /// batch, generated convs grouped by level.
+    fn forward_grouped(&self, x: &Tensor, weights: &Tensor) -> Tensor {
+        let k = weights.size()[0];
+        let head = self.conv1.forward(x);
+        let grouped = levels_to_channels(&head, k);
+        let body = channels_to_levels(&self.generated_blocks(&grouped, weights), k);
         let features = head + self.conv2.forward(&body);
         let up = self.conv3.forward(&features).pixel_shuffle(2).relu();
         self.conv5.forward(&self.conv4.forward(&up).relu())
@@ -195,27 +204,30 @@ impl HyperRes {
     /// `[k, generated_len]`: level i's features sit in channel group i (one grouped conv).
     fn generated_blocks(&self, h: &Tensor, weights: &Tensor) -> Tensor {
         let groups = weights.size()[0];
-        let conv = |x: &Tensor, index: i64| {
-            let (kernel, bias) = self.generated_conv(weights, index);
-            x.conv2d(&kernel, Some(&bias), [1, 1], [1, 1], [1, 1], groups)
+        let convs = self.generated_convs(weights);
+        let conv = |x: &Tensor, (kernel, bias): &(Tensor, Tensor)| {
+            x.conv2d(kernel, Some(bias), [1, 1], [1, 1], [1, 1], groups)
         };
         // Out-of-place additions: autograd needs each block's input, and `h` is the head's output.
-        (0..self.config.blocks).fold(h.shallow_clone(), |h, block| {
-            let inner = conv(&h, 2 * block).relu();
-            &h + conv(&inner, 2 * block + 1)
+        convs.chunks(2).fold(h.shallow_clone(), |h, pair| {
+            let inner = conv(&h, &pair[0]).relu();
+            &h + conv(&inner, &pair[1])
         })
     }
 
-    /// Kernel `[k*width, width, 3, 3]` and bias `[k*width]` of generated conv `index`.
-    fn generated_conv(&self, weights: &Tensor, index: i64) -> (Tensor, Tensor) {
+    /// Kernel `[k*width, width, 3, 3]` and bias `[k*width]` of every generated conv, in order,
+    /// as views of `weights` `[k, generated_len]` (split, so the backward is one concatenation).
+    fn generated_convs(&self, weights: &Tensor) -> Vec<(Tensor, Tensor)> {
         let width = self.config.width;
-        let start = index * self.config.generated_conv_len();
         let kernel_len = self.config.kernel_len();
-        let kernel = weights
-            .narrow(1, start, kernel_len)
-            .reshape([-1, width, 3, 3]);
-        let bias = weights.narrow(1, start + kernel_len, width).reshape([-1]);
-        (kernel, bias)
+        weights
+            .split(self.config.generated_conv_len(), 1)
+            .iter()
+            .map(|conv| {
+                let parts = conv.split_with_sizes([kernel_len, width], 1);
+                (parts[0].reshape([-1, width, 3, 3]), parts[1].reshape([-1]))
+            })
+            .collect()
     }
 
     /// The plain network's weights at normalised level `c`, for export (see [`BakedWeights`]).
@@ -235,13 +247,10 @@ impl HyperRes {
                 baked.push((format!("{name}.weight"), conv.ws.copy()));
                 baked.push((format!("{name}.bias"), bias.copy()));
             }
-            for block in 0..self.config.blocks {
-                for conv in 0..2 {
-                    let (kernel, bias) = self.generated_conv(&weights, 2 * block + conv);
-                    let prefix = format!("blocks.{block}.conv{}", conv + 1);
-                    baked.push((format!("{prefix}.weight"), kernel.copy()));
-                    baked.push((format!("{prefix}.bias"), bias.copy()));
-                }
+            for (index, (kernel, bias)) in self.generated_convs(&weights).iter().enumerate() {
+                let prefix = format!("blocks.{}.conv{}", index / 2, index % 2 + 1);
+                baked.push((format!("{prefix}.weight"), kernel.copy()));
+                baked.push((format!("{prefix}.bias"), bias.copy()));
             }
             baked
         })

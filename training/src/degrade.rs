@@ -6,6 +6,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use tch::Tensor;
 
+use crate::jpeg;
+use crate::resize::bicubic_down_up;
+
 /// Independent, reproducible randomness: stream `stream` (e.g. the iteration) of `seed`.
 pub fn seeded_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -13,7 +16,8 @@ pub fn seeded_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     rng
 }
 
-/// `clean` (f32 in [0, 1], any shape) degraded at `level` of `task`.
+/// `clean` (f32 in [0, 1], `[C, H, W]` or `[N, C, H, W]`) degraded at `level` of `task`:
+/// noise sigma, JPEG quality or SR scale.
 pub fn degrade(
     task: Task,
     clean: &Tensor,
@@ -22,8 +26,22 @@ pub fn degrade(
 ) -> anyhow::Result<Tensor> {
     match task {
         Task::Denoise => Ok(add_noise(clean, level, rng)),
-        other => anyhow::bail!("the {other} degradation is not implemented yet"),
+        Task::Dejpeg => per_image(clean, |image| jpeg::round_trip(image, level)),
+        Task::Sr => Ok(bicubic_down_up(clean, level)),
     }
+}
+
+/// Applies `f` to each `[C, H, W]` image of a batch (or to the one image given).
+fn per_image(x: &Tensor, f: impl Fn(&Tensor) -> anyhow::Result<Tensor>) -> anyhow::Result<Tensor> {
+    if x.dim() == 3 {
+        return f(x);
+    }
+    let images = x
+        .unbind(0)
+        .iter()
+        .map(f)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Tensor::stack(&images, 0))
 }
 
 /// Gaussian noise of `sigma` (0..255 scale), clipped to [0, 1] and truncated to 8 bits as the

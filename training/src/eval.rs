@@ -1,15 +1,19 @@
 //! `hyperres-train eval`: the paper's protocol. Images cropped to even sizes, degraded from a fixed
-//! seed, restored, clamped, rounded to 8 bits; PSNR (no border crop) and SSIM per image and level.
+//! seed, restored, clamped and rounded to 8 bits; PSNR (no border crop) and SSIM per image and
+//! level. With `--blind`, the estimator's level drives the restorer; given an estimator as
+//! `--model`, its error per level is reported instead.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
+use gsthyperres::checkpoint;
+use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::restorer::Restorer;
-use gsthyperres::task::Task;
-use serde_json::json;
-use tch::{Device, Kind};
+use gsthyperres::task::{ModelKind, Task};
+use serde_json::{Map, Value, json};
+use tch::{Device, Kind, Tensor};
 
 use crate::data::load_images;
 use crate::degrade::{degrade, seeded_rng};
@@ -19,7 +23,7 @@ use crate::train::parse_device;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Restorer checkpoint.
+    /// Restorer (or estimator) checkpoint.
     #[arg(long)]
     model: PathBuf,
     /// Benchmark folder (e.g. ../shared/data/test/CBSD68).
@@ -28,10 +32,13 @@ pub struct EvalArgs {
     /// Levels to evaluate (default: the levels the paper reports for the task).
     #[arg(long, value_delimiter = ',')]
     levels: Option<Vec<f64>>,
+    /// Estimator checkpoint: restore at its estimate of each image's level (blind mode).
+    #[arg(long)]
+    blind: Option<PathBuf>,
     /// Use only the first N images (sorted by name).
     #[arg(long)]
     limit: Option<usize>,
-    /// Seed of the degradations (fixed, so every run sees the same noisy images).
+    /// Seed of the degradations (fixed, so every run sees the same degraded images).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Write the results as JSON.
@@ -46,100 +53,167 @@ pub struct EvalArgs {
     threads: Option<i32>,
 }
 
-/// One image at one level.
-struct Score {
+/// The measurements of one image at one level, by column name.
+struct Row {
     image: String,
     level: f64,
-    psnr: f64,
-    ssim: f64,
-    input_psnr: f64,
+    values: Vec<(&'static str, f64)>,
+}
+
+/// What is evaluated: a restorer (possibly driven by an estimator), or an estimator alone.
+enum Subject {
+    Restorer(Box<Restorer>, Option<LevelEstimator>),
+    Estimator(LevelEstimator),
+}
+
+impl Subject {
+    fn task(&self) -> Task {
+        match self {
+            Subject::Restorer(r, _) => r.metadata().task,
+            Subject::Estimator(e) => e.metadata().task,
+        }
+    }
+
+    /// Measures `clean` degraded at `level` into `degraded` (both `[C, H, W]` in [0, 1]).
+    fn measure(
+        &mut self,
+        clean: &Tensor,
+        degraded: &Tensor,
+        level: f64,
+    ) -> anyhow::Result<Vec<(&'static str, f64)>> {
+        // The paper measures SR on luma (BT.601), the other tasks on the model's channels.
+        let task = self.task();
+        let measured = |x: &Tensor| {
+            if task == Task::Sr {
+                luma_bt601(x)
+            } else {
+                x.shallow_clone()
+            }
+        };
+        let reference = measured(&quantise(clean));
+        Ok(match self {
+            Subject::Estimator(estimator) => {
+                let estimate = estimator.estimate(degraded);
+                let error = (estimate - level).abs();
+                vec![
+                    ("estimate", estimate),
+                    ("abs_error", error),
+                    ("rel_error_pct", 100.0 * error / level),
+                ]
+            }
+            Subject::Restorer(restorer, blind) => {
+                let mut restore_at = |level: f64| -> anyhow::Result<Tensor> {
+                    restorer.set_level(level)?;
+                    let out = restorer.restore(&degraded.unsqueeze(0)).squeeze_dim(0);
+                    Ok(measured(&quantise(&out.to_device(Device::Cpu))))
+                };
+                let restored = restore_at(level)?;
+                let mut values = vec![
+                    ("psnr", psnr(&restored, &reference)),
+                    ("ssim", ssim(&restored, &reference)),
+                    (
+                        "input_psnr",
+                        psnr(&measured(&quantise(degraded)), &reference),
+                    ),
+                ];
+                if let Some(estimator) = blind {
+                    let estimate = estimator.estimate(degraded);
+                    let blind_psnr = psnr(&restore_at(estimate)?, &reference);
+                    values.extend([
+                        ("estimate", estimate),
+                        ("estimate_abs_error", (estimate - level).abs()),
+                        ("blind_psnr", blind_psnr),
+                        ("blind_psnr_lost", values[0].1 - blind_psnr),
+                    ]);
+                }
+                values
+            }
+        })
+    }
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.threads {
         tch::set_num_threads(threads);
     }
-    let mut restorer = Restorer::load(&args.model, parse_device(&args.device)?)?;
-    let meta = restorer.metadata().clone();
-    if meta.task != Task::Denoise {
-        bail!("evaluation of {} models is not implemented yet", meta.task);
-    }
-    let levels = args.levels.clone().unwrap_or_else(|| {
-        paper::hyperres_results(meta.task)
+    let device = parse_device(&args.device)?;
+    let (meta, _) = checkpoint::read(&args.model)?;
+    let mut subject = match meta.kind {
+        ModelKind::Restorer => {
+            let blind = args
+                .blind
+                .as_deref()
+                .map(|p| LevelEstimator::load(p, device))
+                .transpose()?;
+            Subject::Restorer(Box::new(Restorer::load(&args.model, device)?), blind)
+        }
+        ModelKind::Estimator => Subject::Estimator(LevelEstimator::load(&args.model, device)?),
+    };
+    let levels = args.levels.clone().unwrap_or_else(|| match meta.kind {
+        ModelKind::Restorer => paper::hyperres_results(meta.task)
             .iter()
             .map(|r| r.0)
-            .collect()
+            .collect(),
+        ModelKind::Estimator => paper::AUTHORS_ESTIMATOR_ERROR.iter().map(|r| r.0).collect(),
     });
     let mut images = load_images(std::slice::from_ref(&args.data), meta.colour)?;
     images.truncate(args.limit.unwrap_or(images.len()));
 
-    let mut scores = Vec::new();
+    let mut rows = Vec::new();
     for (index, image) in images.iter().enumerate() {
         let size = image.pixels.size();
-        let clean = image
+        let even = image
             .pixels
             .narrow(1, 0, size[1] / 2 * 2)
             .narrow(2, 0, size[2] / 2 * 2);
-        let clean = clean.to_kind(Kind::Float) / 255.0;
+        let clean = even.to_kind(Kind::Float) / 255.0;
         for (level_index, &level) in levels.iter().enumerate() {
             let mut rng = seeded_rng(args.seed, ((index as u64) << 16) | level_index as u64);
             let degraded = degrade(meta.task, &clean, level, &mut rng)?;
-            restorer.set_level(level)?;
-            let restored = restorer
-                .restore(&degraded.unsqueeze(0))
-                .squeeze_dim(0)
-                .to_device(Device::Cpu);
-            let (restored, reference) = (quantise(&restored), quantise(&clean));
-            scores.push(Score {
+            let values = subject.measure(&clean, &degraded, level)?;
+            rows.push(Row {
                 image: image.name.clone(),
                 level,
-                psnr: psnr(&restored, &reference),
-                ssim: ssim(&restored, &reference),
-                input_psnr: psnr(&quantise(&degraded), &reference),
+                values,
             });
         }
     }
 
-    let means: Vec<(f64, [f64; 3])> = levels
-        .iter()
-        .map(|&level| {
-            let at: Vec<&Score> = scores.iter().filter(|s| s.level == level).collect();
-            let mean =
-                |f: fn(&Score) -> f64| at.iter().map(|s| f(s)).sum::<f64>() / at.len() as f64;
-            (
-                level,
-                [mean(|s| s.psnr), mean(|s| s.ssim), mean(|s| s.input_psnr)],
-            )
-        })
-        .collect();
-
+    let means = level_means(&levels, &rows);
     let title = format!(
-        "{} on {} ({} images), {} model trained at {:?} ({} iterations)",
+        "{} ({} {}, {} iterations) on {}, {} images, degradation seed {}",
         args.model.display(),
+        meta.task,
+        meta.kind,
+        meta.provenance.iterations,
         args.data.display(),
         images.len(),
-        meta.task,
-        meta.levels,
-        meta.provenance.iterations
+        args.seed
     );
-    let table = markdown_table(meta.task, &means);
+    let table = markdown_table(subject.task(), &means);
     println!("{title}\n\n{table}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, format!("# Evaluation\n\n{title}\n\n{table}"))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.json {
+        let as_json = |level: f64, values: &[(&str, f64)], image: Option<&str>| {
+            let mut object = Map::new();
+            if let Some(image) = image {
+                object.insert("image".into(), json!(image));
+            }
+            object.insert("level".into(), json!(level));
+            object.extend(values.iter().map(|(k, v)| (k.to_string(), json!(v))));
+            Value::Object(object)
+        };
         let report = json!({
             "model": args.model,
             "data": args.data,
             "task": meta.task.as_str(),
+            "kind": meta.kind.as_str(),
             "seed": args.seed,
-            "levels": means.iter().map(|(level, [p, s, i])| json!({
-                "level": level, "psnr": p, "ssim": s, "input_psnr": i,
-            })).collect::<Vec<_>>(),
-            "images": scores.iter().map(|s| json!({
-                "image": s.image, "level": s.level, "psnr": s.psnr, "ssim": s.ssim, "input_psnr": s.input_psnr,
-            })).collect::<Vec<_>>(),
+            "levels": means.iter().map(|(l, v)| as_json(*l, v, None)).collect::<Vec<_>>(),
+            "images": rows.iter().map(|r| as_json(r.level, &r.values, Some(&r.image))).collect::<Vec<_>>(),
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -147,23 +221,66 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Per-level means beside the paper's HyperRes numbers.
-fn markdown_table(task: Task, means: &[(f64, [f64; 3])]) -> String {
-    let mut table = String::from(
-        "| level | degraded input PSNR | ours PSNR | ours SSIM | paper PSNR | paper SSIM |\n|---|---|---|---|---|---|\n",
+/// BT.601 luma (16..235) of an RGB `[3, H, W]` image on the 0..255 scale, as `[1, H, W]`; a gray
+/// image is returned as it is.
+fn luma_bt601(rgb: &Tensor) -> Tensor {
+    if rgb.size()[0] == 1 {
+        return rgb.shallow_clone();
+    }
+    let weights = Tensor::from_slice(&[65.481f32, 128.553, 24.966]).view([3, 1, 1]) / 255.0;
+    (rgb * weights).sum_dim_intlist(0, true, Kind::Float) + 16.0
+}
+
+/// Mean of every column per level.
+fn level_means(levels: &[f64], rows: &[Row]) -> Vec<(f64, Vec<(&'static str, f64)>)> {
+    levels
+        .iter()
+        .map(|&level| {
+            let at: Vec<&Row> = rows.iter().filter(|r| r.level == level).collect();
+            let columns = at[0].values.iter().enumerate().map(|(i, &(name, _))| {
+                let mean = at.iter().map(|r| r.values[i].1).sum::<f64>() / at.len() as f64;
+                (name, mean)
+            });
+            (level, columns.collect())
+        })
+        .collect()
+}
+
+/// Per-level means beside the paper's (or, for estimators, the authors' released) numbers.
+fn markdown_table(task: Task, means: &[(f64, Vec<(&'static str, f64)>)]) -> String {
+    let Some((_, first)) = means.first() else {
+        return String::new();
+    };
+    let estimator = first[0].0 == "estimate";
+    let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
+    let extra = if estimator {
+        ["authors' abs error", "authors' rel error %"]
+    } else {
+        ["paper PSNR", "paper SSIM"]
+    };
+    let mut table = format!(
+        "| level | {} | {} |\n",
+        names.join(" | "),
+        extra.join(" | ")
     );
-    for &(level, [p, s, input]) in means {
-        let (paper_psnr, paper_ssim) = match paper::at(task, level) {
-            Some((psnr, ssim)) => (
-                format!("{psnr:.2}"),
-                ssim.map_or("-".into(), |s| format!("{s:.2}")),
-            ),
-            None => ("-".into(), "-".into()),
+    let _ = writeln!(table, "|---|{}", "---|".repeat(names.len() + 2));
+    for (level, values) in means {
+        let cells: Vec<String> = values.iter().map(|(_, v)| format!("{v:.4}")).collect();
+        let reference = if estimator {
+            paper::AUTHORS_ESTIMATOR_ERROR
+                .iter()
+                .find(|r| r.0 == *level)
+                .map(|r| [format!("{:.2}", r.1), format!("{:.1}", r.2)])
+        } else {
+            paper::at(task, *level).map(|(p, s)| {
+                [
+                    format!("{p:.2}"),
+                    s.map_or("-".into(), |s| format!("{s:.2}")),
+                ]
+            })
         };
-        let _ = writeln!(
-            table,
-            "| {level} | {input:.2} | {p:.2} | {s:.4} | {paper_psnr} | {paper_ssim} |"
-        );
+        let [a, b] = reference.unwrap_or_else(|| ["-".into(), "-".into()]);
+        let _ = writeln!(table, "| {level} | {} | {a} | {b} |", cells.join(" | "));
     }
     table
 }

@@ -3,10 +3,14 @@
 mod adam;
 mod data;
 mod degrade;
+mod estimator;
 mod eval;
 mod import;
+mod jpeg;
 mod metrics;
 mod paper;
+mod resize;
+mod session;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -26,7 +30,9 @@ struct Cli {
 enum Command {
     /// Train a HyperRes restorer with the paper's recipe.
     Train(train::TrainArgs),
-    /// Evaluate a restorer on a benchmark folder with the paper's protocol.
+    /// Train a level estimator (noise sigma, JPEG quality or SR scale from a 128x128 crop).
+    Estimator(estimator::EstimatorArgs),
+    /// Evaluate a restorer (optionally blind) or an estimator on a benchmark folder, the paper's way.
     Eval(eval::EvalArgs),
     /// Convert an authors' PyTorch checkpoint (HyperRes or NoiseNet, .pth or .safetensors)
     /// into a gst-hyperres checkpoint.
@@ -36,6 +42,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train::run(args),
+        Command::Estimator(args) => estimator::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Import(args) => import::run(args),
     }

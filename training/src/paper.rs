@@ -43,3 +43,15 @@ pub fn at(task: Task, level: f64) -> Option<(f64, Option<f64>)> {
         .find(|(l, _, _)| *l == level)
         .map(|&(_, psnr, ssim)| (psnr, ssim))
 }
+
+/// The authors' released noise estimator on CBSD68 (shared/reference/paper-results.md):
+/// (sigma, mean absolute error, relative error %).
+pub const AUTHORS_ESTIMATOR_ERROR: [(f64, f64, f64); 7] = [
+    (5.0, 0.64, 12.9),
+    (15.0, 0.47, 3.1),
+    (25.0, 0.27, 1.1),
+    (35.0, 0.27, 0.8),
+    (50.0, 0.41, 0.8),
+    (75.0, 0.88, 1.2),
+    (90.0, 1.18, 1.3),
+];

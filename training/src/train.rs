@@ -5,18 +5,15 @@
 //! with the weights, so a resumed run continues exactly the trajectory of an uninterrupted one.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use clap::{Args, ValueEnum};
-use gsthyperres::checkpoint::{self, Metadata, Provenance, StorageDtype};
+use gsthyperres::checkpoint::{Metadata, Provenance, StorageDtype};
 use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
 use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
@@ -24,6 +21,7 @@ use crate::adam::Adam;
 use crate::data::{CropSampler, load_images};
 use crate::degrade::{degrade, seeded_rng};
 use crate::metrics::{psnr, quantise};
+use crate::session::{Session, resume_optimiser};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -99,7 +97,7 @@ pub enum LrSchedule {
 }
 
 impl LrSchedule {
-    fn lr(self, base: f64, iteration: i64, total: i64) -> f64 {
+    pub fn lr(self, base: f64, iteration: i64, total: i64) -> f64 {
         match self {
             LrSchedule::Step if iteration >= total / 2 => base * 0.1,
             LrSchedule::Step => base,
@@ -174,9 +172,6 @@ struct Run {
     adam: Adam,
     iteration: i64,
 }
-
-const STATE_FILE: &str = "train_state.safetensors";
-const MODEL_FILE: &str = "model.safetensors";
 
 impl Run {
     fn start(args: &TrainArgs, device: Device) -> anyhow::Result<Run> {
@@ -261,46 +256,8 @@ impl Run {
         tch::no_grad(|| run.vs.copy(restorer.var_store()))?;
         run.iteration = meta.provenance.iterations as i64;
         run.meta.provenance.dataset = meta.provenance.dataset;
-        let state_path = model.with_file_name(STATE_FILE);
-        match checkpoint::read_raw(&state_path) {
-            Ok((header, state)) if header.get("iteration") == Some(&run.iteration.to_string()) => {
-                let steps = header
-                    .get("adam_steps")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                run.adam.restore(&state, steps)?;
-                eprintln!(
-                    "resuming at iteration {} with the optimiser state",
-                    run.iteration
-                );
-            }
-            _ => eprintln!(
-                "resuming at iteration {} from the weights only ({} absent or of another iteration)",
-                run.iteration,
-                state_path.display()
-            ),
-        }
+        resume_optimiser(model, run.iteration, &mut run.adam)?;
         Ok(run)
-    }
-
-    /// Writes model.safetensors and train_state.safetensors into `out`.
-    fn save(&mut self, out: &Path) -> anyhow::Result<()> {
-        self.meta.provenance.iterations = self.iteration as u64;
-        checkpoint::save_var_store(&out.join(MODEL_FILE), &self.meta, &self.vs)?;
-        let header = [
-            ("iteration", self.iteration.to_string()),
-            ("adam_steps", self.adam.steps().to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        checkpoint::write_raw(
-            &out.join(STATE_FILE),
-            header,
-            StorageDtype::F32,
-            &self.adam.state(),
-        )?;
-        Ok(())
     }
 }
 
@@ -314,12 +271,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         tch::set_num_threads(threads);
     }
     let device = parse_device(&args.device)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
     let mut run = match &args.resume {
         Some(model) => Run::resume(&args, model, device)?,
         None => Run::start(&args, device)?,
     };
+    let mut session = Session::new(&args.out, args.iters, run.iteration)?;
     let sampler = CropSampler::new(load_images(&args.data, args.colour)?, args.patch)?;
     let validation = match &args.val {
         Some(dir) => Some(Validation::new(
@@ -332,11 +288,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
-
     let end = args
         .stop_after
         .map_or(args.iters, |n| (run.iteration + n).min(args.iters));
@@ -353,18 +304,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .to_device(device)
         / LEVEL_DIVISOR;
     let k = args.levels.len() as i64;
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(args.out.join("metrics.jsonl"))?;
-    let bar = ProgressBar::new(args.iters as u64).with_position(run.iteration as u64);
-    bar.set_style(ProgressStyle::with_template(
-        "{elapsed_precise} [{wide_bar}] {pos}/{len} {per_sec} ETA {eta} {msg}",
-    )?);
     let (mut window_start, mut window_wait, mut window_loss) = (Instant::now(), 0.0, 0.0);
     let mut window_steps = 0;
 
-    while run.iteration < end && !interrupted.load(Ordering::SeqCst) {
+    while run.iteration < end && !session.interrupted() {
         let wait = Instant::now();
         let batch = batches.recv().context("the data loader stopped")??;
         window_wait += wait.elapsed().as_secs_f64();
@@ -378,59 +321,34 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         run.iteration += 1;
         window_loss += loss.double_value(&[]);
         window_steps += 1;
-        bar.set_position(run.iteration as u64);
 
+        let mut message = None;
         if run.iteration % args.log_every == 0 || run.iteration == end {
             let seconds = window_start.elapsed().as_secs_f64();
-            let line = json!({
+            let loss = window_loss / window_steps as f64;
+            session.log(json!({
                 "iteration": run.iteration,
-                "loss": window_loss / window_steps as f64,
+                "loss": loss,
                 "lr": lr,
                 "it_per_s": window_steps as f64 / seconds,
                 "loader_wait": window_wait / seconds,
-            });
-            bar.set_message(format!("loss {:.5}", window_loss / window_steps as f64));
-            writeln_log(&mut log, &bar, &line)?;
+            }))?;
+            message = Some(format!("loss {loss:.5}"));
             (window_start, window_wait, window_loss, window_steps) = (Instant::now(), 0.0, 0.0, 0);
         }
+        session.progress(run.iteration, message);
         if let Some(validation) = &validation
             && (run.iteration % args.val_every == 0 || run.iteration == args.iters)
         {
             let psnrs = validation.psnr_per_level(&run.net, device);
-            let line = json!({"iteration": run.iteration, "val_psnr": psnrs});
-            writeln_log(&mut log, &bar, &line)?;
+            session.log(json!({"iteration": run.iteration, "val_psnr": psnrs}))?;
         }
         if run.iteration % args.save_every == 0 {
-            run.save(&args.out)?;
+            session.save(&mut run.meta, run.iteration, &run.vs, &run.adam)?;
         }
     }
-    run.save(&args.out)?;
-    bar.finish_and_clear();
-    eprintln!(
-        "saved {} at iteration {}{}",
-        args.out.join(MODEL_FILE).display(),
-        run.iteration,
-        if run.iteration < args.iters {
-            " (resume with --resume)"
-        } else {
-            ""
-        }
-    );
-    Ok(())
-}
-
-fn writeln_log(
-    log: &mut std::fs::File,
-    bar: &ProgressBar,
-    line: &serde_json::Value,
-) -> anyhow::Result<()> {
-    use std::io::Write;
-    writeln!(log, "{line}")?;
-    if bar.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        bar.println(line.to_string());
-    }
+    session.save(&mut run.meta, run.iteration, &run.vs, &run.adam)?;
+    session.finish(run.iteration, args.iters);
     Ok(())
 }
 

@@ -247,3 +247,107 @@ fn eval_writes_json_and_markdown_with_the_papers_numbers() {
         "{table}"
     );
 }
+
+#[test]
+fn estimator_trains_resumes_and_evaluates_and_drives_blind_restoration() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let (whole, parts) = (dir.path().join("est-whole"), dir.path().join("est-parts"));
+    let estimator = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "estimator",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--batch",
+            "2",
+            "--iters",
+            "4",
+            "--threads",
+            "1",
+            "--log-every",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        let output = hyperres_train(&args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    estimator(&whole, &[]);
+    estimator(&parts, &["--stop-after", "1"]);
+    let halfway = parts.join("model.safetensors");
+    estimator(&parts, &["--resume", halfway.to_str().unwrap()]);
+    let (a, b) = (weights(&whole.join("model.safetensors")), weights(&halfway));
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x.equal(y), "{name} differs after resuming");
+    }
+    let meta = checkpoint::read(&halfway).unwrap().0;
+    assert_eq!(
+        (meta.kind.as_str(), meta.levels.as_slice()),
+        ("estimator", &[0.0, 100.0][..])
+    );
+
+    // The estimator alone: error per level.
+    let json = dir.path().join("est.json");
+    let output = hyperres_train(&[
+        "eval",
+        "--model",
+        halfway.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--levels",
+        "15,50",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(report["levels"][1]["abs_error"].as_f64().unwrap() >= 0.0);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("authors' abs error"));
+
+    // Blind restoration: a restorer driven by the estimator reports the PSNR lost.
+    let restorer = dir.path().join("restorer");
+    train(&data, &restorer, &["--iters", "1"]);
+    let output = hyperres_train(&[
+        "eval",
+        "--model",
+        restorer.join("model.safetensors").to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--levels",
+        "25",
+        "--limit",
+        "1",
+        "--blind",
+        halfway.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let level = &report["levels"][0];
+    let lost = level["blind_psnr_lost"].as_f64().unwrap();
+    let (psnr, blind) = (
+        level["psnr"].as_f64().unwrap(),
+        level["blind_psnr"].as_f64().unwrap(),
+    );
+    assert!((psnr - blind - lost).abs() < 1e-9);
+}

@@ -1,0 +1,178 @@
+//! `hyperres-train estimator`: trains the level estimator. Every 128x128 crop is degraded at its
+//! own level drawn uniformly from the task's range, and the network regresses that level (L1).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, ensure};
+use clap::Args;
+use gsthyperres::checkpoint::{Metadata, Provenance, StorageDtype};
+use gsthyperres::level_estimator::LevelEstimator;
+use gsthyperres::model::{ESTIMATOR_CROP, Estimator, EstimatorConfig};
+use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
+use rand::RngExt;
+use serde_json::json;
+use tch::{Kind, Reduction, Tensor, nn};
+
+use crate::adam::Adam;
+use crate::data::{CropSampler, load_images};
+use crate::degrade::{degrade, seeded_rng};
+use crate::session::{Session, resume_optimiser};
+use crate::train::{LrSchedule, parse_device};
+
+#[derive(Args, Debug)]
+pub struct EstimatorArgs {
+    #[arg(long, default_value = "denoise")]
+    task: Task,
+    #[arg(long, default_value = "rgb")]
+    colour: Colour,
+    /// Training image folders.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Output folder: model.safetensors, train_state.safetensors, metrics.jsonl.
+    #[arg(long)]
+    out: PathBuf,
+    /// Level range LOW,HIGH to train on (default: sigma 0..100, JPEG quality 5..95, SR scale 1.5..6).
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    levels: Option<Vec<f64>>,
+    #[arg(long, default_value_t = 20_000)]
+    iters: i64,
+    #[arg(long, default_value_t = 32)]
+    batch: i64,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, value_enum, default_value = "cosine")]
+    lr_schedule: LrSchedule,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long)]
+    threads: Option<i32>,
+    /// Continue from this estimator checkpoint (and the optimiser state beside it).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Stop, saving, after this many iterations of this invocation.
+    #[arg(long)]
+    stop_after: Option<i64>,
+    #[arg(long, default_value_t = 1000)]
+    save_every: i64,
+    #[arg(long, default_value_t = 100)]
+    log_every: i64,
+}
+
+/// The range the authors' estimator was trained on, and its analogues for the other tasks.
+fn default_range(task: Task) -> [f64; 2] {
+    match task {
+        Task::Denoise => [0.0, 100.0],
+        Task::Dejpeg => [5.0, 95.0],
+        Task::Sr => [1.5, 6.0],
+    }
+}
+
+pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(threads);
+    }
+    let device = parse_device(&args.device)?;
+    let [low, high] = match args.levels.as_deref() {
+        Some(&[low, high]) => [low, high],
+        _ => default_range(args.task),
+    };
+    ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
+    let config = EstimatorConfig {
+        channels: args.colour.channels(),
+        ..Default::default()
+    };
+    tch::manual_seed(args.seed as i64);
+    let mut vs = nn::VarStore::new(device);
+    let net = Estimator::new(&vs.root(), config);
+    let mut adam = Adam::new(&vs);
+    let mut meta = Metadata {
+        kind: ModelKind::Estimator,
+        task: args.task,
+        colour: args.colour,
+        width: config.width,
+        blocks: config.stages,
+        levels: vec![low, high],
+        level_divisor: LEVEL_DIVISOR,
+        level_range: [low, high],
+        dtype: StorageDtype::F32,
+        provenance: Provenance {
+            dataset: args
+                .data
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(";"),
+            iterations: 0,
+            device: format!("{device:?}"),
+            commit: env!("HYPERRES_COMMIT").into(),
+        },
+    };
+    let mut iteration = 0;
+    if let Some(model) = &args.resume {
+        iteration = resume_weights(model, &mut vs, &meta)?;
+        resume_optimiser(model, iteration, &mut adam)?;
+    }
+    let mut session = Session::new(&args.out, args.iters, iteration)?;
+    let sampler = CropSampler::new(load_images(&args.data, args.colour)?, ESTIMATOR_CROP)?;
+    let end = args
+        .stop_after
+        .map_or(args.iters, |n| (iteration + n).min(args.iters));
+    let mut window = (std::time::Instant::now(), 0.0, 0);
+    while iteration < end && !session.interrupted() {
+        let mut rng = seeded_rng(args.seed, iteration as u64);
+        let clean = sampler.sample(args.batch, &mut rng);
+        let levels: Vec<f64> = (0..args.batch)
+            .map(|_| rng.random_range(low..=high))
+            .collect();
+        let degraded = clean
+            .split(1, 0)
+            .iter()
+            .zip(&levels)
+            .map(|(crop, &level)| degrade(args.task, crop, level, &mut rng))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let input = Tensor::cat(&degraded, 0).to_device(device);
+        let target = Tensor::from_slice(&levels)
+            .to_kind(Kind::Float)
+            .to_device(device);
+        let loss = net.forward(&input).l1_loss(&target, Reduction::Mean);
+        loss.backward();
+        adam.step(args.lr_schedule.lr(args.lr, iteration, args.iters));
+        iteration += 1;
+        window.1 += loss.double_value(&[]);
+        window.2 += 1;
+        let mut message = None;
+        if iteration % args.log_every == 0 || iteration == end {
+            let mean = window.1 / window.2 as f64;
+            let it_per_s = window.2 as f64 / window.0.elapsed().as_secs_f64();
+            session.log(json!({"iteration": iteration, "loss": mean, "it_per_s": it_per_s}))?;
+            message = Some(format!("mean abs error {mean:.3}"));
+            window = (std::time::Instant::now(), 0.0, 0);
+        }
+        session.progress(iteration, message);
+        if iteration % args.save_every == 0 {
+            session.save(&mut meta, iteration, &vs, &adam)?;
+        }
+    }
+    session.save(&mut meta, iteration, &vs, &adam)?;
+    session.finish(iteration, args.iters);
+    Ok(())
+}
+
+/// Copies the weights of the estimator checkpoint `model` into `vs` after checking it matches
+/// the run; returns its iteration count.
+fn resume_weights(model: &Path, vs: &mut nn::VarStore, meta: &Metadata) -> anyhow::Result<i64> {
+    let saved = LevelEstimator::load(model, vs.device())?;
+    let m = saved.metadata();
+    ensure!(
+        (m.task, m.colour, &m.levels) == (meta.task, meta.colour, &meta.levels),
+        "{}: a {} {} estimator over {:?}, not what the arguments ask for",
+        model.display(),
+        m.task,
+        m.colour,
+        m.levels
+    );
+    tch::no_grad(|| vs.copy(saved.var_store())).context("copying the saved weights")?;
+    Ok(m.provenance.iterations as i64)
+}

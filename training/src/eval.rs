@@ -47,6 +47,9 @@ pub struct EvalArgs {
     /// Write a Markdown table with the paper's numbers beside ours.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Write a PNG chart of PSNR against level (restorers).
+    #[arg(long)]
+    plot: Option<PathBuf>,
     #[arg(long, default_value = "cpu")]
     device: String,
     #[arg(long)]
@@ -196,6 +199,23 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         std::fs::write(path, format!("# Evaluation\n\n{title}\n\n{table}"))
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.plot {
+        let name = |p: &std::path::Path| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        };
+        let short = format!(
+            "{} {} ({} iterations) on {}, {} images",
+            meta.task,
+            name(&args.model),
+            meta.provenance.iterations,
+            name(&args.data),
+            images.len()
+        );
+        plot(path, &short, subject.task(), &means)?;
+    }
     if let Some(path) = &args.json {
         let as_json = |level: f64, values: &[(&str, f64)], image: Option<&str>| {
             let mut object = Map::new();
@@ -219,6 +239,41 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Ours (and blind, when measured), the degraded input, and the paper's HyperRes, against level.
+fn plot(
+    path: &std::path::Path,
+    title: &str,
+    task: Task,
+    means: &[(f64, Vec<(&'static str, f64)>)],
+) -> anyhow::Result<()> {
+    let column = |name: &str| -> Vec<(f64, f64)> {
+        means
+            .iter()
+            .filter_map(|(level, values)| {
+                values
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*level, *v))
+            })
+            .collect()
+    };
+    let paper: Vec<(f64, f64)> = paper::hyperres_results(task)
+        .iter()
+        .map(|&(l, p, _)| (l, p))
+        .collect();
+    let series: Vec<(&str, Vec<(f64, f64)>)> = [
+        ("ours", column("psnr")),
+        ("ours, blind", column("blind_psnr")),
+        ("degraded input", column("input_psnr")),
+        ("paper HyperRes", paper),
+    ]
+    .into_iter()
+    .filter(|(_, points)| !points.is_empty())
+    .collect();
+    anyhow::ensure!(!column("psnr").is_empty(), "--plot needs a restorer");
+    crate::plot::psnr_chart(path, title, &series)
 }
 
 /// BT.601 luma (16..235) of an RGB `[3, H, W]` image on the 0..255 scale, as `[1, H, W]`; a gray

@@ -9,6 +9,7 @@ mod import;
 mod jpeg;
 mod metrics;
 mod paper;
+mod plot;
 mod resize;
 mod session;
 mod train;

@@ -1,11 +1,15 @@
-//! Image folders, decoded once into memory, and the random training crops drawn from them.
+//! Image folders (decoded once into memory, or streamed for large sets) and the random training
+//! crops drawn from them.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use anyhow::{Context, bail};
 use gsthyperres::task::Colour;
 use rand::{Rng, RngExt};
 use tch::{Kind, Tensor};
+
+use crate::degrade::seeded_rng;
 
 const EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
 
@@ -76,21 +80,47 @@ pub fn opencv_gray([r, g, b]: [u8; 3]) -> u8 {
     ((4899 * u32::from(r) + 9617 * u32::from(g) + 1868 * u32::from(b) + (1 << 13)) >> 14) as u8
 }
 
-/// Draws training batches: random P x P crops of random images, each flipped horizontally and
-/// vertically and transposed with probability 1/2.
-pub struct CropSampler {
-    images: Vec<Tensor>,
-    patch: i64,
+/// Where training crops come from: every image decoded once into memory (small sets), or a pool
+/// that decoder threads keep refreshing (large sets, see [`ImagePool`]).
+pub enum ImageSource {
+    Memory(Vec<Tensor>),
+    Stream(ImagePool),
 }
 
-impl CropSampler {
-    /// Keeps the images with both sides at least `patch` (warning about the others).
-    pub fn new(images: Vec<Image>, patch: i64) -> anyhow::Result<CropSampler> {
-        let usable: Vec<Tensor> = images
+/// Image folders whose files add up to more than this stream instead of being held decoded.
+const STREAM_ABOVE_BYTES: u64 = 512 << 20;
+
+impl ImageSource {
+    /// Opens the images of `dirs` usable for `patch` x `patch` crops, for a run starting at
+    /// iteration `start` (a stream's pool is a function of the seed and the iteration). Large
+    /// sets stream, and so does any set when `stream` is asked for.
+    pub fn open(
+        dirs: &[PathBuf],
+        colour: Colour,
+        patch: i64,
+        (seed, start): (u64, i64),
+        stream: bool,
+    ) -> anyhow::Result<ImageSource> {
+        let files = list_images(dirs)?;
+        let bytes: u64 = files
+            .iter()
+            .filter_map(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        if stream || bytes > STREAM_ABOVE_BYTES {
+            eprintln!(
+                "streaming {} images ({} MB) through a pool of {POOL_SLOTS}",
+                files.len(),
+                bytes >> 20
+            );
+            return Ok(ImageSource::Stream(ImagePool::start(
+                files, colour, patch, seed, start,
+            )?));
+        }
+        let usable: Vec<Tensor> = load_images(dirs, colour)?
             .into_iter()
             .filter_map(|image| {
-                let size = image.pixels.size();
-                let fits = size[1] >= patch && size[2] >= patch;
+                let fits = fits(&image.pixels, patch);
                 if !fits {
                     eprintln!(
                         "warning: {} is smaller than the {patch}px crop, skipped",
@@ -103,36 +133,142 @@ impl CropSampler {
         if usable.is_empty() {
             bail!("no training image is at least {patch}x{patch}");
         }
-        Ok(CropSampler {
-            images: usable,
-            patch,
-        })
+        Ok(ImageSource::Memory(usable))
     }
 
-    /// `batch` crops as f32 `[batch, C, P, P]` in [0, 1].
-    pub fn sample(&self, batch: i64, rng: &mut impl Rng) -> Tensor {
-        let p = self.patch;
-        let crops: Vec<Tensor> = (0..batch)
-            .map(|_| {
-                let image = &self.images[rng.random_range(0..self.images.len())];
-                let size = image.size();
-                let y = rng.random_range(0..=size[1] - p);
-                let x = rng.random_range(0..=size[2] - p);
-                let mut crop = image.narrow(1, y, p).narrow(2, x, p);
-                if rng.random_bool(0.5) {
-                    crop = crop.flip([2]);
-                }
-                if rng.random_bool(0.5) {
-                    crop = crop.flip([1]);
-                }
-                if rng.random_bool(0.5) {
-                    crop = crop.transpose(1, 2);
-                }
-                crop
+    /// The images to crop from at `iteration` (called in increasing order).
+    pub fn images_at(&mut self, iteration: i64) -> anyhow::Result<&[Tensor]> {
+        match self {
+            ImageSource::Memory(images) => Ok(images),
+            ImageSource::Stream(pool) => pool.advance_to(iteration),
+        }
+    }
+}
+
+fn fits(pixels: &Tensor, patch: i64) -> bool {
+    let size = pixels.size();
+    size[1] >= patch && size[2] >= patch
+}
+
+/// `batch` random `patch` x `patch` crops of random `images`, each flipped horizontally and
+/// vertically and transposed with probability 1/2, as f32 `[batch, C, P, P]` in [0, 1].
+pub fn sample_crops(images: &[Tensor], patch: i64, batch: i64, rng: &mut impl Rng) -> Tensor {
+    let p = patch;
+    let crops: Vec<Tensor> = (0..batch)
+        .map(|_| {
+            let image = &images[rng.random_range(0..images.len())];
+            let size = image.size();
+            let y = rng.random_range(0..=size[1] - p);
+            let x = rng.random_range(0..=size[2] - p);
+            let mut crop = image.narrow(1, y, p).narrow(2, x, p);
+            if rng.random_bool(0.5) {
+                crop = crop.flip([2]);
+            }
+            if rng.random_bool(0.5) {
+                crop = crop.flip([1]);
+            }
+            if rng.random_bool(0.5) {
+                crop = crop.transpose(1, 2);
+            }
+            crop
+        })
+        .collect();
+    Tensor::stack(&crops, 0).to_kind(Kind::Float) / 255.0
+}
+
+/// Slots of a streaming pool: each iteration replaces one, so an image serves `POOL_SLOTS` steps.
+const POOL_SLOTS: i64 = 64;
+/// Decoder threads feeding the pool.
+const DECODERS: i64 = 2;
+
+/// A pool of decoded images for large data sets. Iteration t puts the image chosen by (seed, t)
+/// into slot t mod `POOL_SLOTS`, so the pool at any iteration is a function of the seed alone
+/// (resuming rebuilds it exactly). Decoder threads prepare the images of coming iterations in
+/// advance, each thread its own residue class of iterations, through small bounded channels.
+pub struct ImagePool {
+    slots: Vec<Tensor>,
+    decoded: Vec<Receiver<(i64, Tensor)>>,
+    /// The first iteration decoded (worker w decodes first + w, first + w + DECODERS, ...).
+    first: i64,
+    next: i64,
+}
+
+impl ImagePool {
+    fn start(
+        files: Vec<PathBuf>,
+        colour: Colour,
+        patch: i64,
+        seed: u64,
+        start: i64,
+    ) -> anyhow::Result<ImagePool> {
+        let files = std::sync::Arc::new(files);
+        let first = start - POOL_SLOTS;
+        let decoded = (0..DECODERS)
+            .map(|worker| {
+                let (tx, rx) = sync_channel(4);
+                let files = files.clone();
+                std::thread::spawn(move || {
+                    let mut t = first + worker;
+                    loop {
+                        let Some(image) = pool_image(&files, colour, patch, seed, t) else {
+                            return;
+                        };
+                        if tx.send((t, image)).is_err() {
+                            return;
+                        }
+                        t += DECODERS;
+                    }
+                });
+                rx
             })
             .collect();
-        Tensor::stack(&crops, 0).to_kind(Kind::Float) / 255.0
+        let slots = (0..POOL_SLOTS).map(|_| Tensor::new()).collect();
+        let mut pool = ImagePool {
+            slots,
+            decoded,
+            first,
+            next: first,
+        };
+        // The POOL_SLOTS iterations before `start` fill every slot.
+        pool.advance_to(start - 1)?;
+        Ok(pool)
     }
+
+    /// Applies the replacements of every iteration up to `iteration`.
+    fn advance_to(&mut self, iteration: i64) -> anyhow::Result<&[Tensor]> {
+        while self.next <= iteration {
+            let worker = (self.next - self.first).rem_euclid(DECODERS) as usize;
+            let (t, image) = self.decoded[worker]
+                .recv()
+                .context("no usable image in the training folders")?;
+            debug_assert_eq!(t, self.next);
+            self.slots[t.rem_euclid(POOL_SLOTS) as usize] = image;
+            self.next += 1;
+        }
+        Ok(&self.slots)
+    }
+}
+
+/// The image of iteration `t`: the file chosen by (seed, t), or the next usable one after it.
+/// None when no file is usable.
+fn pool_image(files: &[PathBuf], colour: Colour, patch: i64, seed: u64, t: i64) -> Option<Tensor> {
+    let mut rng = seeded_rng(seed ^ 0x9e37_79b9_7f4a_7c15, t as u64);
+    let pick = rng.random_range(0..files.len());
+    (0..files.len())
+        .map(|k| &files[(pick + k) % files.len()])
+        .find_map(|file| match decode(file, colour) {
+            Ok(pixels) if fits(&pixels, patch) => Some(pixels),
+            Ok(_) => None,
+            Err(e) => {
+                static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+                let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+                if !warned.contains(file) {
+                    eprintln!("warning: skipping {}: {e:#}", file.display());
+                    warned.push(file.clone());
+                }
+                None
+            }
+        })
 }
 
 #[cfg(test)]
@@ -155,12 +291,7 @@ mod tests {
         // A 4x4 image of distinct values: every crop of side 4 is the image up to the dihedral
         // symmetries the augmentation applies, so its sorted values equal the image's.
         let pixels = Tensor::arange(16, (Kind::Uint8, tch::Device::Cpu)).view([1, 4, 4]);
-        let image = Image {
-            name: "ramp".into(),
-            pixels: pixels.shallow_clone(),
-        };
-        let sampler = CropSampler::new(vec![image], 4).unwrap();
-        let batch = sampler.sample(64, &mut seeded_rng(0, 0));
+        let batch = sample_crops(&[pixels.shallow_clone()], 4, 64, &mut seeded_rng(0, 0));
         assert_eq!(batch.size(), [64, 1, 4, 4]);
         let mut seen = std::collections::HashSet::new();
         for i in 0..64 {
@@ -172,12 +303,37 @@ mod tests {
         assert_eq!(seen.len(), 8, "all eight flips/transposes appear");
     }
 
+    fn crops_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data")
+    }
+
     #[test]
     fn images_smaller_than_the_crop_are_refused() {
-        let tiny = Image {
-            name: "tiny".into(),
-            pixels: Tensor::zeros([3, 8, 8], (Kind::Uint8, tch::Device::Cpu)),
+        let err = ImageSource::open(&[crops_dir()], Colour::Rgb, 4096, (0, 0), false)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("at least 4096x4096"), "{err}");
+    }
+
+    /// The streaming pool at an iteration depends only on the seed, so a resumed run sees the
+    /// same images as an uninterrupted one.
+    #[test]
+    fn streaming_pool_is_a_function_of_seed_and_iteration() {
+        let files = list_images(&[crops_dir()]).unwrap();
+        let pool = |start: i64, seed: u64| {
+            ImagePool::start(files.clone(), Colour::Gray, 16, seed, start).unwrap()
         };
-        assert!(CropSampler::new(vec![tiny], 16).is_err());
+        let (mut whole, mut resumed) = (pool(0, 5), pool(70, 5));
+        let copy = |images: &[Tensor]| images.iter().map(Tensor::shallow_clone).collect::<Vec<_>>();
+        let a = copy(whole.advance_to(80).unwrap());
+        let b = copy(resumed.advance_to(80).unwrap());
+        assert_eq!(a.len(), POOL_SLOTS as usize);
+        assert!(a.iter().zip(&b).all(|(x, y)| x.equal(y)));
+        let mut other = pool(70, 6);
+        let c = other.advance_to(80).unwrap();
+        assert!(
+            a.iter().zip(c).any(|(x, y)| !x.equal(y)),
+            "another seed picks other images"
+        );
     }
 }

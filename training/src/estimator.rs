@@ -14,7 +14,7 @@ use serde_json::json;
 use tch::{Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::data::{CropSampler, load_images};
+use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::session::{Session, resume_optimiser};
 use crate::train::{LrSchedule, parse_device};
@@ -51,6 +51,10 @@ pub struct EstimatorArgs {
     /// Continue from this estimator checkpoint (and the optimiser state beside it).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Stream the images through a pool of decoded ones even if the set would fit in memory
+    /// (large sets always stream).
+    #[arg(long)]
+    stream: bool,
     /// Stop, saving, after this many iterations of this invocation.
     #[arg(long)]
     stop_after: Option<i64>,
@@ -115,14 +119,25 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         resume_optimiser(model, iteration, &mut adam)?;
     }
     let mut session = Session::new(&args.out, args.iters, iteration)?;
-    let sampler = CropSampler::new(load_images(&args.data, args.colour)?, ESTIMATOR_CROP)?;
+    let mut images = ImageSource::open(
+        &args.data,
+        args.colour,
+        ESTIMATOR_CROP,
+        (args.seed, iteration),
+        args.stream,
+    )?;
     let end = args
         .stop_after
         .map_or(args.iters, |n| (iteration + n).min(args.iters));
     let mut window = (std::time::Instant::now(), 0.0, 0);
     while iteration < end && !session.interrupted() {
         let mut rng = seeded_rng(args.seed, iteration as u64);
-        let clean = sampler.sample(args.batch, &mut rng);
+        let clean = sample_crops(
+            images.images_at(iteration)?,
+            ESTIMATOR_CROP,
+            args.batch,
+            &mut rng,
+        );
         let levels: Vec<f64> = (0..args.batch)
             .map(|_| rng.random_range(low..=high))
             .collect();

@@ -18,7 +18,7 @@ use serde_json::json;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::data::{CropSampler, load_images};
+use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::metrics::{psnr, quantise};
 use crate::session::{Session, resume_optimiser};
@@ -71,6 +71,10 @@ pub struct TrainArgs {
     /// Continue from this model checkpoint (and the train_state.safetensors beside it, if any).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Stream the images through a pool of decoded ones even if the set would fit in memory
+    /// (large sets always stream).
+    #[arg(long)]
+    stream: bool,
     /// Stop, saving, after this many iterations of this invocation (as Ctrl-C would).
     #[arg(long)]
     stop_after: Option<i64>,
@@ -108,7 +112,8 @@ impl LrSchedule {
     }
 }
 
-/// `cpu`, `cuda` or `cuda:N`; CUDA only where torch sees it.
+/// `cpu`, `cuda` or `cuda:N`; CUDA only where torch sees it. On CUDA, cuDNN picks the fastest
+/// convolution algorithms for the fixed training shapes (and, as in PyTorch, may use TF32).
 pub fn parse_device(name: &str) -> anyhow::Result<Device> {
     let device = match name {
         "cpu" => Device::Cpu,
@@ -124,6 +129,7 @@ pub fn parse_device(name: &str) -> anyhow::Result<Device> {
             (index as i64) < count,
             "device {name}: CUDA sees {count} GPU(s)"
         );
+        tch::Cuda::cudnn_set_benchmark(true);
     }
     Ok(device)
 }
@@ -136,7 +142,8 @@ struct Batch {
 
 /// Prepares batches for iterations `start..end` on a worker thread, a few steps ahead.
 fn spawn_loader(
-    sampler: CropSampler,
+    mut images: ImageSource,
+    patch: i64,
     task: Task,
     levels: Vec<f64>,
     batch: i64,
@@ -147,14 +154,16 @@ fn spawn_loader(
     std::thread::spawn(move || {
         for iteration in start..end {
             let mut rng = seeded_rng(seed, iteration as u64);
-            let clean = sampler.sample(batch, &mut rng);
-            let degraded: anyhow::Result<Vec<Tensor>> = levels
-                .iter()
-                .map(|&level| degrade(task, &clean, level, &mut rng))
-                .collect();
-            let batch = degraded.map(|parts| Batch {
-                input: Tensor::cat(&parts, 0),
-                target: clean,
+            let batch = images.images_at(iteration).and_then(|images| {
+                let clean = sample_crops(images, patch, batch, &mut rng);
+                let parts = levels
+                    .iter()
+                    .map(|&level| degrade(task, &clean, level, &mut rng))
+                    .collect::<anyhow::Result<Vec<Tensor>>>()?;
+                Ok(Batch {
+                    input: Tensor::cat(&parts, 0),
+                    target: clean,
+                })
             });
             if tx.send(batch).is_err() {
                 return;
@@ -276,7 +285,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         None => Run::start(&args, device)?,
     };
     let mut session = Session::new(&args.out, args.iters, run.iteration)?;
-    let sampler = CropSampler::new(load_images(&args.data, args.colour)?, args.patch)?;
+    let images = ImageSource::open(
+        &args.data,
+        args.colour,
+        args.patch,
+        (args.seed, run.iteration),
+        args.stream,
+    )?;
     let validation = match &args.val {
         Some(dir) => Some(Validation::new(
             dir,
@@ -292,7 +307,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .stop_after
         .map_or(args.iters, |n| (run.iteration + n).min(args.iters));
     let batches = spawn_loader(
-        sampler,
+        images,
+        args.patch,
         args.task,
         args.levels.clone(),
         args.batch,

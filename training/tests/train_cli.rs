@@ -140,6 +140,38 @@ fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x.equal(y), "{name} differs after resuming");
     }
+    // The same holds when the images stream through the decoding pool.
+    let (streamed, streamed_parts) = (
+        dir.path().join("whole-stream"),
+        dir.path().join("parts-stream"),
+    );
+    train(&data, &streamed, &["--iters", "4", "--stream"]);
+    train(
+        &data,
+        &streamed_parts,
+        &["--iters", "4", "--stream", "--stop-after", "3"],
+    );
+    let stopped = streamed_parts.join("model.safetensors");
+    train(
+        &data,
+        &streamed_parts,
+        &[
+            "--iters",
+            "4",
+            "--stream",
+            "--resume",
+            stopped.to_str().unwrap(),
+        ],
+    );
+    let (a, b) = (
+        weights(&streamed.join("model.safetensors")),
+        weights(&stopped),
+    );
+    assert!(
+        a.iter().zip(&b).all(|((_, x), (_, y))| x.equal(y)),
+        "streamed run differs after resuming"
+    );
+
     // Weights-only resumption (no optimiser state) still continues, from the saved iteration.
     std::fs::remove_file(parts.join("train_state.safetensors")).unwrap();
     let output = train(

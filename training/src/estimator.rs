@@ -14,10 +14,11 @@ use serde_json::json;
 use tch::{Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
+use crate::args::{low_high, parse_device};
 use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::session::{Session, resume_optimiser};
-use crate::train::{LrSchedule, parse_device};
+use crate::train::LrSchedule;
 
 #[derive(Args, Debug)]
 pub struct EstimatorArgs {
@@ -32,7 +33,7 @@ pub struct EstimatorArgs {
     #[arg(long)]
     out: PathBuf,
     /// Level range LOW,HIGH to train on (default: sigma 0..100, JPEG quality 5..95, SR scale 1.5..6).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     levels: Option<Vec<f64>>,
     #[arg(long, default_value_t = 20_000)]
     iters: i64,
@@ -78,10 +79,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         tch::set_num_threads(threads);
     }
     let device = parse_device(&args.device)?;
-    let [low, high] = match args.levels.as_deref() {
-        Some(&[low, high]) => [low, high],
-        _ => default_range(args.task),
-    };
+    let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.task));
     ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
     let config = EstimatorConfig {
         channels: args.colour.channels(),

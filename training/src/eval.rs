@@ -15,11 +15,11 @@ use gsthyperres::task::{ModelKind, Task};
 use serde_json::{Map, Value, json};
 use tch::{Device, Kind, Tensor};
 
+use crate::args::parse_device;
 use crate::data::load_images;
 use crate::degrade::{degrade, seeded_rng};
 use crate::metrics::{psnr, quantise, ssim};
 use crate::paper;
-use crate::train::parse_device;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {

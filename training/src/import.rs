@@ -28,7 +28,7 @@ pub struct ImportArgs {
     #[arg(long, value_delimiter = ',')]
     levels: Option<Vec<f64>>,
     /// Recommended level range LOW,HIGH (default: the lowest and highest of --levels).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     range: Option<Vec<f64>>,
     /// Python with torch and safetensors, for .pth files (default: the project's .venv).
     #[arg(long)]
@@ -57,9 +57,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         (None, ModelKind::Estimator) if args.task == Task::Denoise => vec![0.0, 100.0],
         (None, ModelKind::Estimator) => bail!("give the estimator's training range with --levels"),
     };
-    let range = match args.range.as_deref() {
-        Some(&[low, high]) => [low, high],
-        _ => [
+    let range = match crate::args::low_high(&args.range, "--range")? {
+        Some(range) => range,
+        None => [
             levels.iter().copied().fold(f64::INFINITY, f64::min),
             levels.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         ],

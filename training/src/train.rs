@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use clap::{Args, ValueEnum};
 use gsthyperres::checkpoint::{Metadata, Provenance, StorageDtype};
 use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
@@ -18,6 +18,7 @@ use serde_json::json;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
+use crate::args::{low_high, parse_device};
 use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::metrics::{psnr, quantise};
@@ -79,7 +80,7 @@ pub struct TrainArgs {
     #[arg(long)]
     stop_after: Option<i64>,
     /// Recommended level range LOW,HIGH written to the checkpoint (default: the trained levels' span).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',')]
     range: Option<Vec<f64>>,
     #[arg(long, default_value_t = 1000)]
     save_every: i64,
@@ -110,28 +111,6 @@ impl LrSchedule {
             }
         }
     }
-}
-
-/// `cpu`, `cuda` or `cuda:N`; CUDA only where torch sees it. On CUDA, cuDNN picks the fastest
-/// convolution algorithms for the fixed training shapes (and, as in PyTorch, may use TF32).
-pub fn parse_device(name: &str) -> anyhow::Result<Device> {
-    let device = match name {
-        "cpu" => Device::Cpu,
-        "cuda" => Device::Cuda(0),
-        other => match other.strip_prefix("cuda:").map(str::parse) {
-            Some(Ok(index)) => Device::Cuda(index),
-            _ => bail!("unknown device {other:?} (cpu, cuda or cuda:N)"),
-        },
-    };
-    if let Device::Cuda(index) = device {
-        let count = tch::Cuda::device_count();
-        ensure!(
-            (index as i64) < count,
-            "device {name}: CUDA sees {count} GPU(s)"
-        );
-        tch::Cuda::cudnn_set_benchmark(true);
-    }
-    Ok(device)
 }
 
 /// One step's data: the clean crops and, level after level, their degraded copies.
@@ -193,9 +172,9 @@ impl Run {
         let vs = nn::VarStore::new(device);
         let net = HyperRes::new(&vs.root(), config);
         let adam = Adam::new(&vs);
-        let range = match args.range.as_deref() {
-            Some(&[low, high]) => [low, high],
-            _ => [
+        let range = match low_high(&args.range, "--range")? {
+            Some(range) => range,
+            None => [
                 args.levels.iter().copied().fold(f64::INFINITY, f64::min),
                 args.levels
                     .iter()
@@ -461,15 +440,5 @@ mod tests {
         assert_eq!(LrSchedule::Cosine.lr(1.0, 0, 1000), 1.0);
         assert!((LrSchedule::Cosine.lr(1.0, 500, 1000) - 0.5).abs() < 1e-12);
         assert!(LrSchedule::Cosine.lr(1.0, 1000, 1000).abs() < 1e-12);
-    }
-
-    #[test]
-    fn devices_parse_and_absent_gpus_are_refused() {
-        assert_eq!(parse_device("cpu").unwrap(), Device::Cpu);
-        assert!(parse_device("tpu").is_err());
-        if tch::Cuda::device_count() == 0 {
-            let err = parse_device("cuda:0").unwrap_err().to_string();
-            assert!(err.contains("CUDA sees 0"), "{err}");
-        }
     }
 }

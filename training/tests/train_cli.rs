@@ -383,3 +383,80 @@ fn estimator_trains_resumes_and_evaluates_and_drives_blind_restoration() {
     );
     assert!((psnr - blind - lost).abs() < 1e-9);
 }
+
+#[test]
+fn jpeg_and_sr_models_train_and_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    for (task, colour, levels, eval_levels) in [
+        ("dejpeg", "gray", "10,50", "10,30"),
+        ("sr", "rgb", "2,4", "2,3"),
+    ] {
+        let out = dir.path().join(task);
+        let (data, out_str) = (data.to_str().unwrap(), out.to_str().unwrap());
+        let output = hyperres_train(&[
+            "train",
+            "--task",
+            task,
+            "--colour",
+            colour,
+            "--levels",
+            levels,
+            "--data",
+            data,
+            "--out",
+            out_str,
+            "--blocks",
+            "1",
+            "--width",
+            "8",
+            "--batch",
+            "2",
+            "--patch",
+            "24",
+            "--threads",
+            "1",
+            "--iters",
+            "2",
+        ])
+        .output()
+        .unwrap();
+        assert!(
+            output.status.success(),
+            "{task}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json = dir.path().join(format!("{task}.json"));
+        let output = hyperres_train(&[
+            "eval",
+            "--model",
+            out.join("model.safetensors").to_str().unwrap(),
+            "--data",
+            data,
+            "--levels",
+            eval_levels,
+            "--limit",
+            "1",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+        assert!(
+            output.status.success(),
+            "{task}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let levels = report["levels"].as_array().unwrap();
+        // Stronger degradation (lower quality, larger scale) leaves a worse input.
+        let input = |i: usize| levels[i]["input_psnr"].as_f64().unwrap();
+        let (weaker, stronger) = if task == "dejpeg" {
+            (input(1), input(0))
+        } else {
+            (input(0), input(1))
+        };
+        assert!(weaker > stronger && stronger > 15.0, "{task}: {levels:?}");
+    }
+}

@@ -1,9 +1,11 @@
 //! gst-hyperres: continuous, level-adjustable restoration (HyperRes) as a GStreamer plugin.
 //!
 //! The model code (`model`, `checkpoint`, `restorer`, `level_estimator`, `task`) has no GStreamer
-//! dependency and is shared with the `hyperres-train` tool.
+//! dependency and is shared with the `hyperres-train` tool; `hyperres` is the element.
 
 pub mod checkpoint;
+pub mod frame;
+mod hyperres;
 pub mod level_estimator;
 pub mod model;
 pub mod restorer;
@@ -11,22 +13,8 @@ pub mod task;
 
 use gst::glib;
 
-static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "hyperres",
-        gst::DebugColorFlags::empty(),
-        Some("HyperRes restoration"),
-    )
-});
-
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::debug!(
-        CAT,
-        "plugin {} loaded; CUDA devices: {}",
-        plugin.plugin_name(),
-        tch::Cuda::device_count()
-    );
-    Ok(())
+    hyperres::register(plugin)
 }
 
 gst::plugin_define!(

@@ -1,0 +1,510 @@
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::Instant;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::VideoFormat;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+use tch::Device;
+
+use super::{Mode, Task};
+use crate::frame::{Plane, Samples};
+use crate::level_estimator::LevelEstimator;
+use crate::restorer::Restorer;
+use crate::task::{self, Colour};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("hyperres", gst::DebugColorFlags::empty(), Some("HyperRes restoration"))
+});
+
+const RGB_FORMATS: [VideoFormat; 10] = [
+    VideoFormat::Rgb,
+    VideoFormat::Bgr,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+    VideoFormat::Xrgb,
+    VideoFormat::Xbgr,
+    VideoFormat::Rgba,
+    VideoFormat::Bgra,
+    VideoFormat::Argb,
+    VideoFormat::Abgr,
+];
+/// Gray models restore GRAY8, or the Y plane of YUV video (chroma passes through).
+const LUMA_FORMATS: [VideoFormat; 4] = [VideoFormat::Gray8, VideoFormat::I420, VideoFormat::Nv12, VideoFormat::Y444];
+
+const DEFAULT_LEVEL: f64 = 25.0;
+const DEFAULT_INTERVAL: u32 = 30;
+const DEFAULT_SMOOTHING: f64 = 0.7;
+const NO_ESTIMATE: f64 = -1.0;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model_location: String,
+    task: Task,
+    level: f64,
+    mode: Mode,
+    estimator_location: String,
+    estimate_interval: u32,
+    level_smoothing: f64,
+    device: String,
+    threads: i32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model_location: String::new(),
+            task: Task::Denoise,
+            level: DEFAULT_LEVEL,
+            mode: Mode::Manual,
+            estimator_location: String::new(),
+            estimate_interval: DEFAULT_INTERVAL,
+            level_smoothing: DEFAULT_SMOOTHING,
+            device: "auto".into(),
+            threads: 0,
+        }
+    }
+}
+
+/// What exists between start and stop.
+struct State {
+    restorer: Restorer,
+    estimator: Option<LevelEstimator>,
+    /// Levels the network accepts: the checkpoint's recommended range widened by a margin.
+    allowed: [f64; 2],
+    samples: Option<Samples>,
+    frames: u64,
+    estimate: Option<f64>,
+    last_clamped: Option<f64>,
+}
+
+pub struct HyperRes {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    estimated_level: Mutex<f64>,
+    weight_updates: Mutex<u64>,
+}
+
+impl Default for HyperRes {
+    fn default() -> Self {
+        HyperRes {
+            settings: Mutex::default(),
+            state: Mutex::default(),
+            estimated_level: Mutex::new(NO_ESTIMATE),
+            weight_updates: Mutex::default(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for HyperRes {
+    const NAME: &'static str = "GstHyperRes";
+    type Type = super::HyperRes;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for HyperRes {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model-location")
+                    .nick("Model location")
+                    .blurb("Restorer checkpoint (.safetensors); empty: the bundled model for the task")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("task", Task::Denoise)
+                    .nick("Task")
+                    .blurb("Task whose bundled model is used when model-location is empty (a checkpoint's own task wins)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("level")
+                    .nick("Level")
+                    .blurb(
+                        "Restoration level in the task's units: noise sigma (0..255 scale), JPEG quality \
+                         or SR scale. Values beyond the model's range (widened by a quarter of it on each \
+                         side, where HyperRes still extrapolates) are clamped with a warning",
+                    )
+                    .minimum(-1e6)
+                    .maximum(1e6)
+                    .default_value(DEFAULT_LEVEL)
+                    .controllable()
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("mode", Mode::Manual)
+                    .nick("Mode")
+                    .blurb("manual: the level property; auto: the level estimated from the frames")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("estimator-location")
+                    .nick("Estimator location")
+                    .blurb("Level-estimator checkpoint for auto mode")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("estimate-interval")
+                    .nick("Estimate interval")
+                    .blurb("Frames between two level estimates in auto mode")
+                    .minimum(1)
+                    .default_value(DEFAULT_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("level-smoothing")
+                    .nick("Level smoothing")
+                    .blurb("Weight of the previous estimate in auto mode (0: none, towards 1: steadier)")
+                    .minimum(0.0)
+                    .maximum(0.99)
+                    .default_value(DEFAULT_SMOOTHING)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("estimated-level")
+                    .nick("Estimated level")
+                    .blurb("The smoothed auto-mode estimate (-1 before the first)")
+                    .minimum(-1.0)
+                    .maximum(1e6)
+                    .default_value(NO_ESTIMATE)
+                    .read_only()
+                    .build(),
+                glib::ParamSpecString::builder("device")
+                    .nick("Device")
+                    .blurb("auto (CUDA when available, else CPU), cpu, cuda or cuda:N")
+                    .default_value(Some("auto"))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("CPU threads for torch (process-wide; 0: torch's default)")
+                    .minimum(0)
+                    .maximum(1024)
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("weight-updates")
+                    .nick("Weight updates")
+                    .blurb("How many times the weights were generated for a new level (diagnostics)")
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = lock(&self.settings);
+        match pspec.name() {
+            "model-location" => settings.model_location = value.get::<Option<String>>().unwrap().unwrap_or_default(),
+            "task" => settings.task = value.get().unwrap(),
+            "level" => {
+                let level: f64 = value.get().unwrap();
+                if level.is_finite() {
+                    settings.level = level;
+                } else {
+                    gst::warning!(CAT, imp = self, "refusing level {level}; keeping {}", settings.level);
+                }
+            }
+            "mode" => settings.mode = value.get().unwrap(),
+            "estimator-location" => {
+                settings.estimator_location = value.get::<Option<String>>().unwrap().unwrap_or_default()
+            }
+            "estimate-interval" => settings.estimate_interval = value.get().unwrap(),
+            "level-smoothing" => settings.level_smoothing = value.get().unwrap(),
+            "device" => settings.device = value.get::<Option<String>>().unwrap().unwrap_or_else(|| "auto".into()),
+            "threads" => settings.threads = value.get().unwrap(),
+            other => unreachable!("no writable property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = lock(&self.settings);
+        match pspec.name() {
+            "model-location" => settings.model_location.to_value(),
+            "task" => settings.task.to_value(),
+            "level" => settings.level.to_value(),
+            "mode" => settings.mode.to_value(),
+            "estimator-location" => settings.estimator_location.to_value(),
+            "estimate-interval" => settings.estimate_interval.to_value(),
+            "level-smoothing" => settings.level_smoothing.to_value(),
+            "estimated-level" => lock(&self.estimated_level).to_value(),
+            "device" => settings.device.to_value(),
+            "threads" => settings.threads.to_value(),
+            "weight-updates" => lock(&self.weight_updates).to_value(),
+            other => unreachable!("no property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for HyperRes {}
+
+impl ElementImpl for HyperRes {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "HyperRes restoration",
+                "Filter/Effect/Video",
+                "Denoising, JPEG artifact removal or super-resolution at a level adjustable while playing",
+                "gst-hyperres developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = formats_caps(RGB_FORMATS.iter().chain(&LUMA_FORMATS));
+            [gst::PadDirection::Src, gst::PadDirection::Sink]
+                .into_iter()
+                .map(|direction| {
+                    let name = if direction == gst::PadDirection::Src { "src" } else { "sink" };
+                    gst::PadTemplate::new(name, direction, gst::PadPresence::Always, &caps).unwrap()
+                })
+                .collect()
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+fn formats_caps<'a>(formats: impl IntoIterator<Item = &'a VideoFormat>) -> gst::Caps {
+    gst_video::VideoCapsBuilder::new().format_list(formats.into_iter().copied()).build()
+}
+
+/// `auto`, `cpu`, `cuda` or `cuda:N`.
+fn resolve_device(name: &str) -> Result<Device, String> {
+    let cuda = |index: usize| {
+        if tch::Cuda::is_available() && (index as i64) < tch::Cuda::device_count() {
+            Ok(Device::Cuda(index))
+        } else {
+            Err(format!("device={name}, but CUDA sees {} GPU(s)", tch::Cuda::device_count()))
+        }
+    };
+    match name {
+        "auto" => Ok(Device::cuda_if_available()),
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => cuda(0),
+        other => match other.strip_prefix("cuda:").map(str::parse) {
+            Some(Ok(index)) => cuda(index),
+            _ => Err(format!("unknown device {other:?} (auto, cpu, cuda or cuda:N)")),
+        },
+    }
+}
+
+/// The bundled model for `task`: `$GST_HYPERRES_MODEL_DIR` or the source tree's models/.
+fn bundled_model(task: Task) -> PathBuf {
+    let name = match task {
+        Task::Denoise => "denoise-rgb.safetensors",
+        Task::Dejpeg => "dejpeg-gray.safetensors",
+        Task::Sr => "sr-rgb.safetensors",
+    };
+    let dir = std::env::var_os("GST_HYPERRES_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models")));
+    dir.join(name)
+}
+
+/// The levels a checkpoint accepts: its range widened by a quarter of the range on each side,
+/// never below the task's smallest meaningful level.
+fn allowed_levels(task: task::Task, [low, high]: [f64; 2]) -> [f64; 2] {
+    let margin = 0.25 * (high - low);
+    let floor = match task {
+        task::Task::Denoise => 0.0,
+        task::Task::Dejpeg | task::Task::Sr => 1.0,
+    };
+    [(low - margin).max(floor), high + margin]
+}
+
+impl HyperRes {
+    fn load(&self, settings: &Settings) -> Result<State, gst::ErrorMessage> {
+        let device = resolve_device(&settings.device)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{e}"]))?;
+        if settings.device == "auto" && device == Device::Cpu {
+            gst::info!(CAT, imp = self, "no CUDA device: running on the CPU");
+        }
+        if settings.threads > 0 {
+            tch::set_num_threads(settings.threads);
+        }
+        let model = if settings.model_location.is_empty() {
+            bundled_model(settings.task)
+        } else {
+            PathBuf::from(&settings.model_location)
+        };
+        let restorer = Restorer::load(&model, device)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
+        let meta = restorer.metadata();
+        gst::info!(CAT, imp = self, "loaded {} ({} {}, levels {:?}) on {device:?}", model.display(), meta.task, meta.colour, meta.levels);
+        let estimator = match (settings.estimator_location.as_str(), settings.mode) {
+            ("", Mode::Auto) => {
+                return Err(gst::error_msg!(gst::ResourceError::Settings, ["mode=auto needs estimator-location"]));
+            }
+            ("", Mode::Manual) => None,
+            (path, _) => {
+                let estimator = LevelEstimator::load(path.as_ref(), device)
+                    .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
+                if estimator.metadata().task != meta.task {
+                    return Err(gst::error_msg!(
+                        gst::ResourceError::Settings,
+                        ["the estimator measures {}, the model restores {}", estimator.metadata().task, meta.task]
+                    ));
+                }
+                Some(estimator)
+            }
+        };
+        let allowed = allowed_levels(meta.task, meta.level_range);
+        Ok(State { restorer, estimator, allowed, samples: None, frames: 0, estimate: None, last_clamped: None })
+    }
+
+    /// Runs the estimator on `image` when due, smooths, publishes; returns the level to use.
+    fn auto_level(&self, state: &mut State, image: &tch::Tensor, settings: &Settings, pts: Option<gst::ClockTime>) -> Option<f64> {
+        let estimator = state.estimator.as_ref()?;
+        if state.frames % u64::from(settings.estimate_interval) == 0 || state.estimate.is_none() {
+            let raw = estimator.estimate(&image.squeeze_dim(0));
+            let smoothed = match state.estimate {
+                Some(previous) => settings.level_smoothing * previous + (1.0 - settings.level_smoothing) * raw,
+                None => raw,
+            };
+            state.estimate = Some(smoothed);
+            *lock(&self.estimated_level) = smoothed;
+            let structure = gst::Structure::builder("hyperres-level")
+                .field("level", smoothed)
+                .field("raw-level", raw)
+                .field("timestamp", pts)
+                .build();
+            let _ = self.obj().post_message(gst::message::Element::builder(structure).src(&*self.obj()).build());
+            gst::debug!(CAT, imp = self, "estimated level {raw:.2} (smoothed {smoothed:.2})");
+            // Handlers run on the streaming thread; no property touches the state lock held here.
+            self.obj().notify("estimated-level");
+        }
+        state.estimate
+    }
+}
+
+impl BaseTransformImpl for HyperRes {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let state = self.load(&settings)?;
+        *lock(&self.state) = Some(state);
+        *lock(&self.weight_updates) = 0;
+        *lock(&self.estimated_level) = NO_ESTIMATE;
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.state) = None;
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        _direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let colour = lock(&self.state).as_ref().map(|s| s.restorer.metadata().colour);
+        let allowed = match colour {
+            Some(Colour::Rgb) => formats_caps(&RGB_FORMATS),
+            Some(Colour::Gray) => formats_caps(&LUMA_FORMATS),
+            None => formats_caps(RGB_FORMATS.iter().chain(&LUMA_FORMATS)),
+        };
+        let caps = caps.intersect(&allowed);
+        Some(match filter {
+            Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+            None => caps,
+        })
+    }
+
+    fn before_transform(&self, buffer: &gst::BufferRef) {
+        // Frame-accurate control: let a control source set `level` for this buffer's time.
+        let segment = self.obj().segment();
+        let stream_time = segment
+            .downcast_ref::<gst::ClockTime>()
+            .and_then(|segment| segment.to_stream_time(buffer.pts()));
+        if let Some(time) = stream_time {
+            let _ = self.obj().sync_values(time);
+        }
+    }
+}
+
+/// How the samples of `format` sit in plane 0.
+fn samples_of(format: VideoFormat) -> Option<Samples> {
+    use VideoFormat as F;
+    let rgb = |offsets, pixel_bytes| Some(Samples::Rgb { offsets, pixel_bytes });
+    match format {
+        F::Rgb => rgb([0, 1, 2], 3),
+        F::Bgr => rgb([2, 1, 0], 3),
+        F::Rgbx | F::Rgba => rgb([0, 1, 2], 4),
+        F::Bgrx | F::Bgra => rgb([2, 1, 0], 4),
+        F::Xrgb | F::Argb => rgb([1, 2, 3], 4),
+        F::Xbgr | F::Abgr => rgb([3, 2, 1], 4),
+        F::Gray8 | F::I420 | F::Nv12 | F::Y444 => Some(Samples::Luma),
+        _ => None,
+    }
+}
+
+impl VideoFilterImpl for HyperRes {
+    fn set_info(
+        &self,
+        _incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        _outcaps: &gst::Caps,
+        _out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let mut state = lock(&self.state);
+        let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
+        let samples = samples_of(in_info.format())
+            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", in_info.format()))?;
+        let colour = state.restorer.metadata().colour;
+        if samples.channels() != colour.channels() {
+            return Err(gst::loggable_error!(CAT, "a {colour} model cannot restore {:?}", in_info.format()));
+        }
+        gst::debug!(CAT, imp = self, "negotiated {:?} {}x{}", in_info.format(), in_info.width(), in_info.height());
+        state.samples = Some(samples);
+        Ok(())
+    }
+
+    fn transform_frame_ip(
+        &self,
+        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = lock(&self.settings).clone();
+        let pts = frame.buffer().pts();
+        let mut guard = lock(&self.state);
+        let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        let samples = state.samples.ok_or(gst::FlowError::NotNegotiated)?;
+        let plane = Plane {
+            width: frame.width() as usize,
+            height: frame.height() as usize,
+            stride: frame.plane_stride()[0] as usize,
+            samples,
+        };
+        let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
+        let image = plane.read(data);
+
+        let requested = match settings.mode {
+            Mode::Auto => self.auto_level(state, &image, &settings, pts).unwrap_or(settings.level),
+            Mode::Manual => settings.level,
+        };
+        state.frames += 1;
+        let [low, high] = state.allowed;
+        let level = requested.clamp(low, high);
+        if level != requested && state.last_clamped != Some(requested) {
+            gst::warning!(CAT, imp = self, "level {requested} is outside {low}..{high} for this model; using {level}");
+            state.last_clamped = Some(requested);
+        }
+        let started = Instant::now();
+        if state.restorer.set_level(level).map_err(|_| gst::FlowError::Error)? {
+            *lock(&self.weight_updates) += 1;
+            gst::debug!(CAT, imp = self, "weights generated for level {level} in {:?}", started.elapsed());
+        }
+        let restored = state.restorer.restore(&image);
+        plane.write(&restored, data);
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

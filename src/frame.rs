@@ -10,7 +10,10 @@ use tch::{Kind, Tensor};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Samples {
     /// Three colour samples: byte offsets of R, G and B, and bytes per pixel.
-    Rgb { offsets: [usize; 3], pixel_bytes: usize },
+    Rgb {
+        offsets: [usize; 3],
+        pixel_bytes: usize,
+    },
     /// One 8-bit sample per pixel: GRAY8, or the Y plane of a YUV frame.
     Luma,
 }
@@ -50,20 +53,37 @@ pub struct Plane {
 impl Plane {
     fn check(&self, len: usize) {
         let row = self.width * self.samples.pixel_bytes();
-        assert!(self.stride >= row, "stride {} below a row of {row} bytes", self.stride);
-        let needed = if self.height == 0 { 0 } else { (self.height - 1) * self.stride + row };
+        assert!(
+            self.stride >= row,
+            "stride {} below a row of {row} bytes",
+            self.stride
+        );
+        let needed = if self.height == 0 {
+            0
+        } else {
+            (self.height - 1) * self.stride + row
+        };
         assert!(len >= needed, "plane of {len} bytes, {needed} needed");
     }
 
     /// The plane's samples as f32 `[1, C, H, W]` in [0, 1].
     pub fn read(&self, data: &[u8]) -> Tensor {
         self.check(data.len());
-        let (h, w, bpp) = (self.height as i64, self.width as i64, self.samples.pixel_bytes() as i64);
+        let (h, w, bpp) = (
+            self.height as i64,
+            self.width as i64,
+            self.samples.pixel_bytes() as i64,
+        );
         let rows = Tensor::from_slice(&data[..self.height * self.stride])
             .view([h, self.stride as i64])
             .narrow(1, 0, w * bpp)
             .view([h, w, bpp]);
-        let channels: Vec<Tensor> = self.samples.offsets().iter().map(|&o| rows.select(2, o as i64)).collect();
+        let channels: Vec<Tensor> = self
+            .samples
+            .offsets()
+            .iter()
+            .map(|&o| rows.select(2, o as i64))
+            .collect();
         (Tensor::stack(&channels, 0).to_kind(Kind::Float) / 255.0).unsqueeze(0)
     }
 
@@ -98,7 +118,15 @@ mod tests {
     #[test]
     fn rgb_samples_round_trip_and_leave_other_bytes_alone() {
         // 2x2 BGRA with a padded stride of 10 bytes.
-        let plane = Plane { width: 2, height: 2, stride: 10, samples: Samples::Rgb { offsets: [2, 1, 0], pixel_bytes: 4 } };
+        let plane = Plane {
+            width: 2,
+            height: 2,
+            stride: 10,
+            samples: Samples::Rgb {
+                offsets: [2, 1, 0],
+                pixel_bytes: 4,
+            },
+        };
         let mut data: Vec<u8> = (0..20).map(|i| i as u8 * 10).collect();
         let image = plane.read(&data);
         assert_eq!(image.size(), [1, 3, 2, 2]);
@@ -119,7 +147,12 @@ mod tests {
 
     #[test]
     fn luma_plane_round_trips_exactly() {
-        let plane = Plane { width: 3, height: 2, stride: 4, samples: Samples::Luma };
+        let plane = Plane {
+            width: 3,
+            height: 2,
+            stride: 4,
+            samples: Samples::Luma,
+        };
         let mut data = vec![7u8, 8, 9, 99, 10, 11, 12];
         let image = plane.read(&data);
         assert_eq!(image.size(), [1, 1, 2, 3]);

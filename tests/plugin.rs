@@ -69,3 +69,40 @@ fn plugin_links_libtorch_cuda_and_carries_an_rpath_to_libtorch() {
         "{runpath}"
     );
 }
+
+#[test]
+fn gst_launch_runs_a_pipeline_with_only_gst_plugin_path() {
+    let home = tempfile::tempdir().unwrap();
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/fixture-denoise-4b.safetensors");
+    plugin();
+    let output = Command::new("gst-launch-1.0")
+        .args([
+            "videotestsrc",
+            "num-buffers=3",
+            "!",
+            "video/x-raw,width=40,height=30",
+            "!",
+            "videoconvert",
+            "!",
+        ])
+        .args([
+            "hyperres",
+            &format!("model-location={}", model.display()),
+            "level=20",
+            "!",
+        ])
+        .args(["videoconvert", "!", "fakesink"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("GST_PLUGIN_PATH", profile_dir())
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success() && log.contains("Got EOS"), "{log}");
+}

@@ -18,7 +18,11 @@ use crate::restorer::Restorer;
 use crate::task::{self, Colour};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("hyperres", gst::DebugColorFlags::empty(), Some("HyperRes restoration"))
+    gst::DebugCategory::new(
+        "hyperres",
+        gst::DebugColorFlags::empty(),
+        Some("HyperRes restoration"),
+    )
 });
 
 const RGB_FORMATS: [VideoFormat; 10] = [
@@ -34,7 +38,12 @@ const RGB_FORMATS: [VideoFormat; 10] = [
     VideoFormat::Abgr,
 ];
 /// Gray models restore GRAY8, or the Y plane of YUV video (chroma passes through).
-const LUMA_FORMATS: [VideoFormat; 4] = [VideoFormat::Gray8, VideoFormat::I420, VideoFormat::Nv12, VideoFormat::Y444];
+const LUMA_FORMATS: [VideoFormat; 4] = [
+    VideoFormat::Gray8,
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+    VideoFormat::Y444,
+];
 
 const DEFAULT_LEVEL: f64 = 25.0;
 const DEFAULT_INTERVAL: u32 = 30;
@@ -101,7 +110,9 @@ impl Default for HyperRes {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[glib::object_subclass]
@@ -130,7 +141,7 @@ impl ObjectImpl for HyperRes {
                     .blurb(
                         "Restoration level in the task's units: noise sigma (0..255 scale), JPEG quality \
                          or SR scale. Values beyond the model's range (widened by a quarter of it on each \
-                         side, where HyperRes still extrapolates) are clamped with a warning",
+                         side, where HyperRes still extrapolates) are clamped with a warning; NaN is refused",
                     )
                     .minimum(-1e6)
                     .maximum(1e6)
@@ -198,23 +209,25 @@ impl ObjectImpl for HyperRes {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut settings = lock(&self.settings);
         match pspec.name() {
-            "model-location" => settings.model_location = value.get::<Option<String>>().unwrap().unwrap_or_default(),
-            "task" => settings.task = value.get().unwrap(),
-            "level" => {
-                let level: f64 = value.get().unwrap();
-                if level.is_finite() {
-                    settings.level = level;
-                } else {
-                    gst::warning!(CAT, imp = self, "refusing level {level}; keeping {}", settings.level);
-                }
+            "model-location" => {
+                settings.model_location = value.get::<Option<String>>().unwrap().unwrap_or_default()
             }
+            "task" => settings.task = value.get().unwrap(),
+            // GObject validation already refuses NaN and values beyond ±1e6.
+            "level" => settings.level = value.get().unwrap(),
             "mode" => settings.mode = value.get().unwrap(),
             "estimator-location" => {
-                settings.estimator_location = value.get::<Option<String>>().unwrap().unwrap_or_default()
+                settings.estimator_location =
+                    value.get::<Option<String>>().unwrap().unwrap_or_default()
             }
             "estimate-interval" => settings.estimate_interval = value.get().unwrap(),
             "level-smoothing" => settings.level_smoothing = value.get().unwrap(),
-            "device" => settings.device = value.get::<Option<String>>().unwrap().unwrap_or_else(|| "auto".into()),
+            "device" => {
+                settings.device = value
+                    .get::<Option<String>>()
+                    .unwrap()
+                    .unwrap_or_else(|| "auto".into())
+            }
             "threads" => settings.threads = value.get().unwrap(),
             other => unreachable!("no writable property {other}"),
         }
@@ -260,7 +273,11 @@ impl ElementImpl for HyperRes {
             [gst::PadDirection::Src, gst::PadDirection::Sink]
                 .into_iter()
                 .map(|direction| {
-                    let name = if direction == gst::PadDirection::Src { "src" } else { "sink" };
+                    let name = if direction == gst::PadDirection::Src {
+                        "src"
+                    } else {
+                        "sink"
+                    };
                     gst::PadTemplate::new(name, direction, gst::PadPresence::Always, &caps).unwrap()
                 })
                 .collect()
@@ -270,7 +287,9 @@ impl ElementImpl for HyperRes {
 }
 
 fn formats_caps<'a>(formats: impl IntoIterator<Item = &'a VideoFormat>) -> gst::Caps {
-    gst_video::VideoCapsBuilder::new().format_list(formats.into_iter().copied()).build()
+    gst_video::VideoCapsBuilder::new()
+        .format_list(formats.into_iter().copied())
+        .build()
 }
 
 /// `auto`, `cpu`, `cuda` or `cuda:N`.
@@ -279,7 +298,10 @@ fn resolve_device(name: &str) -> Result<Device, String> {
         if tch::Cuda::is_available() && (index as i64) < tch::Cuda::device_count() {
             Ok(Device::Cuda(index))
         } else {
-            Err(format!("device={name}, but CUDA sees {} GPU(s)", tch::Cuda::device_count()))
+            Err(format!(
+                "device={name}, but CUDA sees {} GPU(s)",
+                tch::Cuda::device_count()
+            ))
         }
     };
     match name {
@@ -288,7 +310,9 @@ fn resolve_device(name: &str) -> Result<Device, String> {
         "cuda" => cuda(0),
         other => match other.strip_prefix("cuda:").map(str::parse) {
             Some(Ok(index)) => cuda(index),
-            _ => Err(format!("unknown device {other:?} (auto, cpu, cuda or cuda:N)")),
+            _ => Err(format!(
+                "unknown device {other:?} (auto, cpu, cuda or cuda:N)"
+            )),
         },
     }
 }
@@ -335,10 +359,21 @@ impl HyperRes {
         let restorer = Restorer::load(&model, device)
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
         let meta = restorer.metadata();
-        gst::info!(CAT, imp = self, "loaded {} ({} {}, levels {:?}) on {device:?}", model.display(), meta.task, meta.colour, meta.levels);
+        gst::info!(
+            CAT,
+            imp = self,
+            "loaded {} ({} {}, levels {:?}) on {device:?}",
+            model.display(),
+            meta.task,
+            meta.colour,
+            meta.levels
+        );
         let estimator = match (settings.estimator_location.as_str(), settings.mode) {
             ("", Mode::Auto) => {
-                return Err(gst::error_msg!(gst::ResourceError::Settings, ["mode=auto needs estimator-location"]));
+                return Err(gst::error_msg!(
+                    gst::ResourceError::Settings,
+                    ["mode=auto needs estimator-location"]
+                ));
             }
             ("", Mode::Manual) => None,
             (path, _) => {
@@ -347,23 +382,47 @@ impl HyperRes {
                 if estimator.metadata().task != meta.task {
                     return Err(gst::error_msg!(
                         gst::ResourceError::Settings,
-                        ["the estimator measures {}, the model restores {}", estimator.metadata().task, meta.task]
+                        [
+                            "the estimator measures {}, the model restores {}",
+                            estimator.metadata().task,
+                            meta.task
+                        ]
                     ));
                 }
                 Some(estimator)
             }
         };
         let allowed = allowed_levels(meta.task, meta.level_range);
-        Ok(State { restorer, estimator, allowed, samples: None, frames: 0, estimate: None, last_clamped: None })
+        Ok(State {
+            restorer,
+            estimator,
+            allowed,
+            samples: None,
+            frames: 0,
+            estimate: None,
+            last_clamped: None,
+        })
     }
 
     /// Runs the estimator on `image` when due, smooths, publishes; returns the level to use.
-    fn auto_level(&self, state: &mut State, image: &tch::Tensor, settings: &Settings, pts: Option<gst::ClockTime>) -> Option<f64> {
+    fn auto_level(
+        &self,
+        state: &mut State,
+        image: &tch::Tensor,
+        settings: &Settings,
+        pts: Option<gst::ClockTime>,
+    ) -> Option<f64> {
         let estimator = state.estimator.as_ref()?;
-        if state.frames % u64::from(settings.estimate_interval) == 0 || state.estimate.is_none() {
+        if state
+            .frames
+            .is_multiple_of(u64::from(settings.estimate_interval))
+            || state.estimate.is_none()
+        {
             let raw = estimator.estimate(&image.squeeze_dim(0));
             let smoothed = match state.estimate {
-                Some(previous) => settings.level_smoothing * previous + (1.0 - settings.level_smoothing) * raw,
+                Some(previous) => {
+                    settings.level_smoothing * previous + (1.0 - settings.level_smoothing) * raw
+                }
                 None => raw,
             };
             state.estimate = Some(smoothed);
@@ -373,8 +432,16 @@ impl HyperRes {
                 .field("raw-level", raw)
                 .field("timestamp", pts)
                 .build();
-            let _ = self.obj().post_message(gst::message::Element::builder(structure).src(&*self.obj()).build());
-            gst::debug!(CAT, imp = self, "estimated level {raw:.2} (smoothed {smoothed:.2})");
+            let _ = self.obj().post_message(
+                gst::message::Element::builder(structure)
+                    .src(&*self.obj())
+                    .build(),
+            );
+            gst::debug!(
+                CAT,
+                imp = self,
+                "estimated level {raw:.2} (smoothed {smoothed:.2})"
+            );
             // Handlers run on the streaming thread; no property touches the state lock held here.
             self.obj().notify("estimated-level");
         }
@@ -383,13 +450,16 @@ impl HyperRes {
 }
 
 impl BaseTransformImpl for HyperRes {
-    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let state = self.load(&settings)?;
+        let state = self
+            .load(&settings)
+            .inspect_err(|e| gst::error!(CAT, imp = self, "{e:?}"))?;
         *lock(&self.state) = Some(state);
         *lock(&self.weight_updates) = 0;
         *lock(&self.estimated_level) = NO_ESTIMATE;
@@ -407,7 +477,9 @@ impl BaseTransformImpl for HyperRes {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        let colour = lock(&self.state).as_ref().map(|s| s.restorer.metadata().colour);
+        let colour = lock(&self.state)
+            .as_ref()
+            .map(|s| s.restorer.metadata().colour);
         let allowed = match colour {
             Some(Colour::Rgb) => formats_caps(&RGB_FORMATS),
             Some(Colour::Gray) => formats_caps(&LUMA_FORMATS),
@@ -435,7 +507,12 @@ impl BaseTransformImpl for HyperRes {
 /// How the samples of `format` sit in plane 0.
 fn samples_of(format: VideoFormat) -> Option<Samples> {
     use VideoFormat as F;
-    let rgb = |offsets, pixel_bytes| Some(Samples::Rgb { offsets, pixel_bytes });
+    let rgb = |offsets, pixel_bytes| {
+        Some(Samples::Rgb {
+            offsets,
+            pixel_bytes,
+        })
+    };
     match format {
         F::Rgb => rgb([0, 1, 2], 3),
         F::Bgr => rgb([2, 1, 0], 3),
@@ -457,14 +534,28 @@ impl VideoFilterImpl for HyperRes {
         _out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
         let mut state = lock(&self.state);
-        let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
-        let samples = samples_of(in_info.format())
-            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", in_info.format()))?;
+        let state = state
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
+        let samples = samples_of(in_info.format()).ok_or_else(|| {
+            gst::loggable_error!(CAT, "unsupported format {:?}", in_info.format())
+        })?;
         let colour = state.restorer.metadata().colour;
         if samples.channels() != colour.channels() {
-            return Err(gst::loggable_error!(CAT, "a {colour} model cannot restore {:?}", in_info.format()));
+            return Err(gst::loggable_error!(
+                CAT,
+                "a {colour} model cannot restore {:?}",
+                in_info.format()
+            ));
         }
-        gst::debug!(CAT, imp = self, "negotiated {:?} {}x{}", in_info.format(), in_info.width(), in_info.height());
+        gst::debug!(
+            CAT,
+            imp = self,
+            "negotiated {:?} {}x{}",
+            in_info.format(),
+            in_info.width(),
+            in_info.height()
+        );
         state.samples = Some(samples);
         Ok(())
     }
@@ -488,20 +579,35 @@ impl VideoFilterImpl for HyperRes {
         let image = plane.read(data);
 
         let requested = match settings.mode {
-            Mode::Auto => self.auto_level(state, &image, &settings, pts).unwrap_or(settings.level),
+            Mode::Auto => self
+                .auto_level(state, &image, &settings, pts)
+                .unwrap_or(settings.level),
             Mode::Manual => settings.level,
         };
         state.frames += 1;
         let [low, high] = state.allowed;
         let level = requested.clamp(low, high);
         if level != requested && state.last_clamped != Some(requested) {
-            gst::warning!(CAT, imp = self, "level {requested} is outside {low}..{high} for this model; using {level}");
+            gst::warning!(
+                CAT,
+                imp = self,
+                "level {requested} is outside {low}..{high} for this model; using {level}"
+            );
             state.last_clamped = Some(requested);
         }
         let started = Instant::now();
-        if state.restorer.set_level(level).map_err(|_| gst::FlowError::Error)? {
+        if state
+            .restorer
+            .set_level(level)
+            .map_err(|_| gst::FlowError::Error)?
+        {
             *lock(&self.weight_updates) += 1;
-            gst::debug!(CAT, imp = self, "weights generated for level {level} in {:?}", started.elapsed());
+            gst::debug!(
+                CAT,
+                imp = self,
+                "weights generated for level {level} in {:?}",
+                started.elapsed()
+            );
         }
         let restored = state.restorer.restore(&image);
         plane.write(&restored, data);

@@ -18,7 +18,10 @@ glib::wrapper! {
 pub enum Mode {
     #[enum_value(name = "Manual: the level property", nick = "manual")]
     Manual = 0,
-    #[enum_value(name = "Auto: estimated from the frames by the level estimator", nick = "auto")]
+    #[enum_value(
+        name = "Auto: estimated from the frames by the level estimator",
+        nick = "auto"
+    )]
     Auto = 1,
 }
 
@@ -27,14 +30,28 @@ pub enum Mode {
 #[repr(u32)]
 #[enum_type(name = "GstHyperResTask")]
 pub enum Task {
-    #[enum_value(name = "Denoise (level: noise sigma on the 0..255 scale)", nick = "denoise")]
+    #[enum_value(
+        name = "Denoise (level: noise sigma on the 0..255 scale)",
+        nick = "denoise"
+    )]
     Denoise = 0,
-    #[enum_value(name = "JPEG artifact removal (level: JPEG quality 1..100)", nick = "dejpeg")]
+    #[enum_value(
+        name = "JPEG artifact removal (level: JPEG quality 1..100)",
+        nick = "dejpeg"
+    )]
     Dejpeg = 1,
-    #[enum_value(name = "Super-resolution of bicubic-upscaled frames (level: scale factor)", nick = "sr")]
+    #[enum_value(
+        name = "Super-resolution of bicubic-upscaled frames (level: scale factor)",
+        nick = "sr"
+    )]
     Sr = 2,
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(Some(plugin), "hyperres", gst::Rank::NONE, HyperRes::static_type())
+    gst::Element::register(
+        Some(plugin),
+        "hyperres",
+        gst::Rank::NONE,
+        HyperRes::static_type(),
+    )
 }

@@ -1,0 +1,350 @@
+//! The `hyperres` element through gst_check harnesses and real pipelines, on committed real crops
+//! and the committed fixture model (the 1024-iteration 4-block denoise reference run).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{
+    add_noise, authors_estimator_checkpoint, load_crop, random_restorer_checkpoint, repo_path,
+};
+use gst::prelude::*;
+use gst_controller::prelude::*;
+use gsthyperres::model::RestorerConfig;
+use tch::{Kind, Tensor};
+
+fn init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gsthyperres::plugin_register_static().unwrap();
+    });
+}
+
+fn fixture() -> PathBuf {
+    repo_path("tests/data/fixture-denoise-4b.safetensors")
+}
+
+/// `[3, H, W]` in [0, 1] to packed RGB bytes.
+fn rgb_bytes(image: &Tensor) -> Vec<u8> {
+    let bytes = (image * 255.0)
+        .round()
+        .to_kind(Kind::Uint8)
+        .permute([1, 2, 0])
+        .contiguous();
+    Vec::<u8>::try_from(bytes.view([-1])).unwrap()
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    10.0 * (255.0f64.powi(2) / mse).log10()
+}
+
+/// A harness around a `hyperres` configured with `properties` (the harness starts it at once).
+fn harness(properties: &[(&str, &str)], caps: &str) -> gst_check::Harness {
+    init();
+    let element = gst::ElementFactory::make("hyperres").build().unwrap();
+    for (name, value) in properties {
+        element.set_property_from_str(name, value);
+    }
+    let mut h = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    h.set_src_caps_str(caps);
+    h
+}
+
+fn model(path: &Path) -> (&'static str, &str) {
+    ("model-location", path.to_str().unwrap())
+}
+
+fn push(h: &mut gst_check::Harness, bytes: Vec<u8>, seconds: u64) -> Vec<u8> {
+    let mut buffer = gst::Buffer::from_mut_slice(bytes);
+    buffer
+        .get_mut()
+        .unwrap()
+        .set_pts(gst::ClockTime::from_seconds(seconds));
+    let out = h.push_and_pull(buffer).unwrap();
+    out.map_readable().unwrap().to_vec()
+}
+
+fn rgb_caps(w: usize, h: usize) -> String {
+    format!("video/x-raw,format=RGB,width={w},height={h},framerate=30/1")
+}
+
+fn level(h: &gst_check::Harness) -> f64 {
+    h.element().unwrap().property("level")
+}
+
+fn updates(h: &gst_check::Harness) -> u64 {
+    h.element().unwrap().property("weight-updates")
+}
+
+#[test]
+fn restores_noisy_frames_and_the_level_matters() {
+    let clean = load_crop("cbsd68_102061_crop.png");
+    let noisy = add_noise(&clean, 25.0, 1);
+    let (clean, noisy) = (rgb_bytes(&clean), rgb_bytes(&noisy));
+    let mut h = harness(&[model(&fixture()), ("level", "25.0")], &rgb_caps(192, 192));
+    let restored = push(&mut h, noisy.clone(), 0);
+    let (before, after) = (psnr(&noisy, &clean), psnr(&restored, &clean));
+    println!("sigma 25: noisy {before:.2} dB, restored {after:.2} dB");
+    assert!(
+        after > before + 4.0,
+        "noisy {before:.2} dB, restored {after:.2} dB"
+    );
+
+    h.element().unwrap().set_property("level", 15.0);
+    let at_15 = push(&mut h, noisy.clone(), 1);
+    h.element().unwrap().set_property("level", 50.0);
+    let at_50 = push(&mut h, noisy, 2);
+    let differing = at_15.iter().zip(&at_50).filter(|(a, b)| a != b).count();
+    assert!(
+        differing > at_15.len() / 10,
+        "levels 15 and 50 give nearly the same output"
+    );
+}
+
+#[test]
+fn weights_are_generated_only_when_the_level_changes() {
+    let frame = rgb_bytes(
+        &load_crop("cbsd68_101087_crop.png")
+            .narrow(1, 0, 32)
+            .narrow(2, 0, 32),
+    );
+    let mut h = harness(&[model(&fixture()), ("level", "30.0")], &rgb_caps(32, 32));
+    for t in 0..3 {
+        push(&mut h, frame.clone(), t);
+    }
+    assert_eq!(
+        updates(&h),
+        1,
+        "constant level: only the first frame generates weights"
+    );
+    h.element().unwrap().set_property("level", 40.0);
+    for t in 3..6 {
+        push(&mut h, frame.clone(), t);
+    }
+    assert_eq!(updates(&h), 2, "one change, one regeneration");
+    // Refused values leave the level as it was.
+    // GObject validation refuses them (glib-rs panics on an invalid value; C gets a warning).
+    let element = h.element().unwrap();
+    for refused in [f64::NAN, f64::INFINITY] {
+        let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            element.set_property("level", refused)
+        }));
+        assert!(set.is_err());
+        assert_eq!(level(&h), 40.0);
+    }
+}
+
+#[test]
+fn a_control_source_drives_the_level_per_buffer() {
+    let frame = rgb_bytes(&Tensor::full(
+        [3, 8, 8],
+        0.5,
+        (Kind::Float, tch::Device::Cpu),
+    ));
+    let mut h = harness(&[model(&fixture())], &rgb_caps(8, 8));
+    let element = h.element().unwrap();
+    let ramp = gst_controller::InterpolationControlSource::new();
+    ramp.set_mode(gst_controller::InterpolationMode::Linear);
+    ramp.set(gst::ClockTime::ZERO, 10.0);
+    ramp.set(gst::ClockTime::from_seconds(4), 50.0);
+    let binding = gst_controller::DirectControlBinding::new_absolute(&element, "level", &ramp);
+    element.add_control_binding(&binding).unwrap();
+    for t in 0..=4 {
+        push(&mut h, frame.clone(), t);
+        assert!(
+            (level(&h) - (10.0 + 10.0 * t as f64)).abs() < 1e-9,
+            "t={t}: level {}",
+            level(&h)
+        );
+    }
+    assert_eq!(updates(&h), 5);
+}
+
+#[test]
+fn auto_mode_estimates_sigma_within_15_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let estimator = authors_estimator_checkpoint(dir.path());
+    let clean = load_crop("cbsd68_119082_crop.png");
+    for sigma in [15.0, 25.0, 50.0] {
+        let noisy = rgb_bytes(&add_noise(&clean, sigma, 7));
+        let mut h = harness(
+            &[
+                model(&fixture()),
+                ("mode", "auto"),
+                ("estimator-location", estimator.to_str().unwrap()),
+            ],
+            &rgb_caps(192, 192),
+        );
+        // The estimate is also posted as an element message.
+        let bus = gst::Bus::new();
+        h.element().unwrap().set_bus(Some(&bus));
+        push(&mut h, noisy, 0);
+        let estimate: f64 = h.element().unwrap().property("estimated-level");
+        println!("sigma {sigma}: estimated {estimate:.2}");
+        assert!(
+            (estimate - sigma).abs() / sigma <= 0.15,
+            "sigma {sigma}: estimated {estimate}"
+        );
+        let message = bus
+            .pop_filtered(&[gst::MessageType::Element])
+            .expect("an estimate message");
+        let structure = message.structure().unwrap();
+        assert_eq!(structure.name(), "hyperres-level");
+        assert_eq!(structure.get::<f64>("level").unwrap(), estimate);
+    }
+}
+
+#[test]
+fn alpha_and_chroma_pass_through_bit_exactly() {
+    // BGRA: every fourth byte (alpha) must come back unchanged.
+    let (w, hgt) = (24, 16);
+    let bgra: Vec<u8> = (0..w * hgt * 4).map(|i| (i * 37 % 251) as u8).collect();
+    let mut h = harness(
+        &[model(&fixture())],
+        &format!("video/x-raw,format=BGRA,width={w},height={hgt},framerate=30/1"),
+    );
+    let out = push(&mut h, bgra.clone(), 0);
+    assert!(
+        out.iter()
+            .zip(&bgra)
+            .skip(3)
+            .step_by(4)
+            .all(|(a, b)| a == b),
+        "alpha changed"
+    );
+    assert_ne!(out, bgra, "colour was restored");
+
+    // I420 through a gray model: U and V planes unchanged.
+    let dir = tempfile::tempdir().unwrap();
+    let gray = random_restorer_checkpoint(
+        dir.path(),
+        RestorerConfig {
+            channels: 1,
+            width: 8,
+            blocks: 1,
+        },
+        3,
+    );
+    let (w, hgt) = (16usize, 8usize);
+    let size = w * hgt * 3 / 2;
+    let i420: Vec<u8> = (0..size).map(|i| (i * 53 % 241) as u8).collect();
+    let mut h = harness(
+        &[model(&gray)],
+        &format!("video/x-raw,format=I420,width={w},height={hgt},framerate=30/1"),
+    );
+    let out = push(&mut h, i420.clone(), 0);
+    assert_eq!(out[w * hgt..], i420[w * hgt..], "chroma changed");
+    assert_ne!(out[..w * hgt], i420[..w * hgt], "luma was restored");
+}
+
+#[test]
+fn odd_tiny_and_renegotiated_sizes() {
+    let mut h = harness(&[model(&fixture())], &rgb_caps(1, 1));
+    // RGB rows are padded to 4 bytes.
+    let stride = |w: usize| (w * 3).div_ceil(4) * 4;
+    assert_eq!(push(&mut h, vec![128; stride(1)], 0).len(), stride(1));
+    for (w, hgt) in [(3, 5), (17, 9), (32, 32)] {
+        h.set_src_caps_str(&rgb_caps(w, hgt));
+        let frame: Vec<u8> = (0..stride(w) * hgt).map(|i| (i % 256) as u8).collect();
+        let out = push(&mut h, frame.clone(), 1);
+        assert_eq!(out.len(), frame.len(), "{w}x{hgt}");
+        // Row padding bytes are not samples and stay as they were.
+        for y in 0..hgt {
+            assert_eq!(
+                out[y * stride(w) + w * 3..(y + 1) * stride(w)],
+                frame[y * stride(w) + w * 3..(y + 1) * stride(w)]
+            );
+        }
+    }
+}
+
+/// Starts a pipeline holding a configured `hyperres` and returns the error it posts.
+fn start_error(configure: impl FnOnce(&gst::Element)) -> String {
+    init();
+    let pipeline =
+        gst::parse::launch("videotestsrc num-buffers=1 ! hyperres name=h ! fakesink").unwrap();
+    let pipeline = pipeline.downcast::<gst::Pipeline>().unwrap();
+    configure(&pipeline.by_name("h").unwrap());
+    let result = pipeline.set_state(gst::State::Paused);
+    let bus = pipeline.bus().unwrap();
+    let message =
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(30), &[gst::MessageType::Error]);
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(result.is_err() || message.is_some(), "the pipeline started");
+    match message.expect("an error message").view() {
+        gst::MessageView::Error(e) => format!("{} {}", e.error(), e.debug().unwrap_or_default()),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn bad_configurations_give_error_messages_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.safetensors");
+    let err = start_error(|e| e.set_property("model-location", missing.to_str().unwrap()));
+    assert!(err.contains("missing.safetensors"), "{err}");
+
+    let corrupt = dir.path().join("corrupt.safetensors");
+    std::fs::write(
+        &corrupt,
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}",
+    )
+    .unwrap();
+    let err = start_error(|e| e.set_property("model-location", corrupt.to_str().unwrap()));
+    assert!(
+        err.contains("corrupt.safetensors") && err.contains("safetensors"),
+        "{err}"
+    );
+
+    let estimator = authors_estimator_checkpoint(dir.path());
+    let err = start_error(|e| e.set_property("model-location", estimator.to_str().unwrap()));
+    assert!(err.contains("expected a restorer"), "{err}");
+
+    let err = start_error(|e| {
+        e.set_property("model-location", fixture().to_str().unwrap());
+        e.set_property_from_str("mode", "auto");
+    });
+    assert!(err.contains("estimator-location"), "{err}");
+
+    if !tch::Cuda::is_available() {
+        let err = start_error(|e| {
+            e.set_property("model-location", fixture().to_str().unwrap());
+            e.set_property("device", "cuda");
+        });
+        assert!(err.contains("CUDA"), "{err}");
+    }
+}
+
+#[test]
+fn several_pipelines_run_side_by_side() {
+    init();
+    let runs: Vec<_> = (0..3)
+        .map(|i| {
+            let fixture = fixture();
+            std::thread::spawn(move || {
+                let description = format!(
+                    "videotestsrc num-buffers=4 pattern={i} ! video/x-raw,width=48,height=32 ! videoconvert ! \
+                     hyperres model-location={} level={} ! videoconvert ! fakesink",
+                    fixture.display(),
+                    15 + 20 * i
+                );
+                let pipeline = gst::parse::launch(&description).unwrap();
+                pipeline.set_state(gst::State::Playing).unwrap();
+                let bus = pipeline.bus().unwrap();
+                let end = bus.timed_pop_filtered(gst::ClockTime::from_seconds(120), &[gst::MessageType::Eos, gst::MessageType::Error]);
+                pipeline.set_state(gst::State::Null).unwrap();
+                matches!(end.map(|m| m.type_()), Some(gst::MessageType::Eos))
+            })
+        })
+        .collect();
+    for run in runs {
+        assert!(run.join().unwrap(), "a pipeline failed");
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tch::{Device, Tensor, nn};
+use tch::{Device, Kind, Tensor, nn};
 
 use crate::checkpoint::{self, CheckpointError, Loaded, Metadata};
 use crate::model::{HyperRes, RestorerConfig, crop_to, pad_to_even};
@@ -66,9 +66,66 @@ impl Restorer {
         let size = images.size();
         let (h, w) = (size[2], size[3]);
         tch::no_grad(|| {
-            let x = pad_to_even(&images.to_device(self.device()));
-            crop_to(&self.net.forward(&x), h, w).clamp(0.0, 1.0)
+            let x = pad_to_even(&images.to_device(self.device()).to_kind(self.kind()));
+            crop_to(&self.net.forward(&x), h, w)
+                .to_kind(Kind::Float)
+                .clamp(0.0, 1.0)
         })
+    }
+
+    /// Like [`Restorer::restore`], one tile at a time (see [`Tiling`]); the result is assembled
+    /// on the CPU, so device memory is bounded by the tile size.
+    pub fn restore_tiled(&self, images: &Tensor, tiling: Tiling) -> Tensor {
+        let size = images.size();
+        let (h, w) = (size[2], size[3]);
+        let Tiling { tile, overlap } = tiling.even();
+        if tile == 0 || (h <= tile && w <= tile) {
+            return self.restore(images);
+        }
+        let out = Tensor::zeros(size.as_slice(), (Kind::Float, Device::Cpu));
+        for y in (0..h).step_by(tile as usize) {
+            for x in (0..w).step_by(tile as usize) {
+                let (th, tw) = (tile.min(h - y), tile.min(w - x));
+                let (y0, x0) = ((y - overlap).max(0), (x - overlap).max(0));
+                let (y1, x1) = ((y + th + overlap).min(h), (x + tw + overlap).min(w));
+                let region = images.narrow(2, y0, y1 - y0).narrow(3, x0, x1 - x0);
+                let restored = self.restore(&region).to_device(Device::Cpu);
+                let part = restored.narrow(2, y - y0, th).narrow(3, x - x0, tw);
+                out.narrow(2, y, th).narrow(3, x, tw).copy_(&part);
+            }
+        }
+        out
+    }
+
+    /// The kind the network computes in.
+    pub fn kind(&self) -> Kind {
+        self.vs.kind()
+    }
+
+    /// Computes in `kind` from now on (f32, or f16/bf16 on a GPU); the cached weights are
+    /// regenerated at the next level.
+    pub fn set_kind(&mut self, kind: Kind) {
+        self.vs.set_kind(kind);
+        self.net.clear_level();
+    }
+}
+
+/// Processing a frame in tiles: output tiles of `tile` x `tile` pixels (0: the whole frame), each
+/// computed from the tile grown by `overlap` pixels per side. Both are rounded up to even numbers
+/// so that every tile keeps the network's stride-2 grid; with an overlap of at least the network's
+/// reach (about 4 x blocks + 8 pixels) tiled and whole-frame results are the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tiling {
+    pub tile: i64,
+    pub overlap: i64,
+}
+
+impl Tiling {
+    fn even(self) -> Tiling {
+        Tiling {
+            tile: (self.tile + 1) / 2 * 2,
+            overlap: (self.overlap + 1) / 2 * 2,
+        }
     }
 }
 

@@ -319,6 +319,11 @@ fn bad_configurations_give_error_messages_not_crashes() {
             e.set_property("device", "cuda");
         });
         assert!(err.contains("CUDA"), "{err}");
+        let err = start_error(|e| {
+            e.set_property("model-location", fixture().to_str().unwrap());
+            e.set_property_from_str("precision", "fp16");
+        });
+        assert!(err.contains("needs a CUDA device"), "{err}");
     }
 }
 
@@ -347,4 +352,19 @@ fn several_pipelines_run_side_by_side() {
     for run in runs {
         assert!(run.join().unwrap(), "a pipeline failed");
     }
+}
+
+#[test]
+fn tiled_frames_equal_whole_frames() {
+    let clean = load_crop("cbsd68_101087_crop.png")
+        .narrow(1, 0, 90)
+        .narrow(2, 0, 120);
+    let noisy = rgb_bytes(&add_noise(&clean, 25.0, 3));
+    let caps = rgb_caps(120, 90);
+    let fixture = fixture();
+    let whole = push(&mut harness(&[model(&fixture)], &caps), noisy.clone(), 0);
+    // The fixture's reach is 4 x 4 + 8 = 24 pixels.
+    let tiled_props = [model(&fixture), ("tile-size", "32"), ("tile-overlap", "24")];
+    let tiled = push(&mut harness(&tiled_props, &caps), noisy, 0);
+    assert_eq!(tiled, whole);
 }

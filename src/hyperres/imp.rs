@@ -9,12 +9,12 @@ use gst_base::subclass::prelude::*;
 use gst_video::VideoFormat;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
-use tch::Device;
+use tch::{Device, Kind};
 
-use super::{Mode, Task};
+use super::{Mode, Precision, Task};
 use crate::frame::{Plane, Samples};
 use crate::level_estimator::LevelEstimator;
-use crate::restorer::Restorer;
+use crate::restorer::{Restorer, Tiling};
 use crate::task::{self, Colour};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -49,6 +49,7 @@ const DEFAULT_LEVEL: f64 = 25.0;
 const DEFAULT_INTERVAL: u32 = 30;
 const DEFAULT_SMOOTHING: f64 = 0.7;
 const NO_ESTIMATE: f64 = -1.0;
+const DEFAULT_OVERLAP: u32 = 32;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -60,7 +61,10 @@ struct Settings {
     estimate_interval: u32,
     level_smoothing: f64,
     device: String,
+    precision: Precision,
     threads: i32,
+    tile_size: u32,
+    tile_overlap: u32,
 }
 
 impl Default for Settings {
@@ -74,7 +78,10 @@ impl Default for Settings {
             estimate_interval: DEFAULT_INTERVAL,
             level_smoothing: DEFAULT_SMOOTHING,
             device: "auto".into(),
+            precision: Precision::Auto,
             threads: 0,
+            tile_size: 0,
+            tile_overlap: DEFAULT_OVERLAP,
         }
     }
 }
@@ -188,6 +195,29 @@ impl ObjectImpl for HyperRes {
                     .default_value(Some("auto"))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("precision", Precision::Auto)
+                    .nick("Precision")
+                    .blurb("Arithmetic of the network: auto (fp32), fp32, or fp16/bf16 on CUDA")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("tile-size")
+                    .nick("Tile size")
+                    .blurb(
+                        "Process frames in tiles of this many pixels per side (0: whole frames), bounding \
+                         memory for 4K/8K; rounded up to even",
+                    )
+                    .default_value(0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("tile-overlap")
+                    .nick("Tile overlap")
+                    .blurb(
+                        "Pixels of context around each tile; at least 4 x blocks + 8 (72 for the full \
+                         model) makes tiled output identical to whole-frame output",
+                    )
+                    .default_value(DEFAULT_OVERLAP)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecInt::builder("threads")
                     .nick("Threads")
                     .blurb("CPU threads for torch (process-wide; 0: torch's default)")
@@ -229,6 +259,9 @@ impl ObjectImpl for HyperRes {
                     .unwrap_or_else(|| "auto".into())
             }
             "threads" => settings.threads = value.get().unwrap(),
+            "precision" => settings.precision = value.get().unwrap(),
+            "tile-size" => settings.tile_size = value.get().unwrap(),
+            "tile-overlap" => settings.tile_overlap = value.get().unwrap(),
             other => unreachable!("no writable property {other}"),
         }
     }
@@ -246,6 +279,9 @@ impl ObjectImpl for HyperRes {
             "estimated-level" => lock(&self.estimated_level).to_value(),
             "device" => settings.device.to_value(),
             "threads" => settings.threads.to_value(),
+            "precision" => settings.precision.to_value(),
+            "tile-size" => settings.tile_size.to_value(),
+            "tile-overlap" => settings.tile_overlap.to_value(),
             "weight-updates" => lock(&self.weight_updates).to_value(),
             other => unreachable!("no property {other}"),
         }
@@ -356,8 +392,20 @@ impl HyperRes {
         } else {
             PathBuf::from(&settings.model_location)
         };
-        let restorer = Restorer::load(&model, device)
+        let mut restorer = Restorer::load(&model, device)
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
+        let kind = match settings.precision {
+            Precision::Auto | Precision::Fp32 => Kind::Float,
+            Precision::Fp16 => Kind::Half,
+            Precision::Bf16 => Kind::BFloat16,
+        };
+        if kind != Kind::Float && device == Device::Cpu {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Settings,
+                ["precision={:?} needs a CUDA device", settings.precision]
+            ));
+        }
+        restorer.set_kind(kind);
         let meta = restorer.metadata();
         gst::info!(
             CAT,
@@ -609,7 +657,11 @@ impl VideoFilterImpl for HyperRes {
                 started.elapsed()
             );
         }
-        let restored = state.restorer.restore(&image);
+        let tiling = Tiling {
+            tile: i64::from(settings.tile_size),
+            overlap: i64::from(settings.tile_overlap),
+        };
+        let restored = state.restorer.restore_tiled(&image, tiling);
         plane.write(&restored, data);
         Ok(gst::FlowSuccess::Ok)
     }

@@ -47,6 +47,24 @@ pub enum Task {
     Sr = 2,
 }
 
+/// The arithmetic the network runs in.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstHyperResPrecision")]
+pub enum Precision {
+    #[enum_value(
+        name = "Auto: fp32 (half precision is chosen explicitly)",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(name = "fp32", nick = "fp32")]
+    Fp32 = 1,
+    #[enum_value(name = "fp16 (CUDA only)", nick = "fp16")]
+    Fp16 = 2,
+    #[enum_value(name = "bf16 (CUDA only)", nick = "bf16")]
+    Bf16 = 3,
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),

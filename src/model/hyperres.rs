@@ -146,6 +146,11 @@ impl HyperRes {
         true
     }
 
+    /// Forgets the cached weights (e.g. after the parameters changed kind or values).
+    pub fn clear_level(&mut self) {
+        self.cache = None;
+    }
+
     /// The normalised level the cached weights were generated for.
     pub fn level(&self) -> Option<f64> {
         self.cache.as_ref().map(|cached| cached.c)

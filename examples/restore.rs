@@ -1,0 +1,88 @@
+//! Restores an image or a video file from the command line.
+//!
+//!     cargo run --release --example restore -- MODEL LEVEL INPUT OUTPUT
+//!
+//! Images (png, jpg, bmp, tif) go through the library directly and are written as PNG; videos go
+//! through a GStreamer pipeline (`decodebin ! hyperres ! jpegenc ! avimux`), whatever decoders
+//! are installed, with a progress line.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use gst::prelude::*;
+use gsthyperres::restorer::Restorer;
+use tch::{Device, Kind, Tensor};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [model, level, input, output] = &args[..] else {
+        bail!("usage: restore MODEL LEVEL INPUT OUTPUT");
+    };
+    let level: f64 = level.parse().context("LEVEL must be a number")?;
+    let (model, input, output) = (Path::new(model), Path::new(input), PathBuf::from(output));
+    if !input.exists() {
+        bail!("{} does not exist", input.display());
+    }
+    let is_image = input
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .is_some_and(|e| ["png", "jpg", "jpeg", "bmp", "tif", "tiff"].contains(&e.as_str()));
+    if is_image { restore_image(model, level, input, &output) } else { restore_video(model, level, input, &output) }
+}
+
+fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyhow::Result<()> {
+    let mut restorer = Restorer::load(model, Device::cuda_if_available())?;
+    restorer.set_level(level)?;
+    let image = image::open(input)?.to_rgb8();
+    let (w, h) = (image.width() as i64, image.height() as i64);
+    let pixels = Tensor::from_slice(image.as_raw()).view([1, h, w, 3]).permute([0, 3, 1, 2]);
+    let gray = restorer.metadata().colour.channels() == 1;
+    let x = pixels.to_kind(Kind::Float) / 255.0;
+    let x = if gray { x.mean_dim(1, true, Kind::Float) } else { x };
+    let y = (restorer.restore(&x) * 255.0).round().to_kind(Kind::Uint8).to_device(Device::Cpu);
+    let y = if gray { y.expand([1, 3, h, w], false) } else { y };
+    let bytes = Vec::<u8>::try_from(y.squeeze_dim(0).permute([1, 2, 0]).contiguous().view([-1]))?;
+    image::RgbImage::from_raw(w as u32, h as u32, bytes)
+        .context("image size")?
+        .save(output)?;
+    println!("{} -> {} (level {level})", input.display(), output.display());
+    Ok(())
+}
+
+fn restore_video(model: &Path, level: f64, input: &Path, output: &Path) -> anyhow::Result<()> {
+    gst::init()?;
+    gsthyperres::plugin_register_static()?;
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc name=in ! decodebin ! videoconvert ! hyperres name=restore ! videoconvert ! \
+         jpegenc quality=95 ! avimux ! filesink name=out"
+    ))?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| anyhow::anyhow!("not a pipeline"))?;
+    let by_name = |name: &str| pipeline.by_name(name).context("pipeline element");
+    by_name("in")?.set_property("location", input.to_str().context("input path")?);
+    by_name("out")?.set_property("location", output.to_str().context("output path")?);
+    let restore = by_name("restore")?;
+    restore.set_property("model-location", model.to_str().context("model path")?);
+    restore.set_property("level", level);
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = frames.clone();
+    restore.static_pad("src").context("src pad")?.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        eprint!("\rframes restored: {n}");
+        gst::PadProbeReturn::Ok
+    });
+    pipeline.set_state(gst::State::Playing)?;
+    let bus = pipeline.bus().context("no bus")?;
+    let result = match bus.timed_pop_filtered(gst::ClockTime::NONE, &[gst::MessageType::Eos, gst::MessageType::Error]) {
+        Some(message) => match message.view() {
+            gst::MessageView::Error(e) => Err(anyhow::anyhow!("{} ({:?})", e.error(), e.debug())),
+            _ => Ok(()),
+        },
+        None => Ok(()),
+    };
+    pipeline.set_state(gst::State::Null)?;
+    eprintln!();
+    result?;
+    println!("{} -> {} ({} frames, level {level})", input.display(), output.display(), frames.load(std::sync::atomic::Ordering::Relaxed));
+    Ok(())
+}

@@ -20,7 +20,13 @@ struct Options {
 
 fn options() -> anyhow::Result<Options> {
     let mut args = std::env::args().skip(1);
-    let mut options = Options { model: PathBuf::new(), input: None, estimator: None, seconds: 10, headless: false };
+    let mut options = Options {
+        model: PathBuf::new(),
+        input: None,
+        estimator: None,
+        seconds: 10,
+        headless: false,
+    };
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -28,12 +34,16 @@ fn options() -> anyhow::Result<Options> {
             "--estimator" => options.estimator = Some(value()?.into()),
             "--seconds" => options.seconds = value()?.parse()?,
             "--headless" => options.headless = true,
-            other if !other.starts_with("--") && options.model.as_os_str().is_empty() => options.model = other.into(),
+            other if !other.starts_with("--") && options.model.as_os_str().is_empty() => {
+                options.model = other.into()
+            }
             other => bail!("unknown argument {other}"),
         }
     }
     if options.model.as_os_str().is_empty() {
-        bail!("usage: live_level MODEL [--input FILE] [--estimator EST] [--seconds N] [--headless]");
+        bail!(
+            "usage: live_level MODEL [--input FILE] [--estimator EST] [--seconds N] [--headless]"
+        );
     }
     Ok(options)
 }
@@ -43,19 +53,34 @@ fn main() -> anyhow::Result<()> {
     gst::init()?;
     gsthyperres::plugin_register_static()?;
     let source = match &options.input {
-        Some(file) => format!("uridecodebin uri={}", glib::filename_to_uri(std::fs::canonicalize(file)?, None)?),
+        Some(file) => format!(
+            "uridecodebin uri={}",
+            glib::filename_to_uri(std::fs::canonicalize(file)?, None)?
+        ),
         None => "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240".into(),
     };
-    let sink = if options.headless { "fakesink sync=true" } else { "autovideosink" };
+    let sink = if options.headless {
+        "fakesink sync=true"
+    } else {
+        "autovideosink"
+    };
     let pipeline = gst::parse::launch(&format!(
         "{source} ! videoconvert ! hyperres name=restore ! videoconvert ! {sink}"
     ))?
     .downcast::<gst::Pipeline>()
     .map_err(|_| anyhow::anyhow!("not a pipeline"))?;
-    let restore = pipeline.by_name("restore").context("no hyperres in the pipeline")?;
-    restore.set_property("model-location", options.model.to_str().context("model path")?);
+    let restore = pipeline
+        .by_name("restore")
+        .context("no hyperres in the pipeline")?;
+    restore.set_property(
+        "model-location",
+        options.model.to_str().context("model path")?,
+    );
     if let Some(estimator) = &options.estimator {
-        restore.set_property("estimator-location", estimator.to_str().context("estimator path")?);
+        restore.set_property(
+            "estimator-location",
+            estimator.to_str().context("estimator path")?,
+        );
         restore.set_property_from_str("mode", "auto");
     }
 
@@ -64,9 +89,15 @@ fn main() -> anyhow::Result<()> {
     let quit = main_loop.clone();
     let _watch = bus.add_watch(move |_, message| {
         match message.view() {
-            gst::MessageView::Element(m) if m.structure().is_some_and(|s| s.name() == "hyperres-level") => {
+            gst::MessageView::Element(m)
+                if m.structure().is_some_and(|s| s.name() == "hyperres-level") =>
+            {
                 let s = m.structure().unwrap();
-                println!("auto level {:.2} (raw {:.2})", s.get::<f64>("level").unwrap_or(f64::NAN), s.get::<f64>("raw-level").unwrap_or(f64::NAN));
+                println!(
+                    "auto level {:.2} (raw {:.2})",
+                    s.get::<f64>("level").unwrap_or(f64::NAN),
+                    s.get::<f64>("raw-level").unwrap_or(f64::NAN)
+                );
             }
             gst::MessageView::Error(e) => {
                 eprintln!("error: {} ({:?})", e.error(), e.debug());

@@ -27,7 +27,11 @@ fn main() -> anyhow::Result<()> {
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .is_some_and(|e| ["png", "jpg", "jpeg", "bmp", "tif", "tiff"].contains(&e.as_str()));
-    if is_image { restore_image(model, level, input, &output) } else { restore_video(model, level, input, &output) }
+    if is_image {
+        restore_image(model, level, input, &output)
+    } else {
+        restore_video(model, level, input, &output)
+    }
 }
 
 fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyhow::Result<()> {
@@ -35,17 +39,34 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
     restorer.set_level(level)?;
     let image = image::open(input)?.to_rgb8();
     let (w, h) = (image.width() as i64, image.height() as i64);
-    let pixels = Tensor::from_slice(image.as_raw()).view([1, h, w, 3]).permute([0, 3, 1, 2]);
+    let pixels = Tensor::from_slice(image.as_raw())
+        .view([1, h, w, 3])
+        .permute([0, 3, 1, 2]);
     let gray = restorer.metadata().colour.channels() == 1;
     let x = pixels.to_kind(Kind::Float) / 255.0;
-    let x = if gray { x.mean_dim(1, true, Kind::Float) } else { x };
-    let y = (restorer.restore(&x) * 255.0).round().to_kind(Kind::Uint8).to_device(Device::Cpu);
-    let y = if gray { y.expand([1, 3, h, w], false) } else { y };
+    let x = if gray {
+        x.mean_dim(1, true, Kind::Float)
+    } else {
+        x
+    };
+    let y = (restorer.restore(&x) * 255.0)
+        .round()
+        .to_kind(Kind::Uint8)
+        .to_device(Device::Cpu);
+    let y = if gray {
+        y.expand([1, 3, h, w], false)
+    } else {
+        y
+    };
     let bytes = Vec::<u8>::try_from(y.squeeze_dim(0).permute([1, 2, 0]).contiguous().view([-1]))?;
     image::RgbImage::from_raw(w as u32, h as u32, bytes)
         .context("image size")?
         .save(output)?;
-    println!("{} -> {} (level {level})", input.display(), output.display());
+    println!(
+        "{} -> {} (level {level})",
+        input.display(),
+        output.display()
+    );
     Ok(())
 }
 
@@ -66,14 +87,20 @@ fn restore_video(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
     restore.set_property("level", level);
     let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = frames.clone();
-    restore.static_pad("src").context("src pad")?.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        eprint!("\rframes restored: {n}");
-        gst::PadProbeReturn::Ok
-    });
+    restore.static_pad("src").context("src pad")?.add_probe(
+        gst::PadProbeType::BUFFER,
+        move |_, _| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            eprint!("\rframes restored: {n}");
+            gst::PadProbeReturn::Ok
+        },
+    );
     pipeline.set_state(gst::State::Playing)?;
     let bus = pipeline.bus().context("no bus")?;
-    let result = match bus.timed_pop_filtered(gst::ClockTime::NONE, &[gst::MessageType::Eos, gst::MessageType::Error]) {
+    let result = match bus.timed_pop_filtered(
+        gst::ClockTime::NONE,
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    ) {
         Some(message) => match message.view() {
             gst::MessageView::Error(e) => Err(anyhow::anyhow!("{} ({:?})", e.error(), e.debug())),
             _ => Ok(()),
@@ -83,6 +110,11 @@ fn restore_video(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
     pipeline.set_state(gst::State::Null)?;
     eprintln!();
     result?;
-    println!("{} -> {} ({} frames, level {level})", input.display(), output.display(), frames.load(std::sync::atomic::Ordering::Relaxed));
+    println!(
+        "{} -> {} ({} frames, level {level})",
+        input.display(),
+        output.display(),
+        frames.load(std::sync::atomic::Ordering::Relaxed)
+    );
     Ok(())
 }

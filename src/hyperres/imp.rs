@@ -383,6 +383,11 @@ impl HyperRes {
             .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{e}"]))?;
         if settings.device == "auto" && device == Device::Cpu {
             gst::info!(CAT, imp = self, "no CUDA device: running on the CPU");
+            gst::element_imp_info!(
+                self,
+                gst::ResourceError::Settings,
+                ["no CUDA device: running on the CPU"]
+            );
         }
         if settings.threads > 0 {
             tch::set_num_threads(settings.threads);

@@ -73,10 +73,10 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
 fn restore_video(model: &Path, level: f64, input: &Path, output: &Path) -> anyhow::Result<()> {
     gst::init()?;
     gsthyperres::plugin_register_static()?;
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = gst::parse::launch(
         "filesrc name=in ! decodebin ! videoconvert ! hyperres name=restore ! videoconvert ! \
-         jpegenc quality=95 ! avimux ! filesink name=out"
-    ))?
+         jpegenc quality=95 ! avimux ! filesink name=out",
+    )?
     .downcast::<gst::Pipeline>()
     .map_err(|_| anyhow::anyhow!("not a pipeline"))?;
     let by_name = |name: &str| pipeline.by_name(name).context("pipeline element");
@@ -91,7 +91,9 @@ fn restore_video(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
         gst::PadProbeType::BUFFER,
         move |_, _| {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            eprint!("\rframes restored: {n}");
+            if n.is_multiple_of(25) {
+                eprint!("\rframes restored: {n}");
+            }
             gst::PadProbeReturn::Ok
         },
     );

@@ -51,7 +51,9 @@ pub struct Plane {
 }
 
 impl Plane {
-    fn check(&self, len: usize) {
+    /// Checks the geometry against a plane of `len` bytes; returns the bytes the plane spans
+    /// (the last row need not be padded to the stride).
+    fn check(&self, len: usize) -> usize {
         let row = self.width * self.samples.pixel_bytes();
         assert!(
             self.stride >= row,
@@ -64,20 +66,22 @@ impl Plane {
             (self.height - 1) * self.stride + row
         };
         assert!(len >= needed, "plane of {len} bytes, {needed} needed");
+        needed
     }
 
     /// The plane's samples as f32 `[1, C, H, W]` in [0, 1].
     pub fn read(&self, data: &[u8]) -> Tensor {
-        self.check(data.len());
+        let needed = self.check(data.len());
         let (h, w, bpp) = (
             self.height as i64,
             self.width as i64,
             self.samples.pixel_bytes() as i64,
         );
-        let rows = Tensor::from_slice(&data[..self.height * self.stride])
-            .view([h, self.stride as i64])
-            .narrow(1, 0, w * bpp)
-            .view([h, w, bpp]);
+        let rows = Tensor::from_slice(&data[..needed]).as_strided(
+            [h, w, bpp],
+            [self.stride as i64, bpp, 1],
+            0,
+        );
         let channels: Vec<Tensor> = self
             .samples
             .offsets()

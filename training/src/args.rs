@@ -1,7 +1,44 @@
 //! Parsing of command-line values shared by the subcommands.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, ensure};
+use clap::Args;
+use gsthyperres::checkpoint::Provenance;
 use tch::Device;
+
+/// Options every training run has.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Training image folders.
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Output folder: model.safetensors, train_state.safetensors, metrics.jsonl.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// CPU threads for torch (default: torch's choice).
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Continue from this checkpoint (and the train_state.safetensors beside it, if any).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Stop, saving, after this many iterations of this invocation (as Ctrl-C would).
+    #[arg(long)]
+    pub stop_after: Option<i64>,
+    /// Stream the images through a pool of decoded ones even if the set would fit in memory
+    /// (large sets always stream).
+    #[arg(long)]
+    pub stream: bool,
+    #[arg(long, default_value_t = 1000)]
+    pub save_every: i64,
+    #[arg(long, default_value_t = 100)]
+    pub log_every: i64,
+}
 
 /// `cpu`, `cuda` or `cuda:N`; CUDA only where torch sees it. On CUDA, cuDNN picks the fastest
 /// convolution algorithms for the fixed training shapes (and, as in PyTorch, may use TF32).
@@ -23,6 +60,23 @@ pub fn parse_device(name: &str) -> anyhow::Result<Device> {
         tch::Cuda::cudnn_set_benchmark(true);
     }
     Ok(device)
+}
+
+impl RunArgs {
+    /// Where a checkpoint of this run comes from (its iteration count is set when saving).
+    pub fn provenance(&self, device: Device) -> Provenance {
+        Provenance {
+            dataset: self
+                .data
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(";"),
+            iterations: 0,
+            device: format!("{device:?}"),
+            commit: env!("HYPERRES_COMMIT").into(),
+        }
+    }
 }
 
 /// A `LOW,HIGH` option: None when absent, an error unless it has two values with LOW <= HIGH.

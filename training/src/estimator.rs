@@ -1,11 +1,11 @@
 //! `hyperres-train estimator`: trains the level estimator. Every 128x128 crop is degraded at its
 //! own level drawn uniformly from the task's range, and the network regresses that level (L1).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, ensure};
 use clap::Args;
-use gsthyperres::checkpoint::{Metadata, Provenance, StorageDtype};
+use gsthyperres::checkpoint::{Metadata, StorageDtype};
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::{ESTIMATOR_CROP, Estimator, EstimatorConfig};
 use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
@@ -14,7 +14,7 @@ use serde_json::json;
 use tch::{Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::args::{low_high, parse_device};
+use crate::args::{RunArgs, low_high, parse_device};
 use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::session::{Session, resume_optimiser};
@@ -22,16 +22,12 @@ use crate::train::LrSchedule;
 
 #[derive(Args, Debug)]
 pub struct EstimatorArgs {
+    #[command(flatten)]
+    run: RunArgs,
     #[arg(long, default_value = "denoise")]
     task: Task,
     #[arg(long, default_value = "rgb")]
     colour: Colour,
-    /// Training image folders.
-    #[arg(long, required = true, num_args = 1..)]
-    data: Vec<PathBuf>,
-    /// Output folder: model.safetensors, train_state.safetensors, metrics.jsonl.
-    #[arg(long)]
-    out: PathBuf,
     /// Level range LOW,HIGH to train on (default: sigma 0..100, JPEG quality 5..95, SR scale 1.5..6).
     #[arg(long, value_delimiter = ',')]
     levels: Option<Vec<f64>>,
@@ -43,26 +39,6 @@ pub struct EstimatorArgs {
     lr: f64,
     #[arg(long, value_enum, default_value = "cosine")]
     lr_schedule: LrSchedule,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    #[arg(long)]
-    threads: Option<i32>,
-    /// Continue from this estimator checkpoint (and the optimiser state beside it).
-    #[arg(long)]
-    resume: Option<PathBuf>,
-    /// Stream the images through a pool of decoded ones even if the set would fit in memory
-    /// (large sets always stream).
-    #[arg(long)]
-    stream: bool,
-    /// Stop, saving, after this many iterations of this invocation.
-    #[arg(long)]
-    stop_after: Option<i64>,
-    #[arg(long, default_value_t = 1000)]
-    save_every: i64,
-    #[arg(long, default_value_t = 100)]
-    log_every: i64,
 }
 
 /// The range the authors' estimator was trained on, and its analogues for the other tasks.
@@ -75,17 +51,17 @@ fn default_range(task: Task) -> [f64; 2] {
 }
 
 pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
-    if let Some(threads) = args.threads {
+    if let Some(threads) = args.run.threads {
         tch::set_num_threads(threads);
     }
-    let device = parse_device(&args.device)?;
+    let device = parse_device(&args.run.device)?;
     let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.task));
     ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
     let config = EstimatorConfig {
         channels: args.colour.channels(),
         ..Default::default()
     };
-    tch::manual_seed(args.seed as i64);
+    tch::manual_seed(args.run.seed as i64);
     let mut vs = nn::VarStore::new(device);
     let net = Estimator::new(&vs.root(), config);
     let mut adam = Adam::new(&vs);
@@ -99,37 +75,28 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         level_divisor: LEVEL_DIVISOR,
         level_range: [low, high],
         dtype: StorageDtype::F32,
-        provenance: Provenance {
-            dataset: args
-                .data
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(";"),
-            iterations: 0,
-            device: format!("{device:?}"),
-            commit: env!("HYPERRES_COMMIT").into(),
-        },
+        provenance: args.run.provenance(device),
     };
     let mut iteration = 0;
-    if let Some(model) = &args.resume {
+    if let Some(model) = &args.run.resume {
         iteration = resume_weights(model, &mut vs, &meta)?;
         resume_optimiser(model, iteration, &mut adam)?;
     }
-    let mut session = Session::new(&args.out, args.iters, iteration)?;
+    let mut session = Session::new(&args.run.out, args.iters, iteration)?;
     let mut images = ImageSource::open(
-        &args.data,
+        &args.run.data,
         args.colour,
         ESTIMATOR_CROP,
-        (args.seed, iteration),
-        args.stream,
+        (args.run.seed, iteration),
+        args.run.stream,
     )?;
     let end = args
+        .run
         .stop_after
         .map_or(args.iters, |n| (iteration + n).min(args.iters));
     let mut window = (std::time::Instant::now(), 0.0, 0);
     while iteration < end && !session.interrupted() {
-        let mut rng = seeded_rng(args.seed, iteration as u64);
+        let mut rng = seeded_rng(args.run.seed, iteration as u64);
         let clean = sample_crops(
             images.images_at(iteration)?,
             ESTIMATOR_CROP,
@@ -156,7 +123,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         window.1 += loss.double_value(&[]);
         window.2 += 1;
         let mut message = None;
-        if iteration % args.log_every == 0 || iteration == end {
+        if iteration % args.run.log_every == 0 || iteration == end {
             let mean = window.1 / window.2 as f64;
             let it_per_s = window.2 as f64 / window.0.elapsed().as_secs_f64();
             session.log(json!({"iteration": iteration, "loss": mean, "it_per_s": it_per_s}))?;
@@ -164,7 +131,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
             window = (std::time::Instant::now(), 0.0, 0);
         }
         session.progress(iteration, message);
-        if iteration % args.save_every == 0 {
+        if iteration % args.run.save_every == 0 {
             session.save(&mut meta, iteration, &vs, &adam)?;
         }
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use clap::{Args, ValueEnum};
-use gsthyperres::checkpoint::{Metadata, Provenance, StorageDtype};
+use gsthyperres::checkpoint::{Metadata, StorageDtype};
 use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
 use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
@@ -18,7 +18,7 @@ use serde_json::json;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::args::{low_high, parse_device};
+use crate::args::{RunArgs, low_high, parse_device};
 use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::metrics::{psnr, quantise};
@@ -26,6 +26,8 @@ use crate::session::{Session, resume_optimiser};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
+    #[command(flatten)]
+    run: RunArgs,
     /// Degradation to learn.
     #[arg(long, default_value = "denoise")]
     task: Task,
@@ -35,15 +37,9 @@ pub struct TrainArgs {
     /// Levels of the k main networks (task units), e.g. 15,35,50,75.
     #[arg(long, value_delimiter = ',', required = true)]
     levels: Vec<f64>,
-    /// Training image folders.
-    #[arg(long, required = true, num_args = 1..)]
-    data: Vec<PathBuf>,
     /// Validation image folder (PSNR per level every --val-every iterations).
     #[arg(long)]
     val: Option<PathBuf>,
-    /// Output folder: model.safetensors, train_state.safetensors, metrics.jsonl.
-    #[arg(long)]
-    out: PathBuf,
     #[arg(long, default_value_t = 16)]
     blocks: i64,
     #[arg(long, default_value_t = 64)]
@@ -61,36 +57,14 @@ pub struct TrainArgs {
     lr: f64,
     #[arg(long, value_enum, default_value = "step")]
     lr_schedule: LrSchedule,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// CPU threads for torch (default: torch's choice).
-    #[arg(long)]
-    threads: Option<i32>,
-    /// Continue from this model checkpoint (and the train_state.safetensors beside it, if any).
-    #[arg(long)]
-    resume: Option<PathBuf>,
-    /// Stream the images through a pool of decoded ones even if the set would fit in memory
-    /// (large sets always stream).
-    #[arg(long)]
-    stream: bool,
-    /// Stop, saving, after this many iterations of this invocation (as Ctrl-C would).
-    #[arg(long)]
-    stop_after: Option<i64>,
     /// Recommended level range LOW,HIGH written to the checkpoint (default: the trained levels' span).
     #[arg(long, value_delimiter = ',')]
     range: Option<Vec<f64>>,
-    #[arg(long, default_value_t = 1000)]
-    save_every: i64,
     #[arg(long, default_value_t = 5000)]
     val_every: i64,
     /// Validation images used (the first N of --val).
     #[arg(long, default_value_t = 4)]
     val_images: usize,
-    #[arg(long, default_value_t = 50)]
-    log_every: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -168,7 +142,7 @@ impl Run {
             width: args.width,
             blocks: args.blocks,
         };
-        tch::manual_seed(args.seed as i64);
+        tch::manual_seed(args.run.seed as i64);
         let vs = nn::VarStore::new(device);
         let net = HyperRes::new(&vs.root(), config);
         let adam = Adam::new(&vs);
@@ -192,17 +166,7 @@ impl Run {
             level_divisor: LEVEL_DIVISOR,
             level_range: range,
             dtype: StorageDtype::F32,
-            provenance: Provenance {
-                dataset: args
-                    .data
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                iterations: 0,
-                device: format!("{device:?}"),
-                commit: env!("HYPERRES_COMMIT").into(),
-            },
+            provenance: args.run.provenance(device),
         };
         Ok(Run {
             meta,
@@ -255,21 +219,21 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         args.batch > 0 && args.patch >= 2 && args.patch % 2 == 0,
         "--batch > 0 and an even --patch"
     );
-    if let Some(threads) = args.threads {
+    if let Some(threads) = args.run.threads {
         tch::set_num_threads(threads);
     }
-    let device = parse_device(&args.device)?;
-    let mut run = match &args.resume {
+    let device = parse_device(&args.run.device)?;
+    let mut run = match &args.run.resume {
         Some(model) => Run::resume(&args, model, device)?,
         None => Run::start(&args, device)?,
     };
-    let mut session = Session::new(&args.out, args.iters, run.iteration)?;
+    let mut session = Session::new(&args.run.out, args.iters, run.iteration)?;
     let images = ImageSource::open(
-        &args.data,
+        &args.run.data,
         args.colour,
         args.patch,
-        (args.seed, run.iteration),
-        args.stream,
+        (args.run.seed, run.iteration),
+        args.run.stream,
     )?;
     let validation = match &args.val {
         Some(dir) => Some(Validation::new(
@@ -278,11 +242,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             args.val_images,
             args.task,
             &args.levels,
-            args.seed,
+            args.run.seed,
         )?),
         None => None,
     };
     let end = args
+        .run
         .stop_after
         .map_or(args.iters, |n| (run.iteration + n).min(args.iters));
     let batches = spawn_loader(
@@ -291,7 +256,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         args.task,
         args.levels.clone(),
         args.batch,
-        args.seed,
+        args.run.seed,
         (run.iteration, end),
     );
     let c = Tensor::from_slice(&args.levels)
@@ -318,7 +283,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         window_steps += 1;
 
         let mut message = None;
-        if run.iteration % args.log_every == 0 || run.iteration == end {
+        if run.iteration % args.run.log_every == 0 || run.iteration == end {
             let seconds = window_start.elapsed().as_secs_f64();
             let loss = window_loss / window_steps as f64;
             session.log(json!({
@@ -338,7 +303,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             let psnrs = validation.psnr_per_level(&run.net, device);
             session.log(json!({"iteration": run.iteration, "val_psnr": psnrs}))?;
         }
-        if run.iteration % args.save_every == 0 {
+        if run.iteration % args.run.save_every == 0 {
             session.save(&mut run.meta, run.iteration, &run.vs, &run.adam)?;
         }
     }

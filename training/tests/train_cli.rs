@@ -29,6 +29,29 @@ fn hyperres_train(args: &[&str]) -> Command {
     command
 }
 
+/// Runs `hyperres-train` and fails the test, showing its stderr, unless it succeeds.
+fn run_ok(args: &[&str]) -> Output {
+    let output = hyperres_train(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "hyperres-train {args:?}: {stderr}");
+    output
+}
+
+/// `hyperres-train eval` of `model` on `data` (plus `extra`): the JSON report and the output.
+fn eval(model: &Path, data: &Path, extra: &[&str]) -> (serde_json::Value, Output) {
+    let json = model.with_extension("eval.json");
+    let (model, data, json_str) = (
+        model.to_str().unwrap(),
+        data.to_str().unwrap(),
+        json.to_str().unwrap(),
+    );
+    let mut args = vec!["eval", "--model", model, "--data", data, "--json", json_str];
+    args.extend_from_slice(extra);
+    let output = run_ok(&args);
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (report, output)
+}
+
 fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
     let (data, out) = (data.to_str().unwrap(), out.to_str().unwrap());
     let mut args = vec![
@@ -55,13 +78,7 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
         "3",
     ];
     args.extend_from_slice(extra);
-    let output = hyperres_train(&args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    run_ok(&args)
 }
 
 fn weights(model: &Path) -> Vec<(String, tch::Tensor)> {
@@ -240,31 +257,21 @@ fn eval_writes_json_and_markdown_with_the_papers_numbers() {
     let data = image_folder(dir.path());
     let out = dir.path().join("run");
     train(&data, &out, &["--iters", "2"]);
-    let (json, markdown) = (dir.path().join("eval.json"), dir.path().join("eval.md"));
-    let output = hyperres_train(&[
-        "eval",
-        "--model",
-        out.join("model.safetensors").to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--levels",
-        "15,25",
-        "--limit",
-        "2",
-        "--json",
-        json.to_str().unwrap(),
-        "--markdown",
-        markdown.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (markdown, plot) = (dir.path().join("eval.md"), dir.path().join("eval.png"));
+    let (report, _) = eval(
+        &out.join("model.safetensors"),
+        &data,
+        &[
+            "--levels",
+            "15,25",
+            "--limit",
+            "2",
+            "--markdown",
+            markdown.to_str().unwrap(),
+            "--plot",
+            plot.to_str().unwrap(),
+        ],
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let levels = report["levels"].as_array().unwrap();
     assert_eq!(levels.len(), 2);
     assert_eq!(levels[1]["level"], 25.0);
@@ -278,6 +285,8 @@ fn eval_writes_json_and_markdown_with_the_papers_numbers() {
         table.contains("| 25 |") && table.contains("31.41"),
         "{table}"
     );
+    let chart = image::open(&plot).unwrap();
+    assert_eq!((chart.width(), chart.height()), (900, 600));
 }
 
 #[test]
@@ -302,12 +311,7 @@ fn estimator_trains_resumes_and_evaluates_and_drives_blind_restoration() {
             "1",
         ];
         args.extend_from_slice(extra);
-        let output = hyperres_train(&args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run_ok(&args);
     };
     estimator(&whole, &[]);
     estimator(&parts, &["--stop-after", "1"]);
@@ -324,57 +328,22 @@ fn estimator_trains_resumes_and_evaluates_and_drives_blind_restoration() {
     );
 
     // The estimator alone: error per level.
-    let json = dir.path().join("est.json");
-    let output = hyperres_train(&[
-        "eval",
-        "--model",
-        halfway.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--levels",
-        "15,50",
-        "--json",
-        json.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (report, output) = eval(&halfway, &data, &["--levels", "15,50"]);
     assert!(report["levels"][1]["abs_error"].as_f64().unwrap() >= 0.0);
     assert!(String::from_utf8_lossy(&output.stdout).contains("authors' abs error"));
 
     // Blind restoration: a restorer driven by the estimator reports the PSNR lost.
     let restorer = dir.path().join("restorer");
     train(&data, &restorer, &["--iters", "1"]);
-    let output = hyperres_train(&[
-        "eval",
-        "--model",
-        restorer.join("model.safetensors").to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
+    let blind = [
         "--levels",
         "25",
         "--limit",
         "1",
         "--blind",
         halfway.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    ];
+    let (report, _) = eval(&restorer.join("model.safetensors"), &data, &blind);
     let level = &report["levels"][0];
     let lost = level["blind_psnr_lost"].as_f64().unwrap();
     let (psnr, blind) = (
@@ -393,8 +362,8 @@ fn jpeg_and_sr_models_train_and_evaluate() {
         ("sr", "rgb", "2,4", "2,3"),
     ] {
         let out = dir.path().join(task);
-        let (data, out_str) = (data.to_str().unwrap(), out.to_str().unwrap());
-        let output = hyperres_train(&[
+        let (data_str, out_str) = (data.to_str().unwrap(), out.to_str().unwrap());
+        run_ok(&[
             "train",
             "--task",
             task,
@@ -403,7 +372,7 @@ fn jpeg_and_sr_models_train_and_evaluate() {
             "--levels",
             levels,
             "--data",
-            data,
+            data_str,
             "--out",
             out_str,
             "--blocks",
@@ -418,37 +387,12 @@ fn jpeg_and_sr_models_train_and_evaluate() {
             "1",
             "--iters",
             "2",
-        ])
-        .output()
-        .unwrap();
-        assert!(
-            output.status.success(),
-            "{task}: {}",
-            String::from_utf8_lossy(&output.stderr)
+        ]);
+        let (report, _) = eval(
+            &out.join("model.safetensors"),
+            &data,
+            &["--levels", eval_levels, "--limit", "1"],
         );
-        let json = dir.path().join(format!("{task}.json"));
-        let output = hyperres_train(&[
-            "eval",
-            "--model",
-            out.join("model.safetensors").to_str().unwrap(),
-            "--data",
-            data,
-            "--levels",
-            eval_levels,
-            "--limit",
-            "1",
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-        assert!(
-            output.status.success(),
-            "{task}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         let levels = report["levels"].as_array().unwrap();
         // Stronger degradation (lower quality, larger scale) leaves a worse input.
         let input = |i: usize| levels[i]["input_psnr"].as_f64().unwrap();

@@ -1,0 +1,60 @@
+//! The demo (`scripts/demo` runs the release build of examples/demo.rs) makes its files and
+//! fails clearly on a wrong input path.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The demo example, built like scripts/test builds every target.
+fn demo() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--workspace", "--all-targets"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/demo")
+}
+
+#[test]
+fn demo_restores_the_built_in_clip_and_refuses_a_missing_input() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(demo())
+        .args(["--out", out.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in ["restored.avi", "side_by_side.png"] {
+        let len = std::fs::metadata(out.path().join(file))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(len > 1000, "{file} missing or empty");
+    }
+    let side = image::open(out.path().join("side_by_side.png")).unwrap();
+    assert_eq!((side.width(), side.height()), (480, 160));
+    // "PSNR noisy X dB -> restored Y dB": restoration must gain.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("PSNR"))
+        .expect("a PSNR line");
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(numbers[1] > numbers[0] + 3.0, "{line}");
+
+    let missing = Path::new("/nonexistent/clip.mp4");
+    let output = Command::new(demo()).arg(missing).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+}

@@ -188,6 +188,9 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     )
 }
 
+/// A packed RGB frame and its width and height.
+type Frame = (Vec<u8>, u32, u32);
+
 fn restore_file(input: &Path, paths: &Paths) -> anyhow::Result<()> {
     let uri = gst::glib::filename_to_uri(std::fs::canonicalize(input)?, None)?;
     let pipeline = gst::parse::launch(&format!(
@@ -201,7 +204,7 @@ fn restore_file(input: &Path, paths: &Paths) -> anyhow::Result<()> {
     ))?
     .downcast::<gst::Pipeline>()
     .map_err(|_| anyhow::anyhow!("not a pipeline"))?;
-    let first = |name: &str| -> anyhow::Result<Arc<Mutex<Option<(Vec<u8>, u32, u32)>>>> {
+    let first = |name: &str| -> anyhow::Result<Arc<Mutex<Option<Frame>>>> {
         let sink = pipeline
             .by_name(name)
             .context("appsink")?

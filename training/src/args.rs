@@ -30,6 +30,9 @@ pub struct RunArgs {
     /// Stop, saving, after this many iterations of this invocation (as Ctrl-C would).
     #[arg(long)]
     pub stop_after: Option<i64>,
+    /// Stop, saving, after this many minutes of training (e.g. to fit a lent GPU's time).
+    #[arg(long)]
+    pub minutes: Option<f64>,
     /// Stream the images through a pool of decoded ones even if the set would fit in memory
     /// (large sets always stream).
     #[arg(long)]

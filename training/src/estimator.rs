@@ -82,7 +82,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         iteration = resume_weights(model, &mut vs, &meta)?;
         resume_optimiser(model, iteration, &mut adam)?;
     }
-    let mut session = Session::new(&args.run.out, args.iters, iteration)?;
+    let mut session = Session::new(&args.run.out, args.iters, iteration, args.run.minutes)?;
     let mut images = ImageSource::open(
         &args.run.data,
         args.colour,
@@ -95,7 +95,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         .stop_after
         .map_or(args.iters, |n| (iteration + n).min(args.iters));
     let mut window = (std::time::Instant::now(), 0.0, 0);
-    while iteration < end && !session.interrupted() {
+    while iteration < end && !session.should_stop() {
         let mut rng = seeded_rng(args.run.seed, iteration as u64);
         let clean = sample_crops(
             images.images_at(iteration)?,

@@ -21,11 +21,18 @@ pub struct Session {
     log: std::fs::File,
     bar: ProgressBar,
     interrupted: Arc<AtomicBool>,
+    deadline: Option<std::time::Instant>,
 }
 
 impl Session {
-    /// Opens `out` (created if needed) for a run of `iters` iterations now at `start`.
-    pub fn new(out: &Path, iters: i64, start: i64) -> anyhow::Result<Session> {
+    /// Opens `out` (created if needed) for a run of `iters` iterations now at `start`, to stop
+    /// after `minutes` if given.
+    pub fn new(
+        out: &Path,
+        iters: i64,
+        start: i64,
+        minutes: Option<f64>,
+    ) -> anyhow::Result<Session> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -39,17 +46,23 @@ impl Session {
         let flag = interrupted.clone();
         ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
             .context("installing the Ctrl-C handler")?;
+        let deadline = minutes
+            .map(|m| std::time::Instant::now() + std::time::Duration::from_secs_f64(m * 60.0));
         Ok(Session {
             out: out.to_owned(),
             log,
             bar,
             interrupted,
+            deadline,
         })
     }
 
-    /// Whether Ctrl-C was pressed (the run then saves and stops).
-    pub fn interrupted(&self) -> bool {
+    /// Whether Ctrl-C was pressed or the time is up (the run then saves and stops).
+    pub fn should_stop(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
+            || self
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
     }
 
     pub fn progress(&self, iteration: i64, message: Option<String>) {

@@ -227,7 +227,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         Some(model) => Run::resume(&args, model, device)?,
         None => Run::start(&args, device)?,
     };
-    let mut session = Session::new(&args.run.out, args.iters, run.iteration)?;
+    let mut session = Session::new(&args.run.out, args.iters, run.iteration, args.run.minutes)?;
     let images = ImageSource::open(
         &args.run.data,
         args.colour,
@@ -267,7 +267,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let (mut window_start, mut window_wait, mut window_loss) = (Instant::now(), 0.0, 0.0);
     let mut window_steps = 0;
 
-    while run.iteration < end && !session.interrupted() {
+    while run.iteration < end && !session.should_stop() {
         let wait = Instant::now();
         let batch = batches.recv().context("the data loader stopped")??;
         window_wait += wait.elapsed().as_secs_f64();

@@ -52,8 +52,18 @@ pub struct EvalArgs {
     plot: Option<PathBuf>,
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Arithmetic of the restorer: fp32, or fp16/bf16 (on CUDA, as the element's `precision`).
+    #[arg(long, value_enum, default_value = "fp32")]
+    precision: Precision,
     #[arg(long)]
     threads: Option<i32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Precision {
+    Fp32,
+    Fp16,
+    Bf16,
 }
 
 /// The measurements of one image at one level, by column name.
@@ -148,7 +158,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|p| LevelEstimator::load(p, device))
                 .transpose()?;
-            Subject::Restorer(Box::new(Restorer::load(&args.model, device)?), blind)
+            let mut restorer = Restorer::load(&args.model, device)?;
+            restorer.set_kind(match args.precision {
+                Precision::Fp32 => Kind::Float,
+                Precision::Fp16 => Kind::Half,
+                Precision::Bf16 => Kind::BFloat16,
+            });
+            Subject::Restorer(Box::new(restorer), blind)
         }
         ModelKind::Estimator => Subject::Estimator(LevelEstimator::load(&args.model, device)?),
     };

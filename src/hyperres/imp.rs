@@ -51,18 +51,25 @@ const DEFAULT_SMOOTHING: f64 = 0.7;
 const NO_ESTIMATE: f64 = -1.0;
 const DEFAULT_OVERLAP: u32 = 32;
 
+/// Settings read at start.
 #[derive(Debug, Clone)]
 struct Settings {
     model_location: String,
     task: Task,
-    level: f64,
-    mode: Mode,
     estimator_location: String,
-    estimate_interval: u32,
-    level_smoothing: f64,
     device: String,
     precision: Precision,
     threads: i32,
+    live: Live,
+}
+
+/// Settings read for every frame (copied out of the lock, no allocation).
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    level: f64,
+    mode: Mode,
+    estimate_interval: u32,
+    level_smoothing: f64,
     tile_size: u32,
     tile_overlap: u32,
 }
@@ -72,16 +79,18 @@ impl Default for Settings {
         Settings {
             model_location: String::new(),
             task: Task::Denoise,
-            level: DEFAULT_LEVEL,
-            mode: Mode::Manual,
             estimator_location: String::new(),
-            estimate_interval: DEFAULT_INTERVAL,
-            level_smoothing: DEFAULT_SMOOTHING,
             device: "auto".into(),
             precision: Precision::Auto,
             threads: 0,
-            tile_size: 0,
-            tile_overlap: DEFAULT_OVERLAP,
+            live: Live {
+                level: DEFAULT_LEVEL,
+                mode: Mode::Manual,
+                estimate_interval: DEFAULT_INTERVAL,
+                level_smoothing: DEFAULT_SMOOTHING,
+                tile_size: 0,
+                tile_overlap: DEFAULT_OVERLAP,
+            },
         }
     }
 }
@@ -244,14 +253,14 @@ impl ObjectImpl for HyperRes {
             }
             "task" => settings.task = value.get().unwrap(),
             // GObject validation already refuses NaN and values beyond ±1e6.
-            "level" => settings.level = value.get().unwrap(),
-            "mode" => settings.mode = value.get().unwrap(),
+            "level" => settings.live.level = value.get().unwrap(),
+            "mode" => settings.live.mode = value.get().unwrap(),
             "estimator-location" => {
                 settings.estimator_location =
                     value.get::<Option<String>>().unwrap().unwrap_or_default()
             }
-            "estimate-interval" => settings.estimate_interval = value.get().unwrap(),
-            "level-smoothing" => settings.level_smoothing = value.get().unwrap(),
+            "estimate-interval" => settings.live.estimate_interval = value.get().unwrap(),
+            "level-smoothing" => settings.live.level_smoothing = value.get().unwrap(),
             "device" => {
                 settings.device = value
                     .get::<Option<String>>()
@@ -260,8 +269,8 @@ impl ObjectImpl for HyperRes {
             }
             "threads" => settings.threads = value.get().unwrap(),
             "precision" => settings.precision = value.get().unwrap(),
-            "tile-size" => settings.tile_size = value.get().unwrap(),
-            "tile-overlap" => settings.tile_overlap = value.get().unwrap(),
+            "tile-size" => settings.live.tile_size = value.get().unwrap(),
+            "tile-overlap" => settings.live.tile_overlap = value.get().unwrap(),
             other => unreachable!("no writable property {other}"),
         }
     }
@@ -271,17 +280,17 @@ impl ObjectImpl for HyperRes {
         match pspec.name() {
             "model-location" => settings.model_location.to_value(),
             "task" => settings.task.to_value(),
-            "level" => settings.level.to_value(),
-            "mode" => settings.mode.to_value(),
+            "level" => settings.live.level.to_value(),
+            "mode" => settings.live.mode.to_value(),
             "estimator-location" => settings.estimator_location.to_value(),
-            "estimate-interval" => settings.estimate_interval.to_value(),
-            "level-smoothing" => settings.level_smoothing.to_value(),
+            "estimate-interval" => settings.live.estimate_interval.to_value(),
+            "level-smoothing" => settings.live.level_smoothing.to_value(),
             "estimated-level" => lock(&self.estimated_level).to_value(),
             "device" => settings.device.to_value(),
             "threads" => settings.threads.to_value(),
             "precision" => settings.precision.to_value(),
-            "tile-size" => settings.tile_size.to_value(),
-            "tile-overlap" => settings.tile_overlap.to_value(),
+            "tile-size" => settings.live.tile_size.to_value(),
+            "tile-overlap" => settings.live.tile_overlap.to_value(),
             "weight-updates" => lock(&self.weight_updates).to_value(),
             other => unreachable!("no property {other}"),
         }
@@ -421,7 +430,7 @@ impl HyperRes {
             meta.colour,
             meta.levels
         );
-        let estimator = match (settings.estimator_location.as_str(), settings.mode) {
+        let estimator = match (settings.estimator_location.as_str(), settings.live.mode) {
             ("", Mode::Auto) => {
                 return Err(gst::error_msg!(
                     gst::ResourceError::Settings,
@@ -462,19 +471,19 @@ impl HyperRes {
         &self,
         state: &mut State,
         image: &tch::Tensor,
-        settings: &Settings,
+        live: &Live,
         pts: Option<gst::ClockTime>,
     ) -> Option<f64> {
         let estimator = state.estimator.as_ref()?;
         if state
             .frames
-            .is_multiple_of(u64::from(settings.estimate_interval))
+            .is_multiple_of(u64::from(live.estimate_interval))
             || state.estimate.is_none()
         {
             let raw = estimator.estimate(&image.squeeze_dim(0));
             let smoothed = match state.estimate {
                 Some(previous) => {
-                    settings.level_smoothing * previous + (1.0 - settings.level_smoothing) * raw
+                    live.level_smoothing * previous + (1.0 - live.level_smoothing) * raw
                 }
                 None => raw,
             };
@@ -617,7 +626,7 @@ impl VideoFilterImpl for HyperRes {
         &self,
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = lock(&self.settings).clone();
+        let live = lock(&self.settings).live;
         let pts = frame.buffer().pts();
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
@@ -631,11 +640,11 @@ impl VideoFilterImpl for HyperRes {
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
         let image = plane.read(data);
 
-        let requested = match settings.mode {
+        let requested = match live.mode {
             Mode::Auto => self
-                .auto_level(state, &image, &settings, pts)
-                .unwrap_or(settings.level),
-            Mode::Manual => settings.level,
+                .auto_level(state, &image, &live, pts)
+                .unwrap_or(live.level),
+            Mode::Manual => live.level,
         };
         state.frames += 1;
         let [low, high] = state.allowed;
@@ -663,8 +672,8 @@ impl VideoFilterImpl for HyperRes {
             );
         }
         let tiling = Tiling {
-            tile: i64::from(settings.tile_size),
-            overlap: i64::from(settings.tile_overlap),
+            tile: i64::from(live.tile_size),
+            overlap: i64::from(live.tile_overlap),
         };
         let restored = state.restorer.restore_tiled(&image, tiling);
         plane.write(&restored, data);

@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use gst::prelude::*;
 use gst_app::{AppSink, AppSrc};
 use gst_video::prelude::*;
+use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use image::RgbImage;
 use tch::{Kind, Tensor};
 
@@ -75,26 +76,6 @@ fn add_noise(frame: &Tensor, seed: i64) -> Tensor {
     (noisy.clamp(0.0, 1.0) * 255.0).round() / 255.0
 }
 
-fn to_bytes(frame: &Tensor) -> Vec<u8> {
-    let bytes = (frame * 255.0)
-        .round()
-        .clamp(0.0, 255.0)
-        .to_kind(Kind::Uint8)
-        .permute([1, 2, 0])
-        .contiguous();
-    Vec::<u8>::try_from(bytes.view([-1])).expect("u8 frame")
-}
-
-fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64.powi(2) / mse).log10()
-}
-
 /// The restoring part of every pipeline.
 fn restorer(paths: &Paths) -> String {
     format!(
@@ -148,7 +129,7 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     );
     pipeline.set_state(gst::State::Playing)?;
     for (i, frame) in noisy.iter().enumerate() {
-        let mut buffer = gst::Buffer::from_mut_slice(to_bytes(frame));
+        let mut buffer = gst::Buffer::from_mut_slice(packed_rgb(frame));
         buffer
             .get_mut()
             .unwrap()
@@ -160,13 +141,13 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     eprintln!();
 
     let restored = restored.lock().unwrap();
-    let clean: Vec<Vec<u8>> = clean.iter().map(to_bytes).collect();
-    let noisy: Vec<Vec<u8>> = noisy.iter().map(to_bytes).collect();
+    let clean: Vec<Vec<u8>> = clean.iter().map(packed_rgb).collect();
+    let noisy: Vec<Vec<u8>> = noisy.iter().map(packed_rgb).collect();
     let mean = |frames: &[Vec<u8>]| {
         frames
             .iter()
             .zip(&clean)
-            .map(|(f, c)| psnr(f, c))
+            .map(|(f, c)| psnr_8bit(f, c))
             .sum::<f64>()
             / clean.len() as f64
     };

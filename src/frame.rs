@@ -115,6 +115,38 @@ impl Plane {
     }
 }
 
+/// PSNR in dB between two 8-bit sample sequences of equal length (infinite when equal).
+pub fn psnr_8bit(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len(), "PSNR of sequences of different lengths");
+    let squared: u64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| u64::from(x.abs_diff(y)).pow(2))
+        .sum();
+    let mse = squared as f64 / a.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse).log10()
+}
+
+/// An RGB image `[3, H, W]` in [0, 1] as packed 8-bit RGB (rows unpadded).
+pub fn packed_rgb(image: &Tensor) -> Vec<u8> {
+    let [_, h, w] = image.size()[..] else {
+        panic!("packed_rgb expects [3, H, W]")
+    };
+    let (width, height) = (w as usize, h as usize);
+    let plane = Plane {
+        width,
+        height,
+        stride: 3 * width,
+        samples: Samples::Rgb {
+            offsets: [0, 1, 2],
+            pixel_bytes: 3,
+        },
+    };
+    let mut bytes = vec![0; 3 * width * height];
+    plane.write(&image.unsqueeze(0), &mut bytes);
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +179,14 @@ mod tests {
                 assert_eq!(new, old, "alpha or padding byte {i} changed");
             }
         }
+    }
+
+    #[test]
+    fn psnr_of_known_errors() {
+        assert!((psnr_8bit(&[0, 0, 0, 0], &[1, 1, 1, 1]) - 48.130_803_608).abs() < 1e-6);
+        assert!(psnr_8bit(&[9, 9], &[9, 9]).is_infinite());
+        let image = Tensor::from_slice(&[0.0f32, 1.0, 0.5, 0.25, 1.0, 0.0]).view([3, 1, 2]);
+        assert_eq!(packed_rgb(&image), [0, 128, 255, 255, 64, 0]);
     }
 
     #[test]

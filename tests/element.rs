@@ -10,6 +10,7 @@ use common::{
 };
 use gst::prelude::*;
 use gst_controller::prelude::*;
+use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use gsthyperres::model::RestorerConfig;
 use tch::{Kind, Tensor};
 
@@ -23,26 +24,6 @@ fn init() {
 
 fn fixture() -> PathBuf {
     repo_path("tests/data/fixture-denoise-4b.safetensors")
-}
-
-/// `[3, H, W]` in [0, 1] to packed RGB bytes.
-fn rgb_bytes(image: &Tensor) -> Vec<u8> {
-    let bytes = (image * 255.0)
-        .round()
-        .to_kind(Kind::Uint8)
-        .permute([1, 2, 0])
-        .contiguous();
-    Vec::<u8>::try_from(bytes.view([-1])).unwrap()
-}
-
-fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    10.0 * (255.0f64.powi(2) / mse).log10()
 }
 
 /// A harness around a `hyperres` configured with `properties` (the harness starts it at once).
@@ -87,10 +68,10 @@ fn updates(h: &gst_check::Harness) -> u64 {
 fn restores_noisy_frames_and_the_level_matters() {
     let clean = load_crop("cbsd68_102061_crop.png");
     let noisy = add_noise(&clean, 25.0, 1);
-    let (clean, noisy) = (rgb_bytes(&clean), rgb_bytes(&noisy));
+    let (clean, noisy) = (packed_rgb(&clean), packed_rgb(&noisy));
     let mut h = harness(&[model(&fixture()), ("level", "25.0")], &rgb_caps(192, 192));
     let restored = push(&mut h, noisy.clone(), 0);
-    let (before, after) = (psnr(&noisy, &clean), psnr(&restored, &clean));
+    let (before, after) = (psnr_8bit(&noisy, &clean), psnr_8bit(&restored, &clean));
     println!("sigma 25: noisy {before:.2} dB, restored {after:.2} dB");
     assert!(
         after > before + 4.0,
@@ -110,7 +91,7 @@ fn restores_noisy_frames_and_the_level_matters() {
 
 #[test]
 fn weights_are_generated_only_when_the_level_changes() {
-    let frame = rgb_bytes(
+    let frame = packed_rgb(
         &load_crop("cbsd68_101087_crop.png")
             .narrow(1, 0, 32)
             .narrow(2, 0, 32),
@@ -143,7 +124,7 @@ fn weights_are_generated_only_when_the_level_changes() {
 
 #[test]
 fn a_control_source_drives_the_level_per_buffer() {
-    let frame = rgb_bytes(&Tensor::full(
+    let frame = packed_rgb(&Tensor::full(
         [3, 8, 8],
         0.5,
         (Kind::Float, tch::Device::Cpu),
@@ -173,7 +154,7 @@ fn auto_mode_estimates_sigma_within_15_percent() {
     let estimator = authors_estimator_checkpoint(dir.path());
     let clean = load_crop("cbsd68_119082_crop.png");
     for sigma in [15.0, 25.0, 50.0] {
-        let noisy = rgb_bytes(&add_noise(&clean, sigma, 7));
+        let noisy = packed_rgb(&add_noise(&clean, sigma, 7));
         let mut h = harness(
             &[
                 model(&fixture()),
@@ -359,7 +340,7 @@ fn tiled_frames_equal_whole_frames() {
     let clean = load_crop("cbsd68_101087_crop.png")
         .narrow(1, 0, 90)
         .narrow(2, 0, 120);
-    let noisy = rgb_bytes(&add_noise(&clean, 25.0, 3));
+    let noisy = packed_rgb(&add_noise(&clean, 25.0, 3));
     let caps = rgb_caps(120, 90);
     let fixture = fixture();
     let whole = push(&mut harness(&[model(&fixture)], &caps), noisy.clone(), 0);

@@ -454,6 +454,18 @@ impl HyperRes {
                 Some(estimator)
             }
         };
+        let requested_task = match settings.task {
+            Task::Denoise => task::Task::Denoise,
+            Task::Dejpeg => task::Task::Dejpeg,
+            Task::Sr => task::Task::Sr,
+        };
+        if !settings.model_location.is_empty() && requested_task != meta.task {
+            gst::element_imp_info!(
+                self,
+                gst::ResourceError::Settings,
+                ["the model restores {}; task={} is ignored", meta.task, requested_task]
+            );
+        }
         let allowed = allowed_levels(meta.task, meta.level_range);
         Ok(State {
             restorer,

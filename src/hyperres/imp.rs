@@ -463,7 +463,11 @@ impl HyperRes {
             gst::element_imp_info!(
                 self,
                 gst::ResourceError::Settings,
-                ["the model restores {}; task={} is ignored", meta.task, requested_task]
+                [
+                    "the model restores {}; task={} is ignored",
+                    meta.task,
+                    requested_task
+                ]
             );
         }
         let allowed = allowed_levels(meta.task, meta.level_range);

@@ -123,16 +123,9 @@ fn import_restorer(
             offsets.push(offset);
         }
     }
-    let empty = || Tensor::zeros([0], (tch::Kind::Float, tch::Device::Cpu));
-    let cat = |parts: &[Tensor]| {
-        if parts.is_empty() {
-            empty()
-        } else {
-            Tensor::cat(parts, 0)
-        }
-    };
-    ours.push(("generated.w".into(), cat(&slopes)));
-    ours.push(("generated.b".into(), cat(&offsets)));
+    // At least one block: detection needed res_blocks_meta.1.
+    ours.push(("generated.w".into(), Tensor::cat(&slopes, 0)));
+    ours.push(("generated.b".into(), Tensor::cat(&offsets, 0)));
     Ok((AuthorsCheckpoint::Restorer(config), ours))
 }
 

@@ -166,7 +166,9 @@ impl HyperRes {
             .as_ref()
             .expect("HyperRes::set_level before forward")
             .weights;
-        self.forward_generated(x, weights, LevelBatching::default())
+        // One level: the plain pass, without the per-level split and concatenation (a copy of
+        // every output frame) that `LevelBatching::Loop` would add.
+        self.forward_grouped(x, weights)
     }
 
     /// Training forward for k levels at once: `x` is `[k*B, C, H, W]`, its i-th block of B images

@@ -5,11 +5,18 @@ use std::path::PathBuf;
 use anyhow::{bail, ensure};
 use clap::Args;
 use gsthyperres::checkpoint::Provenance;
+use gsthyperres::task::{Colour, Task};
 use tch::Device;
 
 /// Options every training run has.
 #[derive(Args, Debug)]
 pub struct RunArgs {
+    /// Degradation: denoise, dejpeg or sr.
+    #[arg(long, default_value = "denoise")]
+    pub task: Task,
+    /// rgb or gray.
+    #[arg(long, default_value = "rgb")]
+    pub colour: Colour,
     /// Training image folders.
     #[arg(long, required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,

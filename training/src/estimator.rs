@@ -8,7 +8,7 @@ use clap::Args;
 use gsthyperres::checkpoint::{Metadata, StorageDtype};
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::{ESTIMATOR_CROP, Estimator, EstimatorConfig};
-use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
+use gsthyperres::task::{LEVEL_DIVISOR, ModelKind, Task};
 use rand::RngExt;
 use serde_json::json;
 use tch::{Kind, Reduction, Tensor, nn};
@@ -24,10 +24,6 @@ use crate::train::LrSchedule;
 pub struct EstimatorArgs {
     #[command(flatten)]
     run: RunArgs,
-    #[arg(long, default_value = "denoise")]
-    task: Task,
-    #[arg(long, default_value = "rgb")]
-    colour: Colour,
     /// Level range LOW,HIGH to train on (default: sigma 0..100, JPEG quality 5..95, SR scale 1.5..6).
     #[arg(long, value_delimiter = ',')]
     levels: Option<Vec<f64>>,
@@ -55,10 +51,10 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         tch::set_num_threads(threads);
     }
     let device = parse_device(&args.run.device)?;
-    let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.task));
+    let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.run.task));
     ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
     let config = EstimatorConfig {
-        channels: args.colour.channels(),
+        channels: args.run.colour.channels(),
         ..Default::default()
     };
     tch::manual_seed(args.run.seed as i64);
@@ -67,8 +63,8 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let mut adam = Adam::new(&vs);
     let mut meta = Metadata {
         kind: ModelKind::Estimator,
-        task: args.task,
-        colour: args.colour,
+        task: args.run.task,
+        colour: args.run.colour,
         width: config.width,
         blocks: config.stages,
         levels: vec![low, high],
@@ -85,7 +81,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let mut session = Session::new(&args.run.out, args.iters, iteration, args.run.minutes)?;
     let mut images = ImageSource::open(
         &args.run.data,
-        args.colour,
+        args.run.colour,
         ESTIMATOR_CROP,
         (args.run.seed, iteration),
         args.run.stream,
@@ -110,7 +106,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
             .split(1, 0)
             .iter()
             .zip(&levels)
-            .map(|(crop, &level)| degrade(args.task, crop, level, &mut rng))
+            .map(|(crop, &level)| degrade(args.run.task, crop, level, &mut rng))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let input = Tensor::cat(&degraded, 0).to_device(device);
         let target = Tensor::from_slice(&levels)

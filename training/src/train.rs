@@ -28,12 +28,6 @@ use crate::session::{Session, resume_optimiser};
 pub struct TrainArgs {
     #[command(flatten)]
     run: RunArgs,
-    /// Degradation to learn.
-    #[arg(long, default_value = "denoise")]
-    task: Task,
-    /// rgb or gray.
-    #[arg(long, default_value = "rgb")]
-    colour: Colour,
     /// Levels of the k main networks (task units), e.g. 15,35,50,75.
     #[arg(long, value_delimiter = ',', required = true)]
     levels: Vec<f64>,
@@ -138,7 +132,7 @@ struct Run {
 impl Run {
     fn start(args: &TrainArgs, device: Device) -> anyhow::Result<Run> {
         let config = RestorerConfig {
-            channels: args.colour.channels(),
+            channels: args.run.colour.channels(),
             width: args.width,
             blocks: args.blocks,
         };
@@ -158,8 +152,8 @@ impl Run {
         };
         let meta = Metadata {
             kind: ModelKind::Restorer,
-            task: args.task,
-            colour: args.colour,
+            task: args.run.task,
+            colour: args.run.colour,
             width: args.width,
             blocks: args.blocks,
             levels: args.levels.clone(),
@@ -190,8 +184,8 @@ impl Run {
                 meta.blocks,
                 &meta.levels
             ) == (
-                args.task,
-                args.colour,
+                args.run.task,
+                args.run.colour,
                 args.width,
                 args.blocks,
                 &args.levels
@@ -230,7 +224,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut session = Session::new(&args.run.out, args.iters, run.iteration, args.run.minutes)?;
     let images = ImageSource::open(
         &args.run.data,
-        args.colour,
+        args.run.colour,
         args.patch,
         (args.run.seed, run.iteration),
         args.run.stream,
@@ -238,9 +232,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let validation = match &args.val {
         Some(dir) => Some(Validation::new(
             dir,
-            args.colour,
+            args.run.colour,
             args.val_images,
-            args.task,
+            args.run.task,
             &args.levels,
             args.run.seed,
         )?),
@@ -253,7 +247,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let batches = spawn_loader(
         images,
         args.patch,
-        args.task,
+        args.run.task,
         args.levels.clone(),
         args.batch,
         args.run.seed,

@@ -59,11 +59,30 @@ pub struct EvalArgs {
     threads: Option<i32>,
 }
 
+/// Arithmetic a restorer computes in (fp16/bf16 on CUDA only, as the element's `precision`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Precision {
+pub enum Precision {
     Fp32,
     Fp16,
     Bf16,
+}
+
+impl Precision {
+    pub fn kind(self) -> Kind {
+        match self {
+            Precision::Fp32 => Kind::Float,
+            Precision::Fp16 => Kind::Half,
+            Precision::Bf16 => Kind::BFloat16,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Fp16 => "fp16",
+            Precision::Bf16 => "bf16",
+        }
+    }
 }
 
 /// The measurements of one image at one level, by column name.
@@ -159,11 +178,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 .map(|p| LevelEstimator::load(p, device))
                 .transpose()?;
             let mut restorer = Restorer::load(&args.model, device)?;
-            restorer.set_kind(match args.precision {
-                Precision::Fp32 => Kind::Float,
-                Precision::Fp16 => Kind::Half,
-                Precision::Bf16 => Kind::BFloat16,
-            });
+            restorer.set_kind(args.precision.kind());
             Subject::Restorer(Box::new(restorer), blind)
         }
         ModelKind::Estimator => Subject::Estimator(LevelEstimator::load(&args.model, device)?),

@@ -1,21 +1,7 @@
 //! `hyperres-train`: trains, converts and evaluates gst-hyperres checkpoints.
 
-mod adam;
-mod args;
-mod data;
-mod degrade;
-mod estimator;
-mod eval;
-mod import;
-mod jpeg;
-mod metrics;
-mod paper;
-mod plot;
-mod resize;
-mod session;
-mod train;
-
 use clap::{Parser, Subcommand};
+use hyperres_training::{estimator, eval, import, keep_freed_memory, train};
 
 #[derive(Parser)]
 #[command(
@@ -48,17 +34,5 @@ fn main() -> anyhow::Result<()> {
         Command::Estimator(args) => estimator::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Import(args) => import::run(args),
-    }
-}
-
-/// Every step allocates and frees the same large activation buffers. glibc would hand them back
-/// to the kernel (mmap/trim) and fault them in again each step, costing about 10% of a CPU
-/// training step here; keeping them in the heap makes the reuse free.
-fn keep_freed_memory() {
-    // SAFETY: mallopt only adjusts allocator thresholds; it is called before any other thread
-    // exists, and failure (return 0) just leaves the defaults.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }

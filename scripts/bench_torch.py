@@ -28,7 +28,7 @@ with safe_open(ckpt, "pt") as f:
     meta = f.metadata()
 channels = 3 if meta["colour"] == "rgb" else 1
 blocks = int(meta["blocks"])
-model = HyperRes(channels, int(meta["width"]), blocks)
+model = HyperRes(channels, int(meta["width"]), blocks, meta.get("input_skip") == "true")
 model.load_state_dict(restorer_state_from_ours(load_file(ckpt), blocks), strict=True)
 model = model.to(device=device, dtype=dtype).eval()
 low, high = json.loads(meta["level_range"])

@@ -135,5 +135,6 @@ pub fn config_of(meta: &Metadata) -> RestorerConfig {
         channels: meta.colour.channels(),
         width: meta.width,
         blocks: meta.blocks,
+        input_skip: meta.input_skip,
     }
 }

@@ -18,6 +18,7 @@ const SMALL: RestorerConfig = RestorerConfig {
     channels: 3,
     width: 8,
     blocks: 2,
+    input_skip: false,
 };
 
 const SMALL_ESTIMATOR: EstimatorConfig = EstimatorConfig {
@@ -304,6 +305,7 @@ fn bad_metadata_values_give_errors_naming_the_key() {
         ("level_range", "[90, 5]"),
         ("dtype", "f64"),
         ("iterations", "many"),
+        ("input_skip", "yes"),
     ];
     for (i, (key, value)) in cases.into_iter().enumerate() {
         let path = broken(dir.path(), &format!("meta-{i}"), |raw| {
@@ -325,6 +327,15 @@ fn metadata_survives_the_header() {
     meta.level_range = [5.0, 95.5];
     meta.provenance.iterations = 123_456;
     meta.provenance.commit = "abc123".into();
+    meta.input_skip = true;
     let parsed = checkpoint::Metadata::from_header(&meta.to_header()).unwrap();
     assert_eq!(parsed, meta);
+    // Checkpoints written before the option existed have no such key: the authors' network.
+    let mut header = meta.to_header();
+    header.remove("input_skip");
+    assert!(
+        !checkpoint::Metadata::from_header(&header)
+            .unwrap()
+            .input_skip
+    );
 }

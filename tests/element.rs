@@ -210,6 +210,7 @@ fn alpha_and_chroma_pass_through_bit_exactly() {
             channels: 1,
             width: 8,
             blocks: 1,
+            input_skip: false,
         },
         3,
     );

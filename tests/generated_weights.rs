@@ -11,6 +11,7 @@ const SMALL: RestorerConfig = RestorerConfig {
     channels: 3,
     width: 16,
     blocks: 3,
+    input_skip: false,
 };
 
 fn variable(vs: &nn::VarStore, name: &str) -> Tensor {
@@ -169,4 +170,21 @@ fn parameter_counts_match_the_authors() {
         ..Default::default()
     });
     assert_eq!(gray, 2_588_483 - 2 * 64 * 9 - 2 * 9 * 64 - 2);
+}
+
+#[test]
+fn input_skip_adds_the_input_to_the_same_network() {
+    let (plain_vs, mut plain) = random_restorer(SMALL, 9);
+    let skip_config = RestorerConfig {
+        input_skip: true,
+        ..SMALL
+    };
+    let mut skip_vs = nn::VarStore::new(Device::Cpu);
+    let mut skip = HyperRes::new(&skip_vs.root(), skip_config);
+    skip_vs.copy(&plain_vs).unwrap();
+    plain.set_level(0.2);
+    skip.set_level(0.2);
+    let x = Tensor::rand([2, 3, 12, 16], (Kind::Float, Device::Cpu));
+    let (with, without) = tch::no_grad(|| (skip.forward(&x), plain.forward(&x)));
+    assert!(max_abs_diff(&(with - without), &x) <= 1e-6);
 }

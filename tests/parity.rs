@@ -105,6 +105,7 @@ fn gray_restorer_matches_the_reference() {
         channels: 1,
         width: 32,
         blocks: 3,
+        input_skip: false,
     };
     let ckpt = random_restorer_checkpoint(dir.path(), config, 21);
     tch::manual_seed(4);
@@ -113,6 +114,22 @@ fn gray_restorer_matches_the_reference() {
         let err = restorer_parity(dir.path(), &ckpt, level, &x);
         assert!(err <= TOLERANCE, "level {level}: relative L2 {err}");
     }
+}
+
+#[test]
+fn input_skip_restorer_matches_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RestorerConfig {
+        channels: 3,
+        width: 16,
+        blocks: 2,
+        input_skip: true,
+    };
+    let ckpt = random_restorer_checkpoint(dir.path(), config, 23);
+    tch::manual_seed(5);
+    let x = Tensor::rand([2, 3, 18, 24], (Kind::Float, Device::Cpu));
+    let err = restorer_parity(dir.path(), &ckpt, 30.0, &x);
+    assert!(err <= TOLERANCE, "relative L2 {err}");
 }
 
 #[test]
@@ -138,6 +155,7 @@ fn importer_rejects_what_is_not_an_authors_state_dict() {
             channels: 3,
             width: 8,
             blocks: 1,
+            input_skip: false,
         },
         22,
     );

@@ -95,6 +95,7 @@ fn import_restorer(
         channels,
         width,
         blocks,
+        input_skip: false,
     };
     let mut ours = Tensors::new();
     for conv in 1..=5 {

@@ -40,6 +40,9 @@ pub struct Metadata {
     pub level_range: [f64; 2],
     /// How tensors are stored: f32, f16 or bf16 (always computed in f32 after loading).
     pub dtype: StorageDtype,
+    /// Restorer adds its input to its output (see `RestorerConfig::input_skip`); absent in a
+    /// header means false.
+    pub input_skip: bool,
     pub provenance: Provenance,
 }
 
@@ -115,6 +118,7 @@ impl Metadata {
             ("level_divisor", self.level_divisor.to_string()),
             ("level_range", list(&self.level_range)),
             ("dtype", self.dtype.as_str().to_owned()),
+            ("input_skip", self.input_skip.to_string()),
             ("dataset", p.dataset.clone()),
             ("iterations", p.iterations.to_string()),
             ("device", p.device.clone()),
@@ -164,6 +168,11 @@ impl Metadata {
         let dtype = fields.get("dtype")?;
         let dtype = StorageDtype::parse(dtype)
             .ok_or_else(|| fields.invalid("dtype", "must be f32, f16 or bf16".into()))?;
+        let input_skip = match header.get("input_skip").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(fields.invalid("input_skip", "must be true or false".into())),
+        };
         Ok(Metadata {
             kind,
             task: fields.parse("task")?,
@@ -174,6 +183,7 @@ impl Metadata {
             level_divisor,
             level_range,
             dtype,
+            input_skip,
             provenance: Provenance {
                 dataset: fields.get("dataset")?.to_owned(),
                 iterations: fields.parse("iterations")?,

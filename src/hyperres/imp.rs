@@ -12,6 +12,7 @@ use gst_video::subclass::prelude::*;
 use tch::{Device, Kind};
 
 use super::{Mode, Precision, Task};
+use crate::cpu_buffers;
 use crate::frame::{Plane, Samples};
 use crate::level_estimator::LevelEstimator;
 use crate::restorer::{Restorer, Tiling};
@@ -401,6 +402,12 @@ impl HyperRes {
         if settings.threads > 0 {
             tch::set_num_threads(settings.threads);
         }
+        match device {
+            // Frame-sized buffers are reused instead of mapped and faulted in for every frame.
+            Device::Cpu => cpu_buffers::reuse_buffers(),
+            // Frames keep their size for a whole stream: cuDNN's autotuning pays off.
+            _ => tch::Cuda::cudnn_set_benchmark(true),
+        }
         let model = if settings.model_location.is_empty() {
             bundled_model(settings.task)
         } else {
@@ -546,6 +553,7 @@ impl BaseTransformImpl for HyperRes {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *lock(&self.state) = None;
+        cpu_buffers::release();
         Ok(())
     }
 
@@ -635,6 +643,8 @@ impl VideoFilterImpl for HyperRes {
             in_info.height()
         );
         state.samples = Some(samples);
+        // Buffers kept for the previous frame size would not fit the new one.
+        cpu_buffers::release();
         Ok(())
     }
 

@@ -10,12 +10,17 @@ use tch::nn::{self, Module};
 
 use super::{conv3x3, kaiming_normal_scaled};
 
-/// Size of the network: image channels (3 RGB, 1 gray), feature width and residual blocks.
+/// Size of the network: image channels (3 RGB, 1 gray), feature width and residual blocks; and
+/// whether the input image is added to the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestorerConfig {
     pub channels: i64,
     pub width: i64,
     pub blocks: i64,
+    /// Not in the authors' network (false for their layout): the network then learns only the
+    /// correction, so a briefly trained model starts from the input instead of from having to
+    /// reproduce every detail (what a CPU-trained model for mild JPEG or SR needs).
+    pub input_skip: bool,
 }
 
 impl Default for RestorerConfig {
@@ -25,6 +30,7 @@ impl Default for RestorerConfig {
             channels: 3,
             width: 64,
             blocks: 16,
+            input_skip: false,
         }
     }
 }
@@ -203,8 +209,11 @@ impl HyperRes {
         let grouped = levels_to_channels(&head, k);
         let body = channels_to_levels(&self.generated_blocks(&grouped, weights), k);
         let features = head + self.conv2.forward(&body);
-        let up = self.conv3.forward(&features).pixel_shuffle(2).relu();
-        self.conv5.forward(&self.conv4.forward(&up).relu())
+        // In-place ReLUs: each acts on a fresh output nothing else needs (conv and pixel-shuffle
+        // backward do not use their outputs), sparing a full-size buffer per activation.
+        let up = self.conv3.forward(&features).pixel_shuffle(2).relu_();
+        let out = self.conv5.forward(&self.conv4.forward(&up).relu_());
+        if self.config.input_skip { out + x } else { out }
     }
 
     /// The residual blocks with generated convs. `h` is `[B, k*width, h, w]` and `weights`
@@ -217,7 +226,7 @@ impl HyperRes {
         };
         // Out-of-place additions: autograd needs each block's input, and `h` is the head's output.
         convs.chunks(2).fold(h.shallow_clone(), |h, pair| {
-            let inner = conv(&h, &pair[0]).relu();
+            let inner = conv(&h, &pair[0]).relu_();
             &h + conv(&inner, &pair[1])
         })
     }

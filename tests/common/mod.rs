@@ -49,6 +49,7 @@ pub fn metadata(kind: ModelKind, colour: Colour, width: i64, blocks: i64) -> Met
         level_divisor: LEVEL_DIVISOR,
         level_range: [5.0, 90.0],
         dtype: StorageDtype::F32,
+        input_skip: false,
         provenance: Provenance {
             dataset: "test fixture".into(),
             ..Default::default()
@@ -82,7 +83,10 @@ pub fn random_restorer_checkpoint(dir: &Path, config: RestorerConfig, seed: i64)
     } else {
         Colour::Gray
     };
-    let meta = metadata(ModelKind::Restorer, colour, config.width, config.blocks);
+    let meta = Metadata {
+        input_skip: config.input_skip,
+        ..metadata(ModelKind::Restorer, colour, config.width, config.blocks)
+    };
     let path = dir.join(format!("restorer-{}-{seed}.safetensors", colour));
     checkpoint::save_var_store(&path, &meta, &vs).unwrap();
     path

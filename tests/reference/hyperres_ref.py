@@ -59,8 +59,10 @@ class MetaBlock(nn.Module):
 
 
 class HyperRes(nn.Module):
-    def __init__(self, channels, width, blocks):
+    def __init__(self, channels, width, blocks, input_skip=False):
         super().__init__()
+        # Not in the authors' network: gst-hyperres checkpoints with input_skip add the input.
+        self.input_skip = input_skip
         self.conv1 = Wrapped(conv3x3(channels, width, 2))
         self.res_blocks_meta = nn.ModuleList([nn.Identity()] + [MetaBlock(width) for _ in range(blocks)])
         self.conv2 = Wrapped(conv3x3(width, width))
@@ -75,7 +77,8 @@ class HyperRes(nn.Module):
             h = block(h, c)
         h = head + self.conv2(h)
         h = F.relu(F.pixel_shuffle(self.conv3(h), 2))
-        return self.conv5(F.relu(self.conv4(h)))
+        out = self.conv5(F.relu(self.conv4(h)))
+        return out + x if self.input_skip else out
 
 
 class ResBlock(nn.Module):
@@ -138,7 +141,7 @@ def forward(ckpt, input_path, output_path):
     width, blocks = int(meta["width"]), int(meta["blocks"])
     torch.set_grad_enabled(False)
     if meta["kind"] == "restorer":
-        model = HyperRes(channels, width, blocks)
+        model = HyperRes(channels, width, blocks, meta.get("input_skip") == "true")
         model.load_state_dict(restorer_state_from_ours(ours, blocks), strict=True)
         c = inputs["level"].item() / float(meta["level_divisor"])
         y = model(inputs["x"], c)

@@ -71,6 +71,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         level_divisor: LEVEL_DIVISOR,
         level_range: [low, high],
         dtype: StorageDtype::F32,
+        input_skip: false,
         provenance: args.run.provenance(device),
     };
     let mut iteration = 0;

@@ -6,12 +6,14 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
 use clap::Args;
 use gsthyperres::checkpoint;
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::restorer::Restorer;
-use gsthyperres::task::{ModelKind, Task};
+use gsthyperres::task::{Colour, ModelKind, Task};
 use serde_json::{Map, Value, json};
 use tch::{Device, Kind, Tensor};
 
@@ -24,8 +26,19 @@ use crate::paper;
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Restorer (or estimator) checkpoint.
+    #[arg(long, required_unless_present = "ffmpeg")]
+    model: Option<PathBuf>,
+    /// Restore with this FFmpeg filter graph instead of a model (e.g. "format=yuv444p,nlmeans=s=8"
+    /// or "spp=quality=6:qp=20"), to compare with the tools a pipeline would otherwise use; needs
+    /// --task and --colour.
+    #[arg(long, conflicts_with_all = ["model", "blind"], requires = "task")]
+    ffmpeg: Option<String>,
+    /// Task of the degradations (with --ffmpeg; a model's own task otherwise).
     #[arg(long)]
-    model: PathBuf,
+    task: Option<Task>,
+    /// Colour of the images (with --ffmpeg).
+    #[arg(long, default_value = "rgb")]
+    colour: Colour,
     /// Benchmark folder (e.g. ../shared/data/test/CBSD68).
     #[arg(long)]
     data: PathBuf,
@@ -92,10 +105,12 @@ struct Row {
     values: Vec<(&'static str, f64)>,
 }
 
-/// What is evaluated: a restorer (possibly driven by an estimator), or an estimator alone.
+/// What is evaluated: a restorer (possibly driven by an estimator), an estimator alone, or an
+/// FFmpeg filter graph in place of a restorer.
 enum Subject {
     Restorer(Box<Restorer>, Option<LevelEstimator>),
     Estimator(LevelEstimator),
+    Ffmpeg(FfmpegFilter),
 }
 
 impl Subject {
@@ -103,6 +118,7 @@ impl Subject {
         match self {
             Subject::Restorer(r, _) => r.metadata().task,
             Subject::Estimator(e) => e.metadata().task,
+            Subject::Ffmpeg(f) => f.task,
         }
     }
 
@@ -133,13 +149,29 @@ impl Subject {
                     ("rel_error_pct", 100.0 * error / level),
                 ]
             }
+            Subject::Ffmpeg(filter) => {
+                let start = Instant::now();
+                let restored = measured(&filter.apply(degraded)?);
+                let seconds = start.elapsed().as_secs_f64();
+                vec![
+                    ("psnr", psnr(&restored, &reference)),
+                    ("ssim", ssim(&restored, &reference)),
+                    (
+                        "input_psnr",
+                        psnr(&measured(&quantise(degraded)), &reference),
+                    ),
+                    ("seconds", seconds),
+                ]
+            }
             Subject::Restorer(restorer, blind) => {
                 let mut restore_at = |level: f64| -> anyhow::Result<Tensor> {
                     restorer.set_level(level)?;
                     let out = restorer.restore(&degraded.unsqueeze(0)).squeeze_dim(0);
                     Ok(measured(&quantise(&out.to_device(Device::Cpu))))
                 };
+                let start = Instant::now();
                 let restored = restore_at(level)?;
+                let seconds = start.elapsed().as_secs_f64();
                 let mut values = vec![
                     ("psnr", psnr(&restored, &reference)),
                     ("ssim", ssim(&restored, &reference)),
@@ -147,6 +179,7 @@ impl Subject {
                         "input_psnr",
                         psnr(&measured(&quantise(degraded)), &reference),
                     ),
+                    ("seconds", seconds),
                 ];
                 if let Some(estimator) = blind {
                     let estimate = estimator.estimate(degraded);
@@ -169,28 +202,34 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         tch::set_num_threads(threads);
     }
     let device = parse_device(&args.device)?;
-    let (meta, _) = checkpoint::read(&args.model)?;
-    let mut subject = match meta.kind {
-        ModelKind::Restorer => {
-            let blind = args
-                .blind
-                .as_deref()
-                .map(|p| LevelEstimator::load(p, device))
-                .transpose()?;
-            let mut restorer = Restorer::load(&args.model, device)?;
-            restorer.set_kind(args.precision.kind());
-            Subject::Restorer(Box::new(restorer), blind)
+    if device == Device::Cpu {
+        gsthyperres::cpu_buffers::reuse_buffers();
+    }
+    let (subject, described) = match (&args.model, &args.ffmpeg) {
+        (Some(model), _) => load_subject(&args, model, device)?,
+        (None, Some(graph)) => {
+            let task = args.task.context("--ffmpeg needs --task")?;
+            let described = Described {
+                name: format!("ffmpeg -vf {graph}"),
+                task,
+                colour: args.colour,
+                kind: ModelKind::Restorer,
+                iterations: None,
+            };
+            let filter = FfmpegFilter::new(graph, task, args.colour)?;
+            (Subject::Ffmpeg(filter), described)
         }
-        ModelKind::Estimator => Subject::Estimator(LevelEstimator::load(&args.model, device)?),
+        (None, None) => bail!("give --model or --ffmpeg"),
     };
-    let levels = args.levels.clone().unwrap_or_else(|| match meta.kind {
-        ModelKind::Restorer => paper::hyperres_results(meta.task)
+    let mut subject = subject;
+    let levels = args.levels.clone().unwrap_or_else(|| match described.kind {
+        ModelKind::Restorer => paper::hyperres_results(described.task)
             .iter()
             .map(|r| r.0)
             .collect(),
         ModelKind::Estimator => paper::AUTHORS_ESTIMATOR_ERROR.iter().map(|r| r.0).collect(),
     });
-    let mut images = load_images(std::slice::from_ref(&args.data), meta.colour)?;
+    let mut images = load_images(std::slice::from_ref(&args.data), described.colour)?;
     images.truncate(args.limit.unwrap_or(images.len()));
 
     let mut rows = Vec::new();
@@ -203,7 +242,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let clean = even.to_kind(Kind::Float) / 255.0;
         for (level_index, &level) in levels.iter().enumerate() {
             let mut rng = seeded_rng(args.seed, ((index as u64) << 16) | level_index as u64);
-            let degraded = degrade(meta.task, &clean, level, &mut rng)?;
+            let degraded = degrade(described.task, &clean, level, &mut rng)?;
             let values = subject.measure(&clean, &degraded, level)?;
             rows.push(Row {
                 image: image.name.clone(),
@@ -214,12 +253,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
 
     let means = level_means(&levels, &rows);
+    let trained =
+        |iterations: Option<u64>| iterations.map_or(String::new(), |i| format!(", {i} iterations"));
     let title = format!(
-        "{} ({} {}, {} iterations) on {}, {} images, degradation seed {}",
-        args.model.display(),
-        meta.task,
-        meta.kind,
-        meta.provenance.iterations,
+        "{} ({} {}{}) on {}, {} images, degradation seed {}",
+        described.name,
+        described.task,
+        described.kind,
+        trained(described.iterations),
         args.data.display(),
         images.len(),
         args.seed
@@ -238,10 +279,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 .into_owned()
         };
         let short = format!(
-            "{} {} ({} iterations) on {}, {} images",
-            meta.task,
-            name(&args.model),
-            meta.provenance.iterations,
+            "{} {}{} on {}, {} images",
+            described.task,
+            described.short_name(),
+            trained(described.iterations),
             name(&args.data),
             images.len()
         );
@@ -258,18 +299,144 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             Value::Object(object)
         };
         let report = json!({
-            "model": args.model,
+            "model": described.name,
             "data": args.data,
-            "task": meta.task.as_str(),
-            "kind": meta.kind.as_str(),
+            "task": described.task.as_str(),
+            "kind": described.kind.as_str(),
             "seed": args.seed,
-            "levels": means.iter().map(|(l, v)| as_json(*l, v, None)).collect::<Vec<_>>(),
+            "levels": means.iter().map(|(l, v)| {
+                let mut level = as_json(*l, v, None);
+                level["published"] = published(&described, *l);
+                level
+            }).collect::<Vec<_>>(),
             "images": rows.iter().map(|r| as_json(r.level, &r.values, Some(&r.image))).collect::<Vec<_>>(),
         });
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The paper's (restorers) or the authors' estimator's (noise) published figures at `level`.
+fn published(described: &Described, level: f64) -> Value {
+    match described.kind {
+        ModelKind::Restorer => paper::at(described.task, level).map_or(
+            Value::Null,
+            |(psnr, ssim)| json!({"psnr": psnr, "ssim": ssim}),
+        ),
+        ModelKind::Estimator if described.task == Task::Denoise => paper::AUTHORS_ESTIMATOR_ERROR
+            .iter()
+            .find(|r| r.0 == level)
+            .map_or(
+                Value::Null,
+                |r| json!({"abs_error": r.1, "rel_error_pct": r.2}),
+            ),
+        ModelKind::Estimator => Value::Null,
+    }
+}
+
+/// What an evaluation is of, for its titles.
+struct Described {
+    name: String,
+    task: Task,
+    colour: Colour,
+    kind: ModelKind,
+    iterations: Option<u64>,
+}
+
+impl Described {
+    fn short_name(&self) -> String {
+        let path = std::path::Path::new(&self.name);
+        match path.file_name() {
+            Some(file) if path.exists() => file.to_string_lossy().into_owned(),
+            _ => self.name.clone(),
+        }
+    }
+}
+
+fn load_subject(
+    args: &EvalArgs,
+    model: &std::path::Path,
+    device: Device,
+) -> anyhow::Result<(Subject, Described)> {
+    let (meta, _) = checkpoint::read(model)?;
+    let subject = match meta.kind {
+        ModelKind::Restorer => {
+            let blind = args
+                .blind
+                .as_deref()
+                .map(|p| LevelEstimator::load(p, device))
+                .transpose()?;
+            let mut restorer = Restorer::load(model, device)?;
+            restorer.set_kind(args.precision.kind());
+            Subject::Restorer(Box::new(restorer), blind)
+        }
+        ModelKind::Estimator => Subject::Estimator(LevelEstimator::load(model, device)?),
+    };
+    let described = Described {
+        name: model.display().to_string(),
+        task: meta.task,
+        colour: meta.colour,
+        kind: meta.kind,
+        iterations: Some(meta.provenance.iterations),
+    };
+    Ok((subject, described))
+}
+
+/// An FFmpeg filter graph applied to one 8-bit image through raw video files.
+struct FfmpegFilter {
+    graph: String,
+    task: Task,
+    colour: Colour,
+    scratch: tempfile::TempDir,
+}
+
+impl FfmpegFilter {
+    fn new(graph: &str, task: Task, colour: Colour) -> anyhow::Result<FfmpegFilter> {
+        Ok(FfmpegFilter {
+            graph: graph.to_owned(),
+            task,
+            colour,
+            scratch: tempfile::tempdir()?,
+        })
+    }
+
+    /// Filters `image` `[C, H, W]` in [0, 1] (quantised to 8 bits first); the result in 0..255.
+    fn apply(&self, image: &Tensor) -> anyhow::Result<Tensor> {
+        let size = image.size();
+        let (h, w) = (size[1], size[2]);
+        let pixels = quantise(image)
+            .permute([1, 2, 0])
+            .to_kind(Kind::Uint8)
+            .contiguous();
+        let bytes = Vec::<u8>::try_from(pixels.view([-1]))?;
+        let pix_fmt = match self.colour {
+            Colour::Rgb => "rgb24",
+            Colour::Gray => "gray",
+        };
+        let input = self.scratch.path().join("in.raw");
+        let output = self.scratch.path().join("out.raw");
+        std::fs::write(&input, &bytes)?;
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", pix_fmt])
+            .args(["-s", &format!("{w}x{h}"), "-i"])
+            .arg(&input)
+            .args(["-vf", &self.graph, "-f", "rawvideo", "-pix_fmt", pix_fmt])
+            .arg(&output)
+            .status()
+            .context("running ffmpeg (is it installed?)")?;
+        ensure!(status.success(), "ffmpeg -vf {:?} failed", self.graph);
+        let filtered = std::fs::read(&output)?;
+        ensure!(
+            filtered.len() == bytes.len(),
+            "ffmpeg -vf {:?} changed the image size",
+            self.graph
+        );
+        Ok(Tensor::from_slice(&filtered)
+            .view([h, w, size[0]])
+            .permute([2, 0, 1])
+            .to_kind(Kind::Float))
+    }
 }
 
 /// Ours (and blind, when measured), the degraded input, and the paper's HyperRes, against level.

@@ -74,6 +74,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         level_divisor: LEVEL_DIVISOR,
         level_range: range,
         dtype: StorageDtype::F32,
+        input_skip: false,
         provenance: Provenance {
             dataset: format!("authors' release ({})", file_name(&args.from)),
             ..Default::default()

@@ -38,6 +38,10 @@ pub struct TrainArgs {
     blocks: i64,
     #[arg(long, default_value_t = 64)]
     width: i64,
+    /// Add the input image to the network's output (not in the authors' network): learns the
+    /// correction only, which converges far faster where the output is close to the input.
+    #[arg(long)]
+    input_skip: bool,
     /// Total iterations of the run (a resumed run continues up to this number).
     #[arg(long, default_value_t = 1_000_000)]
     iters: i64,
@@ -135,6 +139,7 @@ impl Run {
             channels: args.run.colour.channels(),
             width: args.width,
             blocks: args.blocks,
+            input_skip: args.input_skip,
         };
         tch::manual_seed(args.run.seed as i64);
         let vs = nn::VarStore::new(device);
@@ -160,6 +165,7 @@ impl Run {
             level_divisor: LEVEL_DIVISOR,
             level_range: range,
             dtype: StorageDtype::F32,
+            input_skip: args.input_skip,
             provenance: args.run.provenance(device),
         };
         Ok(Run {
@@ -182,21 +188,24 @@ impl Run {
                 meta.colour,
                 meta.width,
                 meta.blocks,
-                &meta.levels
+                &meta.levels,
+                meta.input_skip
             ) == (
                 args.run.task,
                 args.run.colour,
                 args.width,
                 args.blocks,
-                &args.levels
+                &args.levels,
+                args.input_skip
             ),
-            "{}: holds {} {} width {} blocks {} levels {:?}, which differs from the arguments",
+            "{}: holds {} {} width {} blocks {} levels {:?} input skip {}, which differs from the arguments",
             model.display(),
             meta.task,
             meta.colour,
             meta.width,
             meta.blocks,
-            meta.levels
+            meta.levels,
+            meta.input_skip
         );
         let mut run = Run::start(args, device)?;
         tch::no_grad(|| run.vs.copy(restorer.var_store()))?;

@@ -208,6 +208,7 @@ fn untrained_full_model(bundled: &Metadata, path: &Path) -> anyhow::Result<PathB
         channels: bundled.colour.channels(),
         width: 64,
         blocks: 16,
+        input_skip: bundled.input_skip,
     };
     let _net = HyperRes::new(&vs.root(), config);
     let meta = Metadata {
@@ -449,7 +450,7 @@ fn clean_frame(video: &Path, size: Resolution) -> anyhow::Result<Vec<u8>> {
     Ok(out.stdout)
 }
 
-/// `[1, 3, H, W]` floats in [0, 1] from packed RGB, and back.
+/// `[1, 3, H, W]` floats in [0, 1] from packed RGB, and back (quantised).
 fn to_tensor(rgb: &[u8], size: Resolution) -> Tensor {
     Tensor::from_slice(rgb)
         .view([size.height, size.width, 3])
@@ -460,8 +461,7 @@ fn to_tensor(rgb: &[u8], size: Resolution) -> Tensor {
 }
 
 fn to_rgb(image: &Tensor) -> Vec<u8> {
-    let bytes = (quantise(image) * 255.0)
-        .round()
+    let bytes = quantise(image)
         .squeeze_dim(0)
         .permute([1, 2, 0])
         .to_kind(Kind::Uint8)
@@ -544,11 +544,13 @@ fn ffmpeg_rows(
                         .is_some_and(|m| m.starts_with("bundled"))
             })
             .and_then(|r| r["ours_ms"].as_f64());
+        // PSNR on the 0..255 scale, as the trainer's metrics take it.
+        let clean_8bit = quantise(&clean);
         let restored = quantise(&restorer.restore(&noisy));
         let mut row = json!({
             "resolution": size.name(), "sigma": args.sigma, "threads": threads,
-            "noisy_psnr": psnr(&quantise(&noisy), &clean),
-            "ours": {"psnr": psnr(&restored, &clean), "seconds_per_frame": ours_ms.map(|ms| ms / 1e3)},
+            "noisy_psnr": psnr(&quantise(&noisy), &clean_8bit),
+            "ours": {"psnr": psnr(&restored, &clean_8bit), "seconds_per_frame": ours_ms.map(|ms| ms / 1e3)},
         });
         let mut best: Vec<(&str, f64, f64, String)> = Vec::new();
         for (filter, strength, graph) in ffmpeg_candidates(args.sigma) {
@@ -556,7 +558,7 @@ fn ffmpeg_rows(
             if out.len() != noisy_rgb.len() {
                 bail!("ffmpeg {graph}: unexpected output size");
             }
-            let quality = psnr(&to_tensor(&out, size), &clean);
+            let quality = psnr(&quantise(&to_tensor(&out, size)), &clean_8bit);
             match best.iter_mut().find(|b| b.0 == filter) {
                 Some(b) if b.2 >= quality => {}
                 Some(b) => *b = (filter, strength, quality, graph),

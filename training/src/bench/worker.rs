@@ -44,6 +44,8 @@ pub struct WorkerArgs {
 /// Prints one JSON line: `median_ms`, `level_change_ms`.
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     tch::set_num_threads(args.threads);
+    // As the element does on the CPU.
+    gsthyperres::cpu_buffers::reuse_buffers();
     let device = parse_device(&args.device)?;
     let mut restorer = Restorer::load(&args.model, device)?;
     restorer.set_kind(args.precision.kind());

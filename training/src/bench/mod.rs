@@ -62,6 +62,9 @@ pub struct BenchArgs {
     /// Noise sigma of the quality comparison.
     #[arg(long, default_value_t = 25.0)]
     sigma: f64,
+    /// Frame size of the peak-memory comparison, whole frame against tiles.
+    #[arg(long, default_value = "2160p")]
+    memory_resolution: Resolution,
 }
 
 /// A frame size.
@@ -136,7 +139,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         json!("skipped: CPU not benchmarked")
     };
     report["memory_4k"] = if devices.iter().any(|d| d == "cpu") {
-        memory_4k(&setup, max_threads)?
+        memory_4k(&setup, args.memory_resolution, max_threads)?
     } else {
         json!("skipped: CPU not benchmarked")
     };
@@ -306,13 +309,14 @@ fn model_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Re
     Ok(rows)
 }
 
-/// Level-change cost, and frames/s at 480p with a constant level and with a new level every frame.
+/// Level-change cost, and frames/s at the first frame size with a constant level and with a new
+/// level every frame.
 fn level_change_rows(
     setup: &Setup,
     devices: &[String],
     max_threads: i32,
 ) -> anyhow::Result<Vec<Value>> {
-    let size: Resolution = "480p".parse().expect("known size");
+    let size = setup.resolutions[0];
     let mut rows = Vec::new();
     for device in devices {
         let variant = (max_threads, Precision::Fp32);
@@ -330,9 +334,10 @@ fn level_change_rows(
             let fps = |v: &Value| 1e3 / v["median_ms"].as_f64().unwrap_or(f64::NAN);
             let row = json!({
                 "device": device, "model": name, "threads": max_threads,
+                "resolution": size.name(),
                 "level_change_ms": constant["level_change_ms"],
-                "fps_480p_constant_level": fps(&constant),
-                "fps_480p_level_every_frame": fps(&sweep),
+                "fps_constant_level": fps(&constant),
+                "fps_level_every_frame": fps(&sweep),
             });
             eprintln!("level change: {row}");
             rows.push(row);
@@ -412,9 +417,8 @@ fn element_rows(args: &BenchArgs, setup: &Setup) -> anyhow::Result<Value> {
     Ok(Value::Array(rows))
 }
 
-/// Peak memory and time of one 4K frame, whole and in tiles (bundled model, CPU).
-fn memory_4k(setup: &Setup, threads: i32) -> anyhow::Result<Value> {
-    let size: Resolution = "2160p".parse().expect("known size");
+/// Peak memory and time of one large frame (4K by default), whole and in tiles (bundled model, CPU).
+fn memory_4k(setup: &Setup, size: Resolution, threads: i32) -> anyhow::Result<Value> {
     let model = &setup.models[0].1;
     let variant = (threads, Precision::Fp32);
     let (whole, whole_peak) = ours(setup, model, "cpu", variant, size, 1, &[])?;
@@ -422,6 +426,7 @@ fn memory_4k(setup: &Setup, threads: i32) -> anyhow::Result<Value> {
     let tiled_args = ["--tile", &tile, "--overlap", "32"];
     let (tiled, tiled_peak) = ours(setup, model, "cpu", variant, size, 1, &tiled_args)?;
     let value = json!({
+        "resolution": size.name(),
         "threads": threads,
         "whole_frame": {"ms": whole["median_ms"], "peak_rss_mb": whole_peak},
         "tiled": {"tile": TILE_4K, "overlap": 32, "ms": tiled["median_ms"], "peak_rss_mb": tiled_peak},
@@ -626,17 +631,18 @@ fn table(report: &Value) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Level change\n\n| device | model | regeneration ms | fps 480p, constant level | fps 480p, new level every frame |\n|---|---|---|---|---|"
+        "\n## Level change\n\n| device | model | size | regeneration ms | fps, constant level | fps, new level every frame |\n|---|---|---|---|---|---|"
     );
     for r in rows("level_change") {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             r["device"].as_str().unwrap_or(""),
             r["model"].as_str().unwrap_or(""),
+            r["resolution"].as_str().unwrap_or(""),
             number(&r["level_change_ms"], 3),
-            number(&r["fps_480p_constant_level"], 2),
-            number(&r["fps_480p_level_every_frame"], 2),
+            number(&r["fps_constant_level"], 2),
+            number(&r["fps_level_every_frame"], 2),
         );
     }
     match report["element"].as_array() {
@@ -665,7 +671,8 @@ fn table(report: &Value) -> String {
     if m.is_object() {
         let _ = writeln!(
             out,
-            "\n## One 4K frame (bundled model, CPU, {} threads)\n\n| | ms | peak MB |\n|---|---|---|\n| whole frame | {} | {} |\n| tiles of {} (overlap {}) | {} | {} |",
+            "\n## One {} frame (bundled model, CPU, {} threads)\n\n| | ms | peak MB |\n|---|---|---|\n| whole frame | {} | {} |\n| tiles of {} (overlap {}) | {} | {} |",
+            m["resolution"].as_str().unwrap_or(""),
             m["threads"],
             number(&m["whole_frame"]["ms"], 0),
             number(&m["whole_frame"]["peak_rss_mb"], 0),

@@ -1,0 +1,65 @@
+//! `hyperres-bench` end to end at tiny sizes: every section measures something, ours and PyTorch
+//! eager run the same checkpoint, and the JSON carries the ratio the issue asks for.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn quick_benchmark_at_tiny_sizes_reports_every_section() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_hyperres-bench"))
+        .current_dir(&root)
+        .args([
+            "--quick",
+            "--devices",
+            "cpu",
+            "--threads",
+            "1",
+            "--runs",
+            "1",
+        ])
+        .args(["--resolutions", "48x32", "--memory-resolution", "96x64"])
+        .args(["--model", "tests/data/fixture-denoise-4b.safetensors"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("## Model only"), "{stdout}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let positive = |v: &serde_json::Value| v.as_f64().is_some_and(|x| x > 0.0);
+    let model = &report["model"][0];
+    assert_eq!(model["resolution"], "48x32");
+    assert!(
+        positive(&model["ours_ms"]) && positive(&model["torch_ms"]),
+        "{model}"
+    );
+    let ratio = model["ratio_vs_torch"].as_f64().unwrap();
+    let expected = model["ours_ms"].as_f64().unwrap() / model["torch_ms"].as_f64().unwrap();
+    assert!((ratio - expected).abs() < 1e-9);
+    assert!(positive(&model["ours_peak_rss_mb"]) && positive(&model["torch_peak_rss_mb"]));
+
+    let level = &report["level_change"][0];
+    assert!(positive(&level["level_change_ms"]), "{level}");
+    assert!(positive(&level["fps_level_every_frame"]), "{level}");
+
+    // Element times are differences of two runs: finite, if noisy at this size.
+    let element = &report["element"][0];
+    assert!(
+        element["videotestsrc_ms"]
+            .as_f64()
+            .is_some_and(f64::is_finite),
+        "{element}"
+    );
+
+    let memory = &report["memory_4k"];
+    assert!(positive(&memory["whole_frame"]["peak_rss_mb"]), "{memory}");
+    assert!(positive(&memory["tiled"]["peak_rss_mb"]), "{memory}");
+    assert!(report["ffmpeg"].as_str().unwrap().contains("--video"));
+}

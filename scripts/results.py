@@ -2,7 +2,7 @@
 `hyperres-train eval`, beside the paper's numbers and beside the FFmpeg filters a pipeline engineer
 would otherwise use (best of a few strengths per level, measured on the same degraded images).
 
-Usage (through scripts/results, which builds the trainer first): results.py [DATA_DIR]
+Usage (through scripts/results, which builds the trainer first): results.py [DATA_DIR] [--ffmpeg-only]
 Evaluations land in docs/results/ (JSON, Markdown, PNG); FFmpeg runs are kept there and reused,
 model runs are always redone.
 """
@@ -15,7 +15,8 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data"
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+DATA = Path(ARGS[0]) if ARGS else ROOT.parent / "shared" / "data"
 TRAIN = ROOT / "target" / "release" / "hyperres-train"
 OUT = ROOT / "docs" / "results"
 MODELS = ROOT / "models"
@@ -85,6 +86,10 @@ def deblock(_q):
     return [(f"{kind}", f"deblock=filter={kind}:block=8") for kind in ("weak", "strong")]
 
 
+FFMPEG_SIGMAS = [15, 25, 50, 75]
+JPEG_FILTERS = {"spp": spp, "pp7": pp7, "deblock": deblock}
+
+
 def fmt(value, digits=2):
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -107,7 +112,19 @@ def model_card(path):
     return f"{meta['blocks']} blocks x {meta['width']}, {meta['colour']}, trained at {meta['levels']} for {meta['iterations']} iterations on {meta['device']}"
 
 
+def ffmpeg_baselines():
+    """Every FFmpeg run of the report (independent of our models; kept and reused)."""
+    best_ffmpeg("nlmeans", "denoise", "rgb", CBSD68, {s: nlmeans(s) for s in FFMPEG_SIGMAS})
+    best_ffmpeg("hqdn3d", "denoise", "rgb", CBSD68, {s: hqdn3d(s) for s in FFMPEG_SIGMAS})
+    for name, make in JPEG_FILTERS.items():
+        best_ffmpeg(name, "dejpeg", "gray", LIVE1_GRAY, {q: make(q) for q in JPEG_LEVELS})
+    best_ffmpeg("spp-rgb", "dejpeg", "rgb", LIVE1, {q: spp(q, "format=yuv444p,") for q in JPEG_LEVELS})
+
+
 def main():
+    if "--ffmpeg-only" in sys.argv:
+        ffmpeg_baselines()
+        return
     sections = []
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 
@@ -115,9 +132,8 @@ def main():
     denoise_model, noise_estimator = MODELS / "denoise-rgb.safetensors", MODELS / "estimator-noise.safetensors"
     ours = by_level(evaluate("denoise-cbsd68", "--model", denoise_model, "--data", CBSD68, "--levels", levels_arg(DENOISE_LEVELS),
                              "--blind", noise_estimator, plot=True))
-    ffmpeg_levels = [15, 25, 50, 75]
-    nl = best_ffmpeg("nlmeans", "denoise", "rgb", CBSD68, {s: nlmeans(s) for s in ffmpeg_levels})
-    hq = best_ffmpeg("hqdn3d", "denoise", "rgb", CBSD68, {s: hqdn3d(s) for s in ffmpeg_levels})
+    nl = best_ffmpeg("nlmeans", "denoise", "rgb", CBSD68, {s: nlmeans(s) for s in FFMPEG_SIGMAS})
+    hq = best_ffmpeg("hqdn3d", "denoise", "rgb", CBSD68, {s: hqdn3d(s) for s in FFMPEG_SIGMAS})
     rows = []
     for sigma in DENOISE_LEVELS:
         o = ours[sigma]
@@ -163,7 +179,7 @@ def main():
         ours = by_level(evaluate("dejpeg-live1-gray", "--model", dejpeg_gray, "--data", LIVE1_GRAY, "--levels", levels_arg(JPEG_LEVELS),
                                  *blind, plot=True))
         filters = {name: best_ffmpeg(name, "dejpeg", "gray", LIVE1_GRAY, {q: make(q) for q in JPEG_LEVELS})
-                   for name, make in (("spp", spp), ("pp7", pp7), ("deblock", deblock))}
+                   for name, make in JPEG_FILTERS.items()}
         rows = []
         for q in JPEG_LEVELS:
             o = ours[q]

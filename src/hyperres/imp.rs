@@ -703,6 +703,12 @@ impl VideoFilterImpl for HyperRes {
         };
         let restored = state.restorer.restore_tiled(&image, tiling);
         plane.write(&restored, data);
+        gst::trace!(
+            CAT,
+            imp = self,
+            "frame done; {} MB of CPU buffers kept for reuse",
+            cpu_buffers::cached_bytes() >> 20
+        );
         Ok(gst::FlowSuccess::Ok)
     }
 }

@@ -35,11 +35,6 @@ pub struct EstimatorArgs {
     lr: f64,
     #[arg(long, value_enum, default_value = "cosine")]
     lr_schedule: LrSchedule,
-    /// Multiplies the authors' initial weights (Kaiming x 0.1) by this; 10 is plain Kaiming. The
-    /// JPEG-quality estimator does not leave its constant-prediction plateau from the authors'
-    /// small initial weights.
-    #[arg(long, default_value_t = 1.0)]
-    init_gain: f64,
 }
 
 /// The range the authors' estimator was trained on, and its analogues for the other tasks.
@@ -65,15 +60,6 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     tch::manual_seed(args.run.seed as i64);
     let mut vs = nn::VarStore::new(device);
     let net = Estimator::new(&vs.root(), config);
-    if args.init_gain != 1.0 {
-        tch::no_grad(|| {
-            for (name, mut var) in vs.variables() {
-                if name.ends_with("weight") {
-                    let _ = var.g_mul_scalar_(args.init_gain);
-                }
-            }
-        });
-    }
     let mut adam = Adam::new(&vs);
     let mut meta = Metadata {
         kind: ModelKind::Estimator,

@@ -88,15 +88,21 @@ impl Plane {
             .iter()
             .map(|&o| rows.select(2, o as i64))
             .collect();
-        (Tensor::stack(&channels, 0).to_kind(Kind::Float) / 255.0).unsqueeze(0)
+        // The stack and the conversion are the only full-frame copies; the scaling is in place.
+        let mut image = Tensor::stack(&channels, 0).to_kind(Kind::Float);
+        let _ = image.g_div_scalar_(255.0);
+        image.unsqueeze(0)
     }
 
     /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to 8 bits into the plane's
     /// samples, touching no other byte.
     pub fn write(&self, image: &Tensor, data: &mut [u8]) {
         self.check(data.len());
-        let bytes = (image.squeeze_dim(0).clamp(0.0, 1.0) * 255.0)
-            .round()
+        // One float buffer for the scaled frame, rounded and clamped in place (clamping after
+        // scaling is the same as before, and keeps out-of-range input from wrapping in u8).
+        let mut scaled = image.squeeze_dim(0) * 255.0;
+        let _ = scaled.round_().clamp_(0.0, 255.0);
+        let bytes = scaled
             .to_kind(Kind::Uint8)
             .permute([1, 2, 0])
             .contiguous()

@@ -209,8 +209,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         (Some(model), _) => load_subject(&args, model, device)?,
         (None, Some(graph)) => {
             let task = args.task.context("--ffmpeg needs --task")?;
+            let name = format!("ffmpeg -vf {graph}");
             let described = Described {
-                name: format!("ffmpeg -vf {graph}"),
+                short: name.clone(),
+                name,
                 task,
                 colour: args.colour,
                 kind: ModelKind::Restorer,
@@ -281,7 +283,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let short = format!(
             "{} {}{} on {}, {} images",
             described.task,
-            described.short_name(),
+            described.short,
             trained(described.iterations),
             name(&args.data),
             images.len()
@@ -338,20 +340,12 @@ fn published(described: &Described, level: f64) -> Value {
 /// What an evaluation is of, for its titles.
 struct Described {
     name: String,
+    /// The name in plot titles: the model's file name, or the whole filter graph.
+    short: String,
     task: Task,
     colour: Colour,
     kind: ModelKind,
     iterations: Option<u64>,
-}
-
-impl Described {
-    fn short_name(&self) -> String {
-        let path = std::path::Path::new(&self.name);
-        match path.file_name() {
-            Some(file) if path.exists() => file.to_string_lossy().into_owned(),
-            _ => self.name.clone(),
-        }
-    }
 }
 
 fn load_subject(
@@ -375,6 +369,11 @@ fn load_subject(
     };
     let described = Described {
         name: model.display().to_string(),
+        short: model
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
         task: meta.task,
         colour: meta.colour,
         kind: meta.kind,

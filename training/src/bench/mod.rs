@@ -112,8 +112,7 @@ struct Setup {
     resolutions: Vec<Resolution>,
     models: Vec<(String, PathBuf)>,
     torch: bool,
-    _scratch: tempfile::TempDir,
-    scratch: PathBuf,
+    scratch: tempfile::TempDir,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -157,8 +156,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
     let exe = std::env::current_exe()?;
     let plugin_dir = exe.parent().context("executable without a folder")?.into();
-    let scratch_dir = tempfile::tempdir()?;
-    let scratch = scratch_dir.path().to_owned();
+    let scratch = tempfile::tempdir()?;
     let meta = checkpoint::read(&args.model)
         .with_context(|| "the bundled model (--model)".to_string())?
         .0;
@@ -170,7 +168,7 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
         let full = if args.full_model.exists() {
             args.full_model.clone()
         } else {
-            untrained_full_model(&meta, &scratch.join("full-untrained.safetensors"))?
+            untrained_full_model(&meta, &scratch.path().join("full-untrained.safetensors"))?
         };
         models.push(("full (16 blocks)".into(), full));
     }
@@ -198,7 +196,6 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
         }),
         models,
         torch,
-        _scratch: scratch_dir,
         scratch,
     })
 }
@@ -537,7 +534,10 @@ fn ffmpeg_rows(
         let noisy = add_noise(&clean, args.sigma, &mut seeded_rng(0, 0));
         let noisy_rgb = to_rgb(&noisy);
         let frames = 1 + setup.runs;
-        let input = setup.scratch.join(format!("noisy-{}.rgb", size.name()));
+        let input = setup
+            .scratch
+            .path()
+            .join(format!("noisy-{}.rgb", size.name()));
         std::fs::write(&input, noisy_rgb.repeat(frames))?;
         let ours_ms = model_rows
             .as_array()

@@ -188,3 +188,22 @@ fn input_skip_adds_the_input_to_the_same_network() {
     let (with, without) = tch::no_grad(|| (skip.forward(&x), plain.forward(&x)));
     assert!(max_abs_diff(&(with - without), &x) <= 1e-6);
 }
+
+#[test]
+fn a_fresh_input_skip_restorer_is_the_identity_with_full_scale_features() {
+    tch::manual_seed(4);
+    let config = RestorerConfig {
+        input_skip: true,
+        ..SMALL
+    };
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mut net = HyperRes::new(&vs.root(), config);
+    net.set_level(0.2);
+    let x = Tensor::rand([2, 3, 32, 32], (Kind::Float, Device::Cpu));
+    assert_eq!(tch::no_grad(|| net.forward(&x)), x);
+    // What conv5 reads must be far larger than an Adam step on a bias (about lr), or the L1
+    // sign noise of a near-identity network walks those ReLUs into the dead zone.
+    let conv4_weight = variable(&vs, "conv4.weight");
+    let std = conv4_weight.std(true).double_value(&[]);
+    assert!((std - (2.0 / (16.0 * 9.0f64)).sqrt()).abs() < 0.02, "conv4 std {std}");
+}

@@ -8,7 +8,7 @@
 use tch::Tensor;
 use tch::nn::{self, Module};
 
-use super::{conv3x3, kaiming_normal_scaled};
+use super::{conv3x3_init, kaiming_normal_scaled};
 
 /// Size of the network: image channels (3 RGB, 1 gray), feature width and residual blocks; and
 /// whether the input image is added to the output.
@@ -93,22 +93,36 @@ struct LevelCache {
 pub type BakedWeights = Vec<(String, Tensor)>;
 
 impl HyperRes {
-    /// Builds the network under `p` with the authors' initialisation.
+    /// Builds the network under `p` with the authors' initialisation, except with `input_skip`:
+    /// there the shared convs get full Kaiming weights and conv5 zeros, so training starts from
+    /// the identity. The authors' x0.1 leaves conv4's activations near 1e-3, and with the input
+    /// added the L1 gradient is sign noise: Adam's ~lr bias steps then push conv4's ReLUs below
+    /// zero one by one, for good (all 64 were dead in our first JPEG runs, whose output stayed
+    /// equal to their input).
     pub fn new(p: &nn::Path, config: RestorerConfig) -> HyperRes {
         let RestorerConfig {
             channels, width, ..
         } = config;
         let generated = p / "generated";
+        let scale = if config.input_skip { 1.0 } else { 0.1 };
+        let shared = |name: &str, c_in: i64, c_out: i64, stride: i64| {
+            conv3x3_init(p / name, c_in, c_out, stride, kaiming_normal_scaled(c_in * 9, scale))
+        };
+        let conv5_init = if config.input_skip {
+            nn::Init::Const(0.0)
+        } else {
+            kaiming_normal_scaled(width * 9, 0.1)
+        };
         // The authors' meta blocks are Linear(1 -> n): fan-in 1 for the slope, zero bias.
         let len = config.generated_len();
         HyperRes {
             config,
-            conv1: conv3x3(p / "conv1", channels, width, 2),
-            conv2: conv3x3(p / "conv2", width, width, 1),
-            conv3: conv3x3(p / "conv3", width, 4 * width, 1),
-            conv4: conv3x3(p / "conv4", width, width, 1),
-            conv5: conv3x3(p / "conv5", width, channels, 1),
-            generated_w: generated.var("w", &[len], kaiming_normal_scaled(1)),
+            conv1: shared("conv1", channels, width, 2),
+            conv2: shared("conv2", width, width, 1),
+            conv3: shared("conv3", width, 4 * width, 1),
+            conv4: shared("conv4", width, width, 1),
+            conv5: conv3x3_init(p / "conv5", width, channels, 1, conv5_init),
+            generated_w: generated.var("w", &[len], kaiming_normal_scaled(1, 0.1)),
             generated_b: generated.var("b", &[len], nn::Init::Const(0.0)),
             cache: None,
         }

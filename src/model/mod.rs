@@ -13,20 +13,25 @@ use tch::nn;
 
 /// A 3x3 convolution with the authors' initialisation: Kaiming-normal (fan-in) times 0.1, zero bias.
 fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> nn::Conv2D {
+    conv3x3_init(p, c_in, c_out, stride, kaiming_normal_scaled(c_in * 9, 0.1))
+}
+
+/// A 3x3 convolution with zero bias and weights drawn from `init`.
+fn conv3x3_init(p: nn::Path, c_in: i64, c_out: i64, stride: i64, init: nn::Init) -> nn::Conv2D {
     let config = nn::ConvConfig {
         stride,
         padding: 1,
-        ws_init: kaiming_normal_scaled(c_in * 9),
+        ws_init: init,
         bs_init: nn::Init::Const(0.0),
         ..Default::default()
     };
     nn::conv2d(p, c_in, c_out, 3, config)
 }
 
-/// Kaiming-normal for ReLU (gain sqrt 2) over `fan_in`, scaled by 0.1 as in the authors' code.
-fn kaiming_normal_scaled(fan_in: i64) -> nn::Init {
+/// Kaiming-normal for ReLU (gain sqrt 2) over `fan_in`, times `scale` (0.1 in the authors' code).
+fn kaiming_normal_scaled(fan_in: i64, scale: f64) -> nn::Init {
     nn::Init::Randn {
         mean: 0.0,
-        stdev: 0.1 * (2.0 / fan_in as f64).sqrt(),
+        stdev: scale * (2.0 / fan_in as f64).sqrt(),
     }
 }

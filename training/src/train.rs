@@ -55,6 +55,8 @@ pub struct TrainArgs {
     lr: f64,
     #[arg(long, value_enum, default_value = "step")]
     lr_schedule: LrSchedule,
+    #[arg(long, value_enum, default_value = "l1")]
+    loss: Loss,
     /// Recommended level range LOW,HIGH written to the checkpoint (default: the trained levels' span).
     #[arg(long, value_delimiter = ',')]
     range: Option<Vec<f64>>,
@@ -63,6 +65,25 @@ pub struct TrainArgs {
     /// Validation images used (the first N of --val).
     #[arg(long, default_value_t = 4)]
     val_images: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Loss {
+    /// Mean absolute error (the authors').
+    L1,
+    /// Mean squared error: weighs the large, learnable errors (edges, ringing) above the small
+    /// unpredictable ones, where L1's per-pixel sign gives both the same pull. Near the identity
+    /// (an input-skip network on JPEG) L1's sign noise alone drives the last ReLUs to zero.
+    L2,
+}
+
+impl Loss {
+    fn between(self, output: &Tensor, target: &Tensor) -> Tensor {
+        match self {
+            Loss::L1 => output.l1_loss(target, Reduction::Mean),
+            Loss::L2 => output.mse_loss(target, Reduction::Mean),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -291,7 +312,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let input = batch.input.to_device(device);
         let target = batch.target.to_device(device).repeat([k, 1, 1, 1]);
         let output = run.net.forward_levels(&input, &c, LevelBatching::default());
-        let loss = output.l1_loss(&target, Reduction::Mean);
+        let loss = args.loss.between(&output, &target);
         loss.backward();
         run.adam.step(lr);
         run.iteration += 1;

@@ -205,5 +205,8 @@ fn a_fresh_input_skip_restorer_is_the_identity_with_full_scale_features() {
     // sign noise of a near-identity network walks those ReLUs into the dead zone.
     let conv4_weight = variable(&vs, "conv4.weight");
     let std = conv4_weight.std(true).double_value(&[]);
-    assert!((std - (2.0 / (16.0 * 9.0f64)).sqrt()).abs() < 0.02, "conv4 std {std}");
+    assert!(
+        (std - (2.0 / (16.0 * 9.0f64)).sqrt()).abs() < 0.02,
+        "conv4 std {std}"
+    );
 }

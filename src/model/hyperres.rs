@@ -106,7 +106,13 @@ impl HyperRes {
         let generated = p / "generated";
         let scale = if config.input_skip { 1.0 } else { 0.1 };
         let shared = |name: &str, c_in: i64, c_out: i64, stride: i64| {
-            conv3x3_init(p / name, c_in, c_out, stride, kaiming_normal_scaled(c_in * 9, scale))
+            conv3x3_init(
+                p / name,
+                c_in,
+                c_out,
+                stride,
+                kaiming_normal_scaled(c_in * 9, scale),
+            )
         };
         let conv5_init = if config.input_skip {
             nn::Init::Const(0.0)

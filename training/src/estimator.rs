@@ -11,10 +11,10 @@ use gsthyperres::model::{ESTIMATOR_CROP, Estimator, EstimatorConfig};
 use gsthyperres::task::{LEVEL_DIVISOR, ModelKind, Task};
 use rand::RngExt;
 use serde_json::json;
-use tch::{Kind, Tensor, nn};
+use tch::{Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::args::{Loss, RunArgs, low_high, parse_device};
+use crate::args::{RunArgs, low_high, parse_device};
 use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::session::{Session, resume_optimiser};
@@ -35,8 +35,6 @@ pub struct EstimatorArgs {
     lr: f64,
     #[arg(long, value_enum, default_value = "cosine")]
     lr_schedule: LrSchedule,
-    #[arg(long, value_enum, default_value = "l1")]
-    loss: Loss,
 }
 
 /// The range the authors' estimator was trained on, and its analogues for the other tasks.
@@ -115,7 +113,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         let target = Tensor::from_slice(&levels)
             .to_kind(Kind::Float)
             .to_device(device);
-        let loss = args.loss.between(&net.forward(&input), &target);
+        let loss = net.forward(&input).l1_loss(&target, Reduction::Mean);
         loss.backward();
         adam.step(args.lr_schedule.lr(args.lr, iteration, args.iters));
         iteration += 1;

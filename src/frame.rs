@@ -4,7 +4,7 @@
 //! Only the restored samples are written back, so in-place processing leaves alpha, padding bytes
 //! and (for a luma plane) the chroma planes exactly as they were.
 
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// Where the samples a model reads sit in a packed pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +69,8 @@ impl Plane {
         needed
     }
 
-    /// The plane's samples as f32 `[1, C, H, W]` in [0, 1].
-    pub fn read(&self, data: &[u8]) -> Tensor {
+    /// The plane's samples as f32 `[1, C, H, W]` in [0, 1], on `device`.
+    pub fn read(&self, data: &[u8], device: Device) -> Tensor {
         let needed = self.check(data.len());
         let (h, w, bpp) = (
             self.height as i64,
@@ -89,7 +89,18 @@ impl Plane {
             .map(|&o| rows.select(2, o as i64))
             .collect();
         // The stack and the conversion are the only full-frame copies; the scaling is in place.
-        let mut image = Tensor::stack(&channels, 0).to_kind(Kind::Float);
+        let samples = Tensor::stack(&channels, 0);
+        // To a GPU the 8-bit samples travel (a quarter of the floats), from page-locked memory
+        // (torch's caching host allocator) so the copy is a DMA queued on the stream, and are
+        // converted there.
+        let samples = if device.is_cuda() {
+            samples
+                .pin_memory(device)
+                .to_device_(device, Kind::Uint8, true, false)
+        } else {
+            samples
+        };
+        let mut image = samples.to_kind(Kind::Float);
         let _ = image.g_div_scalar_(255.0);
         image.unsqueeze(0)
     }
@@ -106,7 +117,7 @@ impl Plane {
             .to_kind(Kind::Uint8)
             .permute([1, 2, 0])
             .contiguous()
-            .to_device(tch::Device::Cpu);
+            .to_device(Device::Cpu);
         let values = Vec::<u8>::try_from(bytes.view([-1])).expect("u8 tensor");
         let (offsets, bpp) = (self.samples.offsets(), self.samples.pixel_bytes());
         let channels = offsets.len();
@@ -170,7 +181,7 @@ mod tests {
             },
         };
         let mut data: Vec<u8> = (0..20).map(|i| i as u8 * 10).collect();
-        let image = plane.read(&data);
+        let image = plane.read(&data, Device::Cpu);
         assert_eq!(image.size(), [1, 3, 2, 2]);
         // R of pixel (0, 0) is byte 2.
         assert!((image.double_value(&[0, 0, 0, 0]) - 20.0 / 255.0).abs() < 1e-6);
@@ -204,7 +215,7 @@ mod tests {
             samples: Samples::Luma,
         };
         let mut data = vec![7u8, 8, 9, 99, 10, 11, 12];
-        let image = plane.read(&data);
+        let image = plane.read(&data, Device::Cpu);
         assert_eq!(image.size(), [1, 1, 2, 3]);
         plane.write(&image, &mut data);
         assert_eq!(data, [7, 8, 9, 99, 10, 11, 12]);

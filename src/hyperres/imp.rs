@@ -664,7 +664,7 @@ impl VideoFilterImpl for HyperRes {
             samples,
         };
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-        let image = plane.read(data);
+        let image = plane.read(data, state.restorer.device());
 
         let requested = match live.mode {
             Mode::Auto => self

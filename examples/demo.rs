@@ -1,10 +1,12 @@
-//! The main job: restore a video with the bundled denoise model, the level picked by the bundled
-//! estimator (auto mode). Run through `scripts/demo [INPUT]`.
+//! The main job: restore a video with the bundled models. Run through `scripts/demo [INPUT]`.
 //!
-//! Without INPUT it makes a short clip from a committed real photo (a slow pan), adds Gaussian
-//! noise (sigma 25) to every frame, and reports PSNR before and after. It writes, into the output
-//! folder, the restored video (`restored.avi`) and a side-by-side PNG (degraded | restored |
-//! original; without an original, degraded | restored).
+//! Without INPUT it makes a short clip from a committed real photo (a slow pan), compresses every
+//! frame with GStreamer's JPEG encoder at quality 15, restores the Y plane of the decoded I420
+//! frames with the bundled dejpeg model (chroma passes through), and reports PSNR before and
+//! after. INPUT (any file GStreamer decodes) is denoised by the bundled denoise model, its level
+//! picked by the bundled estimator (auto mode). It writes, into the output folder, the restored
+//! video (`restored.avi`) and a side-by-side PNG (degraded | restored | original; without an
+//! original, degraded | restored).
 //!
 //!     demo [INPUT] [--out FOLDER]     (FOLDER defaults to demo-output)
 
@@ -19,13 +21,14 @@ use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use image::RgbImage;
 use tch::{Kind, Tensor};
 
-const SIGMA: f64 = 25.0;
+const QUALITY: u32 = 15;
 const FRAMES: i64 = 24;
 const SIDE: i64 = 160;
 
 struct Paths {
-    model: PathBuf,
+    denoise: PathBuf,
     estimator: PathBuf,
+    dejpeg: PathBuf,
     out: PathBuf,
 }
 
@@ -41,8 +44,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let paths = Paths {
-        model: root.join("models/denoise-rgb.safetensors"),
+        denoise: root.join("models/denoise-rgb.safetensors"),
         estimator: root.join("models/estimator-noise.safetensors"),
+        dejpeg: root.join("models/dejpeg-gray.safetensors"),
         out,
     };
     std::fs::create_dir_all(&paths.out)
@@ -70,34 +74,50 @@ fn clip(root: &Path) -> anyhow::Result<Vec<Tensor>> {
         .collect())
 }
 
-fn add_noise(frame: &Tensor, seed: i64) -> Tensor {
-    tch::manual_seed(seed);
-    let noisy = frame + frame.randn_like() * (SIGMA / 255.0);
-    (noisy.clamp(0.0, 1.0) * 255.0).round() / 255.0
-}
-
-/// The restoring part of every pipeline.
-fn restorer(paths: &Paths) -> String {
+/// The denoising part of the pipeline for an input file.
+fn denoiser(paths: &Paths) -> String {
     format!(
-        "hyperres name=restore mode=auto model-location=\"{}\" estimator-location=\"{}\" estimate-interval=8",
-        paths.model.display(),
+        "hyperres mode=auto model-location=\"{}\" estimator-location=\"{}\" estimate-interval=8",
+        paths.denoise.display(),
         paths.estimator.display()
     )
 }
 
+/// Collects every frame `sink` receives (packed RGB, no row padding at the demo's size).
+fn collect(sink: &AppSink, progress: bool) -> Arc<Mutex<Vec<Vec<u8>>>> {
+    let frames = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let collected = frames.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                let mut frames = collected.lock().unwrap();
+                frames.push(map.to_vec());
+                if progress {
+                    eprint!("\rframes restored: {}/{FRAMES}", frames.len());
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    frames
+}
+
 fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     let clean = clip(root)?;
-    let noisy: Vec<Tensor> = clean
-        .iter()
-        .enumerate()
-        .map(|(i, f)| add_noise(f, i as i64))
-        .collect();
     let caps = format!("video/x-raw,format=RGB,width={SIDE},height={SIDE},framerate=12/1");
+    let rgb = "videoconvert ! video/x-raw,format=RGB";
     let pipeline = gst::parse::launch(&format!(
-        "appsrc name=src format=time caps={caps} ! {} ! tee name=t \
-         t. ! queue ! appsink name=sink sync=false \
-         t. ! queue ! videoconvert ! jpegenc quality=95 ! avimux ! filesink location=\"{}\"",
-        restorer(paths),
+        "appsrc name=src format=time caps={caps} ! videoconvert ! video/x-raw,format=I420 ! \
+         jpegenc quality={QUALITY} ! \
+         jpegdec ! video/x-raw,format=I420 ! tee name=jpeg \
+         jpeg. ! queue ! {rgb} ! appsink name=degraded sync=false \
+         jpeg. ! queue ! hyperres model-location=\"{}\" level={QUALITY} ! tee name=t \
+         t. ! queue ! {rgb} ! appsink name=restored sync=false \
+         t. ! queue ! jpegenc quality=95 ! avimux ! filesink location=\"{}\"",
+        paths.dejpeg.display(),
         paths.out.join("restored.avi").display()
     ))?
     .downcast::<gst::Pipeline>()
@@ -107,28 +127,16 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
         .context("appsrc")?
         .downcast::<AppSrc>()
         .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .context("appsink")?
-        .downcast::<AppSink>()
-        .unwrap();
-    let restored = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
-    let collected = restored.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
-                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                let mut frames = collected.lock().unwrap();
-                frames.push(map.to_vec());
-                eprint!("\rframes restored: {}/{FRAMES}", frames.len());
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    let sink = |name| {
+        pipeline
+            .by_name(name)
+            .and_then(|e| e.downcast::<AppSink>().ok())
+            .context("appsink")
+    };
+    let degraded = collect(&sink("degraded")?, false);
+    let restored = collect(&sink("restored")?, true);
     pipeline.set_state(gst::State::Playing)?;
-    for (i, frame) in noisy.iter().enumerate() {
+    for (i, frame) in clean.iter().enumerate() {
         let mut buffer = gst::Buffer::from_mut_slice(packed_rgb(frame));
         buffer
             .get_mut()
@@ -140,33 +148,42 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     wait(&pipeline)?;
     eprintln!();
 
-    let restored = restored.lock().unwrap();
+    let (degraded, restored) = (degraded.lock().unwrap(), restored.lock().unwrap());
     let clean: Vec<Vec<u8>> = clean.iter().map(packed_rgb).collect();
-    let noisy: Vec<Vec<u8>> = noisy.iter().map(packed_rgb).collect();
-    let mean = |frames: &[Vec<u8>]| {
+    let mean = |frames: &[Vec<u8>], plane: fn(&[u8]) -> Vec<u8>| {
         frames
             .iter()
             .zip(&clean)
-            .map(|(f, c)| psnr_8bit(f, c))
+            .map(|(f, c)| psnr_8bit(&plane(f), &plane(c)))
             .sum::<f64>()
             / clean.len() as f64
     };
-    let estimated: f64 = pipeline
-        .by_name("restore")
-        .map_or(f64::NAN, |e| e.property("estimated-level"));
-    println!("noise sigma {SIGMA}, estimated {estimated:.1}");
-    println!(
-        "PSNR noisy {:.2} dB -> restored {:.2} dB",
-        mean(&noisy),
-        mean(&restored)
-    );
+    println!("JPEG quality {QUALITY}, restored at level {QUALITY} (Y plane of I420)");
+    // Luma is what the model restores; RGB also carries the untouched 4:2:0 chroma's loss.
+    for (name, plane) in [("Y", luma as fn(&[u8]) -> Vec<u8>), ("RGB", <[u8]>::to_vec)] {
+        println!(
+            "PSNR {name} JPEG {:.2} dB -> restored {:.2} dB",
+            mean(&degraded, plane),
+            mean(&restored, plane)
+        );
+    }
     let middle = restored.len() / 2;
     side_by_side(
-        &[&noisy[middle], &restored[middle], &clean[middle]],
+        &[&degraded[middle], &restored[middle], &clean[middle]],
         SIDE as u32,
         SIDE as u32,
         &paths.out,
     )
+}
+
+/// BT.601 luma of packed RGB.
+fn luma(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3)
+        .map(|p| {
+            (0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])).round()
+                as u8
+        })
+        .collect()
 }
 
 /// A packed RGB frame and its width and height.
@@ -180,7 +197,7 @@ fn restore_file(input: &Path, paths: &Paths) -> anyhow::Result<()> {
          before. ! queue ! {} ! tee name=after \
          after. ! queue ! appsink name=first-out max-buffers=1 drop=true sync=false \
          after. ! queue ! videoconvert ! jpegenc quality=95 ! avimux ! filesink location=\"{}\"",
-        restorer(paths),
+        denoiser(paths),
         paths.out.join("restored.avi").display()
     ))?
     .downcast::<gst::Pipeline>()

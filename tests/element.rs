@@ -10,6 +10,7 @@ use common::{
 };
 use gst::prelude::*;
 use gst_controller::prelude::*;
+use gst_video::prelude::*;
 use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use gsthyperres::model::RestorerConfig;
 use tch::{Kind, Tensor};
@@ -349,4 +350,56 @@ fn tiled_frames_equal_whole_frames() {
     let tiled_props = [model(&fixture), ("tile-size", "32"), ("tile-overlap", "24")];
     let tiled = push(&mut harness(&tiled_props, &caps), noisy, 0);
     assert_eq!(tiled, whole);
+}
+
+/// `gray` (`w` x `h` GRAY8) through GStreamer's JPEG encoder at `quality` and back.
+fn jpeg_round_trip(gray: &[u8], w: usize, h: usize, quality: u32) -> Vec<u8> {
+    init();
+    let caps = format!("video/x-raw,format=GRAY8,width={w},height={h},framerate=1/1");
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src caps={caps} ! jpegenc quality={quality} ! jpegdec ! \
+         video/x-raw,format=GRAY8 ! appsink name=sink"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let by_name = |name| pipeline.by_name(name).unwrap();
+    let src = by_name("src").downcast::<gst_app::AppSrc>().unwrap();
+    let sink = by_name("sink").downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    src.push_buffer(gst::Buffer::from_mut_slice(gray.to_vec()))
+        .unwrap();
+    src.end_of_stream().unwrap();
+    let sample = sink.pull_sample().unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let frame =
+        gst_video::VideoFrame::from_buffer_readable(sample.buffer_owned().unwrap(), &info).unwrap();
+    let stride = frame.plane_stride()[0] as usize;
+    let data = frame.plane_data(0).unwrap();
+    (0..h)
+        .flat_map(|y| data[y * stride..y * stride + w].to_vec())
+        .collect()
+}
+
+#[test]
+fn the_bundled_dejpeg_model_removes_jpeg_artifacts() {
+    // A real crop in gray (BT.601 luma), compressed by GStreamer's own JPEG encoder.
+    let rgb = load_crop("cbsd68_102061_crop.png");
+    let weights = Tensor::from_slice(&[0.299f32, 0.587, 0.114]).view([3, 1, 1]);
+    let luma = (rgb * weights).sum_dim_intlist(0, true, Kind::Float);
+    let clean =
+        Vec::<u8>::try_from((luma * 255.0).round().to_kind(Kind::Uint8).view([-1])).unwrap();
+    let (w, h) = (192, 192);
+    let blocky = jpeg_round_trip(&clean, w, h, 20);
+    let caps = format!("video/x-raw,format=GRAY8,width={w},height={h},framerate=30/1");
+    // No model-location: the element loads models/dejpeg-gray.safetensors for task=dejpeg.
+    let mut hx = harness(&[("task", "dejpeg"), ("level", "20.0")], &caps);
+    let restored = push(&mut hx, blocky.clone(), 0);
+    let (before, after) = (psnr_8bit(&blocky, &clean), psnr_8bit(&restored, &clean));
+    println!("JPEG q20: {before:.2} dB, restored {after:.2} dB");
+    assert!(
+        after > before + 0.5,
+        "JPEG {before:.2} dB, restored {after:.2} dB"
+    );
 }

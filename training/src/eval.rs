@@ -225,7 +225,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     };
     let mut subject = subject;
     let levels = args.levels.clone().unwrap_or_else(|| match described.kind {
-        ModelKind::Restorer => paper::hyperres_results(described.task)
+        ModelKind::Restorer => paper::hyperres_results(described.task, described.colour)
             .iter()
             .map(|r| r.0)
             .collect(),
@@ -267,7 +267,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         images.len(),
         args.seed
     );
-    let table = markdown_table(subject.task(), &means);
+    let table = markdown_table(subject.task(), described.colour, &means);
     println!("{title}\n\n{table}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, format!("# Evaluation\n\n{title}\n\n{table}"))
@@ -288,7 +288,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             name(&args.data),
             images.len()
         );
-        plot(path, &short, subject.task(), &means)?;
+        plot(path, &short, subject.task(), described.colour, &means)?;
     }
     if let Some(path) = &args.json {
         let as_json = |level: f64, values: &[(&str, f64)], image: Option<&str>| {
@@ -322,7 +322,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
 /// The paper's (restorers) or the authors' estimator's (noise) published figures at `level`.
 fn published(described: &Described, level: f64) -> Value {
     match described.kind {
-        ModelKind::Restorer => paper::at(described.task, level).map_or(
+        ModelKind::Restorer => paper::at(described.task, described.colour, level).map_or(
             Value::Null,
             |(psnr, ssim)| json!({"psnr": psnr, "ssim": ssim}),
         ),
@@ -443,6 +443,7 @@ fn plot(
     path: &std::path::Path,
     title: &str,
     task: Task,
+    colour: Colour,
     means: &[(f64, Vec<(&'static str, f64)>)],
 ) -> anyhow::Result<()> {
     let column = |name: &str| -> Vec<(f64, f64)> {
@@ -456,7 +457,7 @@ fn plot(
             })
             .collect()
     };
-    let paper: Vec<(f64, f64)> = paper::hyperres_results(task)
+    let paper: Vec<(f64, f64)> = paper::hyperres_results(task, colour)
         .iter()
         .map(|&(l, p, _)| (l, p))
         .collect();
@@ -499,7 +500,7 @@ fn level_means(levels: &[f64], rows: &[Row]) -> Vec<(f64, Vec<(&'static str, f64
 }
 
 /// Per-level means beside the paper's (or, for estimators, the authors' released) numbers.
-fn markdown_table(task: Task, means: &[(f64, Vec<(&'static str, f64)>)]) -> String {
+fn markdown_table(task: Task, colour: Colour, means: &[(f64, Vec<(&'static str, f64)>)]) -> String {
     let Some((_, first)) = means.first() else {
         return String::new();
     };
@@ -524,7 +525,7 @@ fn markdown_table(task: Task, means: &[(f64, Vec<(&'static str, f64)>)]) -> Stri
                 .find(|r| r.0 == *level)
                 .map(|r| [format!("{:.2}", r.1), format!("{:.1}", r.2)])
         } else {
-            paper::at(task, *level).map(|(p, s)| {
+            paper::at(task, colour, *level).map(|(p, s)| {
                 [
                     format!("{p:.2}"),
                     s.map_or("-".into(), |s| format!("{s:.2}")),

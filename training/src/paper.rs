@@ -1,12 +1,14 @@
 //! The HyperRes paper's published results (shared/reference/paper-results.md), to print beside ours.
 
-use gsthyperres::task::Task;
+use gsthyperres::task::{Colour, Task};
 
-/// (level, PSNR dB, SSIM) of HyperRes in the paper for `task`'s benchmark, where published.
-pub fn hyperres_results(task: Task) -> &'static [(f64, f64, Option<f64>)] {
-    match task {
+/// (level, PSNR dB, SSIM) of HyperRes in the paper for `task`'s benchmark, where published: denoising
+/// in RGB, JPEG in gray (nothing for the other colour), SR on Y of either.
+pub fn hyperres_results(task: Task, colour: Colour) -> &'static [(f64, f64, Option<f64>)] {
+    match (task, colour) {
+        (Task::Denoise, Colour::Gray) | (Task::Dejpeg, Colour::Rgb) => &[],
         // CBSD68, RGB, trained at sigma 15, 35, 50, 75 (Table 1).
-        Task::Denoise => &[
+        (Task::Denoise, Colour::Rgb) => &[
             (5.0, 39.96, Some(0.98)),
             (15.0, 34.02, Some(0.95)),
             (25.0, 31.41, Some(0.89)),
@@ -18,7 +20,7 @@ pub fn hyperres_results(task: Task) -> &'static [(f64, f64, Option<f64>)] {
             (85.0, 25.95, Some(0.71)),
         ],
         // LIVE1 gray, trained at q 10, 25, 45, 65, 80 (Table 3).
-        Task::Dejpeg => &[
+        (Task::Dejpeg, Colour::Gray) => &[
             (10.0, 28.81, Some(0.82)),
             (30.0, 32.56, Some(0.91)),
             (50.0, 34.39, Some(0.94)),
@@ -26,7 +28,7 @@ pub fn hyperres_results(task: Task) -> &'static [(f64, f64, Option<f64>)] {
             (80.0, 38.09, Some(0.97)),
         ],
         // Set5, Y channel, trained at x2..x5 (Table 2).
-        Task::Sr => &[
+        (Task::Sr, _) => &[
             (2.0, 36.69, None),
             (3.0, 29.77, None),
             (4.0, 29.46, None),
@@ -37,8 +39,8 @@ pub fn hyperres_results(task: Task) -> &'static [(f64, f64, Option<f64>)] {
 }
 
 /// The paper's result at `level`, if it published one.
-pub fn at(task: Task, level: f64) -> Option<(f64, Option<f64>)> {
-    hyperres_results(task)
+pub fn at(task: Task, colour: Colour, level: f64) -> Option<(f64, Option<f64>)> {
+    hyperres_results(task, colour)
         .iter()
         .find(|(l, _, _)| *l == level)
         .map(|&(_, psnr, ssim)| (psnr, ssim))
@@ -55,3 +57,26 @@ pub const AUTHORS_ESTIMATOR_ERROR: [(f64, f64, f64); 7] = [
     (75.0, 0.88, 1.2),
     (90.0, 1.18, 1.3),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_belong_to_the_colour_the_paper_measured() {
+        assert_eq!(
+            at(Task::Dejpeg, Colour::Gray, 10.0),
+            Some((28.81, Some(0.82)))
+        );
+        assert_eq!(at(Task::Dejpeg, Colour::Rgb, 10.0), None);
+        assert_eq!(
+            at(Task::Denoise, Colour::Rgb, 25.0),
+            Some((31.41, Some(0.89)))
+        );
+        assert_eq!(at(Task::Denoise, Colour::Gray, 25.0), None);
+        assert_eq!(
+            at(Task::Sr, Colour::Rgb, 2.0),
+            at(Task::Sr, Colour::Gray, 2.0)
+        );
+    }
+}

@@ -93,7 +93,6 @@ def deblock(_q):
 
 
 FFMPEG_SIGMAS = [15, 25, 50, 75]
-PAPER_JPEG = [(10, 28.81), (30, 32.56), (50, 34.39), (70, 36.38), (80, 38.09)]
 JPEG_FILTERS = {"spp": spp, "pp7": pp7, "deblock": deblock}
 
 
@@ -133,12 +132,28 @@ def spp_rgb(q):
     return spp(q, "format=yuv444p,")[1:2]
 
 
-def model_evaluations():
-    """The bundled models' evaluations alone (reused by the report while the models are unchanged)."""
-    evaluate("denoise-cbsd68", "--model", MODELS / "denoise-rgb.safetensors", "--data", CBSD68,
-             "--levels", levels_arg(DENOISE_LEVELS), "--blind", MODELS / "estimator-noise.safetensors", plot=True)
-    evaluate("estimator-noise-cbsd68", "--model", MODELS / "estimator-noise.safetensors", "--data", CBSD68)
-    evaluate("sr-set5", "--model", MODELS / "sr-rgb.safetensors", "--data", SET5, "--levels", levels_arg(SR_LEVELS), plot=True)
+JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}
+
+
+def model_runs():
+    """Every evaluation of a bundled model, by result name: (eval arguments, plot)."""
+    runs = {
+        "denoise-cbsd68": (["--model", MODELS / "denoise-rgb.safetensors", "--data", CBSD68, "--levels",
+                            levels_arg(DENOISE_LEVELS), "--blind", MODELS / "estimator-noise.safetensors"], True),
+        "estimator-noise-cbsd68": (["--model", MODELS / "estimator-noise.safetensors", "--data", CBSD68], False),
+        "sr-set5": (["--model", MODELS / "sr-rgb.safetensors", "--data", SET5, "--levels", levels_arg(SR_LEVELS)], True),
+    }
+    for name, data in JPEG_SETS.items():
+        runs[f"{name}-live1"] = (["--model", MODELS / f"{name}.safetensors", "--data", data,
+                                  "--levels", levels_arg(JPEG_LEVELS)], True)
+    return {name: run for name, run in runs.items() if run[0][1].exists()}
+
+
+def evaluate_model(name):
+    """The named evaluation of `model_runs` (reused while the model is unchanged), by level; None
+    where the model is not bundled."""
+    run = model_runs().get(name)
+    return by_level(evaluate(name, *run[0], plot=run[1])) if run else None
 
 
 def main():
@@ -146,15 +161,15 @@ def main():
         ffmpeg_baselines()
         return
     if "--models-only" in sys.argv:
-        model_evaluations()
+        for name in model_runs():
+            evaluate_model(name)
         return
     sections = []
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 
     # Denoising, CBSD68, RGB PSNR.
-    denoise_model, noise_estimator = MODELS / "denoise-rgb.safetensors", MODELS / "estimator-noise.safetensors"
-    ours = by_level(evaluate("denoise-cbsd68", "--model", denoise_model, "--data", CBSD68, "--levels", levels_arg(DENOISE_LEVELS),
-                             "--blind", noise_estimator, plot=True))
+    denoise_model = MODELS / "denoise-rgb.safetensors"
+    ours = evaluate_model("denoise-cbsd68")
     nl = best_ffmpeg("nlmeans", "denoise", "rgb", CBSD68, {s: nlmeans(s) for s in FFMPEG_SIGMAS})
     hq = best_ffmpeg("hqdn3d", "denoise", "rgb", CBSD68, {s: hqdn3d(s) for s in FFMPEG_SIGMAS})
     rows = []
@@ -188,29 +203,29 @@ def main():
         "0.3 dB needs that full-size model trained on a GPU.\n")
 
     # Noise estimator.
-    est = by_level(evaluate("estimator-noise-cbsd68", "--model", noise_estimator, "--data", CBSD68))
+    est = evaluate_model("estimator-noise-cbsd68")
     rows = [[level, fmt(r["abs_error"]), fmt(r["rel_error_pct"], 1), fmt((r.get("published") or {}).get("rel_error_pct"), 1)]
             for level, r in est.items()]
     sections.append("## Noise-level estimator: CBSD68\n\nMedian over a 3x3 grid of 128x128 crops.\n\n"
                     + table(["sigma", "mean abs error", "relative error %", "authors' estimator, relative error %"], rows))
 
     # JPEG, LIVE1 gray (and colour): the FFmpeg filters always, ours where a model is bundled.
-    for colour, data, name, title in (("gray", LIVE1_GRAY, "dejpeg-gray", "LIVE1 gray"),
-                                      ("rgb", LIVE1, "dejpeg-rgb", "LIVE1 colour (4:2:0 JPEG), PSNR over RGB")):
-        model = MODELS / f"{name}.safetensors"
+    for colour, name, title in (("gray", "dejpeg-gray", "LIVE1 gray"),
+                                ("rgb", "dejpeg-rgb", "LIVE1 colour (4:2:0 JPEG), PSNR over RGB")):
+        model, data = MODELS / f"{name}.safetensors", JPEG_SETS[name]
         if colour == "gray":
             filters = {f: best_ffmpeg(f, "dejpeg", "gray", data, {q: make(q) for q in JPEG_LEVELS})
                        for f, make in JPEG_FILTERS.items()}
         else:
             filters = {"spp": best_ffmpeg("spp-rgb", "dejpeg", "rgb", data, {q: spp_rgb(q) for q in JPEG_LEVELS})}
-        ours = by_level(evaluate(f"{name}-live1", "--model", model, "--data", data, "--levels", levels_arg(JPEG_LEVELS),
-                                 plot=True)) if model.exists() else None
+        ours = evaluate_model(f"{name}-live1")
         rows = []
         for q in JPEG_LEVELS:
             jpeg = next(iter(filters.values()))[q]["input_psnr"]
             mine = [cell(ours[q]), fmt(ours[q]["seconds"], 3)] if ours else ["-", "-"]
-            paper = (ours[q].get("published") or {}).get("psnr") if ours else dict(PAPER_JPEG).get(q)
-            rows.append([q, fmt(jpeg), mine[0], fmt(paper) if colour == "gray" else "-",
+            # eval gives the paper's figures for the colour the paper measured (gray) only.
+            paper = (ours[q].get("published") or {}).get("psnr") if ours else None
+            rows.append([q, fmt(jpeg), mine[0], fmt(paper),
                          *[f"{cell(f[q])} ({f[q]['label']})" for f in filters.values()],
                          " / ".join([mine[1], *(fmt(f[q]["seconds"], 3) for f in filters.values())])])
         about = (f"`models/{name}.safetensors` ({model_card(model)})" if model.exists()
@@ -224,8 +239,8 @@ def main():
 
     # Super-resolution, Set5, Y PSNR.
     sr = MODELS / "sr-rgb.safetensors"
-    if sr.exists():
-        ours = by_level(evaluate("sr-set5", "--model", sr, "--data", SET5, "--levels", levels_arg(SR_LEVELS), plot=True))
+    ours = evaluate_model("sr-set5")
+    if ours:
         rows = [[f"x{s}", cell({"psnr": ours[s]["input_psnr"], "ssim": None}).split(" /")[0], cell(ours[s]),
                  fmt((ours[s].get("published") or {}).get("psnr")), fmt(ours[s]["seconds"], 3)] for s in SR_LEVELS]
         sections.append(

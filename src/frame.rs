@@ -88,11 +88,11 @@ impl Plane {
             .iter()
             .map(|&o| rows.select(2, o as i64))
             .collect();
-        // The stack and the conversion are the only full-frame copies; the scaling is in place.
+        // On the CPU the stack and the conversion are the only full-frame copies (the scaling is
+        // in place). To a GPU the 8-bit samples travel (a quarter of the floats), staged once in
+        // page-locked memory (torch's caching host allocator, so no allocation per frame) for a
+        // copy queued on the stream, and are converted there.
         let samples = Tensor::stack(&channels, 0);
-        // To a GPU the 8-bit samples travel (a quarter of the floats), from page-locked memory
-        // (torch's caching host allocator) so the copy is a DMA queued on the stream, and are
-        // converted there.
         let samples = if device.is_cuda() {
             samples
                 .pin_memory(device)

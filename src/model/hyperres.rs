@@ -8,7 +8,7 @@
 use tch::Tensor;
 use tch::nn::{self, Module};
 
-use super::{conv3x3_init, kaiming_normal_scaled};
+use super::{AUTHORS_INIT_SCALE, conv3x3_init, kaiming_normal_scaled};
 
 /// Size of the network: image channels (3 RGB, 1 gray), feature width and residual blocks; and
 /// whether the input image is added to the output.
@@ -104,7 +104,12 @@ impl HyperRes {
             channels, width, ..
         } = config;
         let generated = p / "generated";
-        let scale = if config.input_skip { 1.0 } else { 0.1 };
+        let (scale, conv5_init) = if config.input_skip {
+            (1.0, nn::Init::Const(0.0))
+        } else {
+            let scale = AUTHORS_INIT_SCALE;
+            (scale, kaiming_normal_scaled(width * 9, scale))
+        };
         let shared = |name: &str, c_in: i64, c_out: i64, stride: i64| {
             conv3x3_init(
                 p / name,
@@ -113,11 +118,6 @@ impl HyperRes {
                 stride,
                 kaiming_normal_scaled(c_in * 9, scale),
             )
-        };
-        let conv5_init = if config.input_skip {
-            nn::Init::Const(0.0)
-        } else {
-            kaiming_normal_scaled(width * 9, 0.1)
         };
         // The authors' meta blocks are Linear(1 -> n): fan-in 1 for the slope, zero bias.
         let len = config.generated_len();
@@ -128,7 +128,7 @@ impl HyperRes {
             conv3: shared("conv3", width, 4 * width, 1),
             conv4: shared("conv4", width, width, 1),
             conv5: conv3x3_init(p / "conv5", width, channels, 1, conv5_init),
-            generated_w: generated.var("w", &[len], kaiming_normal_scaled(1, 0.1)),
+            generated_w: generated.var("w", &[len], kaiming_normal_scaled(1, AUTHORS_INIT_SCALE)),
             generated_b: generated.var("b", &[len], nn::Init::Const(0.0)),
             cache: None,
         }

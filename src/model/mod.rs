@@ -11,9 +11,13 @@ pub use padding::{crop_to, pad_to_even};
 
 use tch::nn;
 
+/// The authors scale every Kaiming-normal initial weight by this.
+const AUTHORS_INIT_SCALE: f64 = 0.1;
+
 /// A 3x3 convolution with the authors' initialisation: Kaiming-normal (fan-in) times 0.1, zero bias.
 fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> nn::Conv2D {
-    conv3x3_init(p, c_in, c_out, stride, kaiming_normal_scaled(c_in * 9, 0.1))
+    let init = kaiming_normal_scaled(c_in * 9, AUTHORS_INIT_SCALE);
+    conv3x3_init(p, c_in, c_out, stride, init)
 }
 
 /// A 3x3 convolution with zero bias and weights drawn from `init`.
@@ -28,7 +32,7 @@ fn conv3x3_init(p: nn::Path, c_in: i64, c_out: i64, stride: i64, init: nn::Init)
     nn::conv2d(p, c_in, c_out, 3, config)
 }
 
-/// Kaiming-normal for ReLU (gain sqrt 2) over `fan_in`, times `scale` (0.1 in the authors' code).
+/// Kaiming-normal for ReLU (gain sqrt 2) over `fan_in`, times `scale`.
 fn kaiming_normal_scaled(fan_in: i64, scale: f64) -> nn::Init {
     nn::Init::Randn {
         mean: 0.0,

@@ -3,29 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, ensure};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use gsthyperres::checkpoint::Provenance;
 use gsthyperres::task::{Colour, Task};
-use tch::{Device, Reduction, Tensor};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Loss {
-    /// Mean absolute error (the authors').
-    L1,
-    /// Mean squared error: weighs the large, learnable errors (edges, ringing) above the small
-    /// unpredictable ones, where L1's per-pixel sign gives both the same pull. Near the identity
-    /// (an input-skip network on JPEG) L1's sign noise alone drives the last ReLUs to zero.
-    L2,
-}
-
-impl Loss {
-    pub fn between(self, output: &Tensor, target: &Tensor) -> Tensor {
-        match self {
-            Loss::L1 => output.l1_loss(target, Reduction::Mean),
-            Loss::L2 => output.mse_loss(target, Reduction::Mean),
-        }
-    }
-}
+use tch::Device;
 
 /// Options every training run has.
 #[derive(Args, Debug)]

@@ -267,7 +267,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         images.len(),
         args.seed
     );
-    let table = markdown_table(subject.task(), described.colour, &means);
+    let table = markdown_table(described.task, described.colour, &means);
     println!("{title}\n\n{table}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, format!("# Evaluation\n\n{title}\n\n{table}"))
@@ -288,7 +288,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             name(&args.data),
             images.len()
         );
-        plot(path, &short, subject.task(), described.colour, &means)?;
+        plot(path, &short, described.task, described.colour, &means)?;
     }
     if let Some(path) = &args.json {
         let as_json = |level: f64, values: &[(&str, f64)], image: Option<&str>| {

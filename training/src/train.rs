@@ -15,10 +15,10 @@ use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
 use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
 use serde_json::json;
-use tch::{Device, Kind, Tensor, nn};
+use tch::{Device, Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::args::{Loss, RunArgs, low_high, parse_device};
+use crate::args::{RunArgs, low_high, parse_device};
 use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::metrics::{psnr, quantise};
@@ -65,6 +65,25 @@ pub struct TrainArgs {
     /// Validation images used (the first N of --val).
     #[arg(long, default_value_t = 4)]
     val_images: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Loss {
+    /// Mean absolute error (the authors').
+    L1,
+    /// Mean squared error: weighs the large, learnable errors (edges, ringing) above the small
+    /// unpredictable ones, where L1's per-pixel sign gives both the same pull. Near the identity
+    /// (an input-skip network on JPEG) L1's sign noise alone drives the last ReLUs to zero.
+    L2,
+}
+
+impl Loss {
+    fn between(self, output: &Tensor, target: &Tensor) -> Tensor {
+        match self {
+            Loss::L1 => output.l1_loss(target, Reduction::Mean),
+            Loss::L2 => output.mse_loss(target, Reduction::Mean),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -227,7 +246,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if args.run.task == Task::Sr {
         // A crop that a scale does not divide shrinks to a rounded size: the model then learns that
         // scale's sampling phase wrongly (measured: x3 fell below bicubic with 64-pixel crops).
-        let misfit: Vec<f64> = (args.levels.iter().copied())
+        let misfit: Vec<f64> = args
+            .levels
+            .iter()
+            .copied()
             .filter(|s| s.fract() == 0.0 && args.patch % (*s as i64) != 0)
             .collect();
         if !misfit.is_empty() {

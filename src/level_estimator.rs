@@ -6,7 +6,7 @@ use tch::{Device, Tensor, nn};
 
 use crate::checkpoint::{self, CheckpointError, Loaded, Metadata};
 use crate::model::{Estimator, EstimatorConfig};
-use crate::task::ModelKind;
+use crate::task::{Colour, ModelKind};
 
 /// Crops per side of the grid the estimate is the median over.
 const GRID: i64 = 3;
@@ -43,14 +43,34 @@ impl LevelEstimator {
     }
 
     /// The level (task units) of `image` `[C, H, W]` in [0, 1]: the median over a grid of crops.
+    /// A gray estimator reads an RGB image's luma (what JPEG compresses as its Y channel).
     pub fn estimate(&self, image: &Tensor) -> f64 {
-        self.net.estimate(image, GRID, self.vs.device())
+        let image = match (self.meta.colour, image.size()[0]) {
+            (Colour::Gray, 3) => luma(image),
+            _ => image.shallow_clone(),
+        };
+        self.net.estimate(&image, GRID, self.vs.device())
     }
+
+    /// Whether the estimator can measure frames a `colour` restorer reads.
+    pub fn reads(&self, colour: Colour) -> bool {
+        self.meta.colour == colour || self.meta.colour == Colour::Gray
+    }
+}
+
+/// Full-range BT.601 luma (JPEG's, and the gray conversion the estimators train on) of an RGB
+/// `[3, H, W]` image.
+fn luma(rgb: &Tensor) -> Tensor {
+    let weights = Tensor::from_slice(&[0.299f32, 0.587, 0.114])
+        .view([3, 1, 1])
+        .to_device(rgb.device());
+    (rgb * weights).sum_dim_intlist(0, true, rgb.kind())
 }
 
 /// The network size an estimator checkpoint's metadata describes.
 pub fn config_of(meta: &Metadata) -> EstimatorConfig {
     EstimatorConfig {
+        architecture: meta.architecture,
         channels: meta.colour.channels(),
         width: meta.width,
         stages: meta.blocks,

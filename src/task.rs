@@ -14,6 +14,28 @@ pub enum Task {
     Sr,
 }
 
+/// The network a checkpoint holds (which determines its parameter names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Architecture {
+    /// The HyperRes restorer.
+    HyperRes,
+    /// The authors' level estimator: strided head, residual stages with max pooling.
+    NoiseNet,
+    /// A level estimator that averages full-resolution features per position inside the 8x8
+    /// JPEG block, so that it sees blocking whatever the picture shows (ours, for JPEG quality).
+    BlockGrid,
+}
+
+impl Architecture {
+    /// The kind of model the architecture is.
+    pub fn kind(self) -> ModelKind {
+        match self {
+            Architecture::HyperRes => ModelKind::Restorer,
+            Architecture::NoiseNet | Architecture::BlockGrid => ModelKind::Estimator,
+        }
+    }
+}
+
 /// Colour handling of a model: three RGB channels or one luma/gray channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Colour {
@@ -90,6 +112,15 @@ named_enum!(
     Colour,
     "colour",
     [(Colour::Rgb, "rgb"), (Colour::Gray, "gray")]
+);
+named_enum!(
+    Architecture,
+    "architecture",
+    [
+        (Architecture::HyperRes, "hyperres"),
+        (Architecture::NoiseNet, "noisenet"),
+        (Architecture::BlockGrid, "blockgrid")
+    ]
 );
 named_enum!(
     ModelKind,

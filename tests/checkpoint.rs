@@ -10,7 +10,7 @@ use gsthyperres::checkpoint::{self, CheckpointError, Problem, StorageDtype};
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::{EstimatorConfig, RestorerConfig, crop_to, pad_to_even};
 use gsthyperres::restorer::Restorer;
-use gsthyperres::task::{Colour, ModelKind};
+use gsthyperres::task::{Architecture, Colour, ModelKind};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use tch::{Device, Kind, Tensor};
 
@@ -22,6 +22,7 @@ const SMALL: RestorerConfig = RestorerConfig {
 };
 
 const SMALL_ESTIMATOR: EstimatorConfig = EstimatorConfig {
+    architecture: Architecture::NoiseNet,
     channels: 3,
     width: 4,
     stages: 4,
@@ -45,18 +46,21 @@ fn restorer_round_trip_is_bit_exact() {
 
 #[test]
 fn estimator_round_trip_is_bit_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = random_estimator_checkpoint(dir.path(), SMALL_ESTIMATOR, 8);
-    let estimator = LevelEstimator::load(&path, Device::Cpu).unwrap();
-    let again = dir.path().join("again.safetensors");
-    checkpoint::save_var_store(&again, estimator.metadata(), estimator.var_store()).unwrap();
-    let (meta, tensors) = checkpoint::read(&again).unwrap();
-    assert_eq!(&meta, estimator.metadata());
-    let original: HashMap<String, Tensor> =
-        checkpoint::read(&path).unwrap().1.into_iter().collect();
-    assert_eq!(tensors.len(), original.len());
-    for (name, tensor) in tensors {
-        assert!(original[&name].equal(&tensor), "{name} changed");
+    for (seed, config) in [(8, SMALL_ESTIMATOR), (9, EstimatorConfig::block_grid(1))] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = random_estimator_checkpoint(dir.path(), config, seed);
+        let estimator = LevelEstimator::load(&path, Device::Cpu).unwrap();
+        assert_eq!(estimator.metadata().architecture, config.architecture);
+        let again = dir.path().join("again.safetensors");
+        checkpoint::save_var_store(&again, estimator.metadata(), estimator.var_store()).unwrap();
+        let (meta, tensors) = checkpoint::read(&again).unwrap();
+        assert_eq!(&meta, estimator.metadata());
+        let original: HashMap<String, Tensor> =
+            checkpoint::read(&path).unwrap().1.into_iter().collect();
+        assert_eq!(tensors.len(), original.len());
+        for (name, tensor) in tensors {
+            assert!(original[&name].equal(&tensor), "{name} changed");
+        }
     }
 }
 
@@ -306,6 +310,9 @@ fn bad_metadata_values_give_errors_naming_the_key() {
         ("dtype", "f64"),
         ("iterations", "many"),
         ("input_skip", "yes"),
+        ("architecture", "resnet"),
+        // An estimator's network named in a restorer's file.
+        ("architecture", "noisenet"),
     ];
     for (i, (key, value)) in cases.into_iter().enumerate() {
         let path = broken(dir.path(), &format!("meta-{i}"), |raw| {
@@ -322,7 +329,7 @@ fn bad_metadata_values_give_errors_naming_the_key() {
 
 #[test]
 fn metadata_survives_the_header() {
-    let mut meta = metadata(ModelKind::Restorer, Colour::Gray, 32, 4);
+    let mut meta = metadata(Architecture::HyperRes, Colour::Gray, 32, 4);
     meta.levels = vec![10.0, 25.0, 45.0, 65.0, 80.0];
     meta.level_range = [5.0, 95.5];
     meta.provenance.iterations = 123_456;
@@ -338,4 +345,14 @@ fn metadata_survives_the_header() {
             .unwrap()
             .input_skip
     );
+    // Nor an architecture: the kind's original network.
+    for (architecture, kind) in [
+        (Architecture::HyperRes, "restorer"),
+        (Architecture::NoiseNet, "estimator"),
+    ] {
+        header.remove("architecture");
+        header.insert("kind".into(), kind.into());
+        let parsed = checkpoint::Metadata::from_header(&header).unwrap();
+        assert_eq!(parsed.architecture, architecture);
+    }
 }

@@ -296,6 +296,24 @@ fn bad_configurations_give_error_messages_not_crashes() {
     });
     assert!(err.contains("estimator-location"), "{err}");
 
+    // The authors' estimator reads RGB; a gray model's frames have no colour to give it.
+    let gray = random_restorer_checkpoint(
+        dir.path(),
+        RestorerConfig {
+            channels: 1,
+            width: 8,
+            blocks: 1,
+            input_skip: false,
+        },
+        5,
+    );
+    let err = start_error(|e| {
+        e.set_property("model-location", gray.to_str().unwrap());
+        e.set_property("estimator-location", estimator.to_str().unwrap());
+        e.set_property_from_str("mode", "auto");
+    });
+    assert!(err.contains("reads rgb frames, the model gray"), "{err}");
+
     if !tch::Cuda::is_available() {
         let err = start_error(|e| {
             e.set_property("model-location", fixture().to_str().unwrap());

@@ -13,7 +13,7 @@ use gsthyperres::checkpoint::{self, AuthorsCheckpoint, import_authors, read_auth
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::RestorerConfig;
 use gsthyperres::restorer::Restorer;
-use gsthyperres::task::{Colour, ModelKind};
+use gsthyperres::task::{Architecture, Colour};
 use tch::{Device, Kind, Tensor};
 
 const TOLERANCE: f64 = 1e-5;
@@ -86,7 +86,7 @@ fn full_rgb_restorer_imported_from_the_authors_layout_matches_the_reference() {
     let ckpt = dir.path().join("imported.safetensors");
     checkpoint::save(
         &ckpt,
-        &metadata(ModelKind::Restorer, Colour::Rgb, 64, 16),
+        &metadata(Architecture::HyperRes, Colour::Rgb, 64, 16),
         &ours,
     )
     .unwrap();

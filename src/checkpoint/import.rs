@@ -13,6 +13,7 @@ use tch::Tensor;
 
 use super::{CheckpointError, Problem, Tensors, read_untyped};
 use crate::model::{EstimatorConfig, RestorerConfig};
+use crate::task::Architecture;
 
 /// Which network an authors' state dict holds, with its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +138,7 @@ fn import_estimator(
         .get("conv1.weight")
         .ok_or_else(|| Problem::MissingTensor("conv1.weight".into()))?;
     let config = EstimatorConfig {
+        architecture: Architecture::NoiseNet,
         width: head.size()[0],
         channels: head.size()[1],
         stages: (0..)

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tch::Kind;
 
-use crate::task::{Colour, ModelKind, Task};
+use crate::task::{Architecture, Colour, ModelKind, Task};
 
 /// Version of the layout below; a reader refuses files written with a newer one.
 pub const FORMAT_VERSION: u32 = 1;
@@ -25,7 +25,8 @@ pub struct Provenance {
 /// Everything needed to rebuild and use the network a checkpoint holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metadata {
-    pub kind: ModelKind,
+    /// The network (its kind follows from it); absent in a header means the kind's original one.
+    pub architecture: Architecture,
     pub task: Task,
     pub colour: Colour,
     /// Feature channels.
@@ -103,13 +104,18 @@ pub enum MetadataError {
 }
 
 impl Metadata {
+    pub fn kind(&self) -> ModelKind {
+        self.architecture.kind()
+    }
+
     /// The safetensors header entries.
     pub fn to_header(&self) -> HashMap<String, String> {
         let list = |values: &[f64]| serde_json::to_string(values).expect("floats serialise");
         let p = &self.provenance;
         [
             ("format_version", FORMAT_VERSION.to_string()),
-            ("kind", self.kind.to_string()),
+            ("kind", self.kind().to_string()),
+            ("architecture", self.architecture.to_string()),
             ("task", self.task.to_string()),
             ("colour", self.colour.to_string()),
             ("width", self.width.to_string()),
@@ -141,6 +147,16 @@ impl Metadata {
             ));
         }
         let kind: ModelKind = fields.parse("kind")?;
+        let architecture = match header.get("architecture") {
+            None => match kind {
+                ModelKind::Restorer => Architecture::HyperRes,
+                ModelKind::Estimator => Architecture::NoiseNet,
+            },
+            Some(_) => fields.parse("architecture")?,
+        };
+        if architecture.kind() != kind {
+            return Err(fields.invalid("architecture", format!("is not a {kind}")));
+        }
         let width: i64 = fields.parse("width")?;
         let blocks: i64 = fields.parse("blocks")?;
         if !(1..=1024).contains(&width) {
@@ -174,7 +190,7 @@ impl Metadata {
             Some(_) => return Err(fields.invalid("input_skip", "must be true or false".into())),
         };
         Ok(Metadata {
-            kind,
+            architecture,
             task: fields.parse("task")?,
             colour: fields.parse("colour")?,
             width,

@@ -235,10 +235,10 @@ pub fn load<N>(
     build: impl FnOnce(&nn::Path, &Metadata) -> N,
 ) -> Result<Loaded<N>, CheckpointError> {
     let (meta, tensors) = read(path)?;
-    if meta.kind != kind {
+    if meta.kind() != kind {
         return Err(Problem::WrongKind {
             expected: kind,
-            found: meta.kind,
+            found: meta.kind(),
         }
         .at(path));
     }

@@ -448,6 +448,16 @@ impl HyperRes {
             (path, _) => {
                 let estimator = LevelEstimator::load(path.as_ref(), device)
                     .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
+                if !estimator.reads(meta.colour) {
+                    return Err(gst::error_msg!(
+                        gst::ResourceError::Settings,
+                        [
+                            "the estimator reads {} frames, the model {}",
+                            estimator.metadata().colour,
+                            meta.colour
+                        ]
+                    ));
+                }
                 if estimator.metadata().task != meta.task {
                     return Err(gst::error_msg!(
                         gst::ResourceError::Settings,

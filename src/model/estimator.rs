@@ -1,17 +1,24 @@
-//! The level estimator: a small CNN that reads a 128x128 crop and predicts the degradation level
-//! in the task's own units (the authors' `NoiseNet`, with their parameter names).
+//! The level estimators: small CNNs that read a 128x128 crop and predict the degradation level in
+//! the task's own units. `NoiseNet` is the authors' (with their parameter names); `BlockGrid` is
+//! ours for JPEG quality.
 
 use tch::nn::{self, Module};
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
-use super::conv3x3;
+use super::{conv3x3, conv3x3_init, kaiming_normal_scaled};
+use crate::task::Architecture;
 
 /// Side of the square crops the estimator reads.
 pub const ESTIMATOR_CROP: i64 = 128;
 
-/// Size of the estimator: image channels, feature width and number of [ResBlock, MaxPool] stages.
+/// Side of a JPEG block: crops start on this grid so that a block-aware estimator sees it.
+const JPEG_BLOCK: i64 = 8;
+
+/// Size of the estimator: image channels, feature width and depth (NoiseNet: [ResBlock, MaxPool]
+/// stages; BlockGrid: full-resolution convolutions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EstimatorConfig {
+    pub architecture: Architecture,
     pub channels: i64,
     pub width: i64,
     pub stages: i64,
@@ -21,6 +28,7 @@ impl Default for EstimatorConfig {
     /// The authors' released noise estimator.
     fn default() -> Self {
         EstimatorConfig {
+            architecture: Architecture::NoiseNet,
             channels: 3,
             width: 64,
             stages: 4,
@@ -29,14 +37,23 @@ impl Default for EstimatorConfig {
 }
 
 impl EstimatorConfig {
-    /// Side of the last feature map: the head halves the crop, each stage halves it again.
-    fn final_side(&self) -> i64 {
-        (ESTIMATOR_CROP / 2) >> self.stages
+    /// Our JPEG-quality estimator for `channels`.
+    pub fn block_grid(channels: i64) -> Self {
+        EstimatorConfig {
+            architecture: Architecture::BlockGrid,
+            channels,
+            width: 32,
+            stages: 3,
+        }
     }
 
-    /// Whether the architecture is usable on 128x128 crops (at least one pixel at the end).
-    pub fn is_valid(&self) -> bool {
-        (1..=6).contains(&self.stages) && (1..=4).contains(&self.channels) && self.width > 0
+    /// Inputs of the first fully connected layer.
+    fn features(&self) -> i64 {
+        match self.architecture {
+            // The head halves the crop, each stage halves it again.
+            Architecture::NoiseNet => self.width * ((ESTIMATOR_CROP / 2) >> self.stages).pow(2),
+            _ => self.width * (JPEG_BLOCK * JPEG_BLOCK + 1),
+        }
     }
 }
 
@@ -46,56 +63,109 @@ struct ResBlock {
     conv2: nn::Conv2D,
 }
 
-/// The estimator network (parameters live in the `nn::Path` it was built on).
+/// The convolutional part of each architecture.
+#[derive(Debug)]
+enum Body {
+    NoiseNet {
+        conv1: nn::Conv2D,
+        stages: Vec<ResBlock>,
+    },
+    BlockGrid {
+        convs: Vec<nn::Conv2D>,
+    },
+}
+
+/// An estimator network (parameters live in the `nn::Path` it was built on).
 #[derive(Debug)]
 pub struct Estimator {
-    conv1: nn::Conv2D,
-    stages: Vec<ResBlock>,
+    body: Body,
     fc: [nn::Linear; 3],
 }
 
 impl Estimator {
-    /// Builds the network under `p`; parameter names follow the authors' (`conv_seq.{0,2,..}`,
-    /// `fc_seq.{0,2,4}`: the odd indices were their parameter-free pooling and ReLU layers).
+    /// Builds the network under `p`. NoiseNet's parameter names are the authors' (`conv_seq.{0,2,..}`,
+    /// `fc_seq.{0,2,4}`: the odd indices were their parameter-free pooling and ReLU layers);
+    /// BlockGrid shares the head's names.
     pub fn new(p: &nn::Path, config: EstimatorConfig) -> Estimator {
         let EstimatorConfig {
-            channels,
-            width,
-            stages,
+            channels, width, ..
         } = config;
         let seq = p / "conv_seq";
-        let stages = (0..stages)
-            .map(|i| {
-                let block = &seq / (2 * i);
-                ResBlock {
-                    conv1: conv3x3(&block / "conv1", width, width, 1),
-                    conv2: conv3x3(&block / "conv2", width, width, 1),
-                }
-            })
-            .collect();
+        let body = match config.architecture {
+            Architecture::NoiseNet => Body::NoiseNet {
+                conv1: conv3x3(p / "conv1", channels, width, 2),
+                stages: (0..config.stages)
+                    .map(|i| {
+                        let block = &seq / (2 * i);
+                        ResBlock {
+                            conv1: conv3x3(&block / "conv1", width, width, 1),
+                            conv2: conv3x3(&block / "conv2", width, width, 1),
+                        }
+                    })
+                    .collect(),
+            },
+            // Full-scale Kaiming weights: JPEG traces are a few grey levels, and the authors'
+            // x0.1 would leave them far below the ReLUs' biases.
+            Architecture::BlockGrid => Body::BlockGrid {
+                convs: (0..config.stages)
+                    .map(|i| {
+                        let c_in = if i == 0 { channels } else { width };
+                        let init = kaiming_normal_scaled(c_in * 9, 1.0);
+                        conv3x3_init(&seq / i, c_in, width, 1, init)
+                    })
+                    .collect(),
+            },
+            Architecture::HyperRes => panic!("the HyperRes restorer is not an estimator"),
+        };
         let fc = p / "fc_seq";
-        let side = config.final_side();
         let linear = |i: i64, n_in, n_out| nn::linear(&fc / i, n_in, n_out, Default::default());
         Estimator {
-            conv1: conv3x3(p / "conv1", channels, width, 2),
-            stages,
+            body,
             fc: [
-                linear(0, width * side * side, 32),
+                linear(0, config.features(), 32),
                 linear(2, 32, 16),
                 linear(4, 16, 1),
             ],
         }
     }
 
+    /// Sets the output bias so that training starts by predicting `level` rather than about 0
+    /// (which would first drive every layer towards the range's middle, killing ReLUs).
+    pub fn start_at(&mut self, level: f64) {
+        if let Some(bias) = &mut self.fc[2].bs {
+            tch::no_grad(|| {
+                let _ = bias.fill_(level);
+            });
+        }
+    }
+
     /// Predicted level for each crop of `x` `[N, C, 128, 128]` in [0, 1]: `[N]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let mut h = self.conv1.forward(x);
-        for stage in &self.stages {
-            let inner = stage.conv1.forward(&h).relu();
-            h = (stage.conv2.forward(&inner) + h).max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
-        }
+        let h = match &self.body {
+            Body::NoiseNet { conv1, stages } => {
+                let mut h = conv1.forward(x);
+                for stage in stages {
+                    let inner = stage.conv1.forward(&h).relu();
+                    h = (stage.conv2.forward(&inner) + h).max_pool2d(
+                        [2, 2],
+                        [2, 2],
+                        [0, 0],
+                        [1, 1],
+                        false,
+                    );
+                }
+                h.flatten(1, -1)
+            }
+            Body::BlockGrid { convs } => {
+                let mut h = x - 0.5;
+                for conv in convs {
+                    h = conv.forward(&h).relu();
+                }
+                block_phase_log_mean(&h)
+            }
+        };
         let [fc0, fc1, fc2] = &self.fc;
-        let h = fc0.forward(&h.flatten(1, -1)).relu();
+        let h = fc0.forward(&h).relu();
         fc2.forward(&fc1.forward(&h).relu()).view([-1])
     }
 
@@ -109,7 +179,26 @@ impl Estimator {
     }
 }
 
-/// Up to `grid` x `grid` evenly spread, distinct 128x128 crops of `image` `[C, H, W]`, stacked.
+/// `[N, C, H, W]` features (H, W multiples of 8) averaged over the 8x8 blocks for each position
+/// inside a block, in logarithms so that the layers above compare them as ratios (blocking is
+/// the edge at a block's border relative to those inside it): `[N, C * 64]`.
+fn block_phase_log_mean(h: &Tensor) -> Tensor {
+    let [n, c, height, width] = h.size()[..] else {
+        panic!("features must be [N, C, H, W]")
+    };
+    let b = JPEG_BLOCK;
+    let phases = h
+        .view([n, c, height / b, b, width / b, b])
+        .mean_dim(&[2i64, 4][..], false, Kind::Float)
+        .clamp_min(1e-4)
+        .log()
+        .view([n, c, b * b]);
+    let level = phases.mean_dim(-1, true, Kind::Float);
+    Tensor::cat(&[&phases - &level, level], -1).flatten(1, -1)
+}
+
+/// Up to `grid` x `grid` evenly spread, distinct 128x128 crops of `image` `[C, H, W]` starting on
+/// the JPEG block grid, stacked.
 fn grid_crops(image: &Tensor, grid: i64) -> Tensor {
     let image = pad_to_crop(image);
     let [_, h, w] = image.size()[..] else {
@@ -120,6 +209,7 @@ fn grid_crops(image: &Tensor, grid: i64) -> Tensor {
         let span = len - ESTIMATOR_CROP;
         (0..n)
             .map(|i| if n == 1 { span / 2 } else { i * span / (n - 1) })
+            .map(|start| start / JPEG_BLOCK * JPEG_BLOCK)
             .collect()
     };
     let crops: Vec<Tensor> = starts(h)
@@ -134,21 +224,21 @@ fn grid_crops(image: &Tensor, grid: i64) -> Tensor {
     Tensor::stack(&crops, 0)
 }
 
-/// Pads `image` `[C, H, W]` to at least 128x128 (reflect where possible, else replicate).
+/// Pads `image` `[C, H, W]` at its bottom and right (keeping the JPEG grid) to at least 128x128
+/// (reflect where possible, else replicate).
 fn pad_to_crop(image: &Tensor) -> Tensor {
     let mut out = image.shallow_clone();
     for dim in [2, 1] {
         let len = out.size()[dim];
         if len < ESTIMATOR_CROP {
             let missing = ESTIMATOR_CROP - len;
-            let (before, after) = (missing / 2, missing - missing / 2);
             let pad = if dim == 2 {
-                [before, after, 0, 0]
+                [0, missing, 0, 0]
             } else {
-                [0, 0, before, after]
+                [0, 0, 0, missing]
             };
             // Reflection needs the pad narrower than the side; tiny images are replicated.
-            out = if after < len {
+            out = if missing < len {
                 out.pad(pad, "reflect", None)
             } else {
                 out.pad(pad, "replicate", None)

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use gsthyperres::checkpoint::{self, Metadata, Provenance, StorageDtype};
 use gsthyperres::model::{Estimator, EstimatorConfig, HyperRes, RestorerConfig};
-use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
+use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, Task};
 use tch::{Device, Kind, Tensor, nn};
 
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -38,9 +38,9 @@ pub fn run_reference(args: &[&Path]) {
     );
 }
 
-pub fn metadata(kind: ModelKind, colour: Colour, width: i64, blocks: i64) -> Metadata {
+pub fn metadata(architecture: Architecture, colour: Colour, width: i64, blocks: i64) -> Metadata {
     Metadata {
-        kind,
+        architecture,
         task: Task::Denoise,
         colour,
         width,
@@ -85,7 +85,7 @@ pub fn random_restorer_checkpoint(dir: &Path, config: RestorerConfig, seed: i64)
     };
     let meta = Metadata {
         input_skip: config.input_skip,
-        ..metadata(ModelKind::Restorer, colour, config.width, config.blocks)
+        ..metadata(Architecture::HyperRes, colour, config.width, config.blocks)
     };
     let path = dir.join(format!("restorer-{}-{seed}.safetensors", colour));
     checkpoint::save_var_store(&path, &meta, &vs).unwrap();
@@ -97,12 +97,12 @@ pub fn random_estimator_checkpoint(dir: &Path, config: EstimatorConfig, seed: i6
     tch::manual_seed(seed);
     let vs = nn::VarStore::new(Device::Cpu);
     Estimator::new(&vs.root(), config);
-    let meta = metadata(
-        ModelKind::Estimator,
-        Colour::Rgb,
-        config.width,
-        config.stages,
-    );
+    let colour = if config.channels == 1 {
+        Colour::Gray
+    } else {
+        Colour::Rgb
+    };
+    let meta = metadata(config.architecture, colour, config.width, config.stages);
     let path = dir.join(format!("estimator-{seed}.safetensors"));
     checkpoint::save_var_store(&path, &meta, &vs).unwrap();
     path
@@ -186,7 +186,7 @@ pub fn authors_estimator_checkpoint(dir: &Path) -> PathBuf {
         checkpoint::AuthorsCheckpoint::Estimator(EstimatorConfig::default())
     );
     let path = dir.join("authors-estimator.safetensors");
-    let meta = metadata(ModelKind::Estimator, Colour::Rgb, 64, 4);
+    let meta = metadata(Architecture::NoiseNet, Colour::Rgb, 64, 4);
     checkpoint::save(&path, &meta, &tensors).unwrap();
     path
 }

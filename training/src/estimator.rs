@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use clap::Args;
 use gsthyperres::checkpoint::{Metadata, StorageDtype};
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::{ESTIMATOR_CROP, Estimator, EstimatorConfig};
-use gsthyperres::task::{LEVEL_DIVISOR, ModelKind, Task};
+use gsthyperres::task::{Architecture, LEVEL_DIVISOR, Task};
 use rand::RngExt;
 use serde_json::json;
 use tch::{Kind, Reduction, Tensor, nn};
@@ -35,6 +35,10 @@ pub struct EstimatorArgs {
     lr: f64,
     #[arg(long, value_enum, default_value = "cosine")]
     lr_schedule: LrSchedule,
+    /// noisenet (the authors') or blockgrid (ours, JPEG-block aware); default: blockgrid for
+    /// dejpeg, noisenet otherwise.
+    #[arg(long)]
+    architecture: Option<Architecture>,
 }
 
 /// The range the authors' estimator was trained on, and its analogues for the other tasks.
@@ -53,16 +57,23 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let device = parse_device(&args.run.device)?;
     let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.run.task));
     ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
-    let config = EstimatorConfig {
-        channels: args.run.colour.channels(),
-        ..Default::default()
+    let channels = args.run.colour.channels();
+    let config = match args.architecture {
+        None if args.run.task == Task::Dejpeg => EstimatorConfig::block_grid(channels),
+        None | Some(Architecture::NoiseNet) => EstimatorConfig {
+            channels,
+            ..Default::default()
+        },
+        Some(Architecture::BlockGrid) => EstimatorConfig::block_grid(channels),
+        Some(Architecture::HyperRes) => bail!("--architecture hyperres is a restorer"),
     };
     tch::manual_seed(args.run.seed as i64);
     let mut vs = nn::VarStore::new(device);
-    let net = Estimator::new(&vs.root(), config);
+    let mut net = Estimator::new(&vs.root(), config);
+    net.start_at((low + high) / 2.0);
     let mut adam = Adam::new(&vs);
     let mut meta = Metadata {
-        kind: ModelKind::Estimator,
+        architecture: config.architecture,
         task: args.run.task,
         colour: args.run.colour,
         width: config.width,
@@ -143,9 +154,11 @@ fn resume_weights(model: &Path, vs: &mut nn::VarStore, meta: &Metadata) -> anyho
     let saved = LevelEstimator::load(model, vs.device())?;
     let m = saved.metadata();
     ensure!(
-        (m.task, m.colour, &m.levels) == (meta.task, meta.colour, &meta.levels),
-        "{}: a {} {} estimator over {:?}, not what the arguments ask for",
+        (m.architecture, m.task, m.colour, &m.levels)
+            == (meta.architecture, meta.task, meta.colour, &meta.levels),
+        "{}: a {} {} {} estimator over {:?}, not what the arguments ask for",
         model.display(),
+        m.architecture,
         m.task,
         m.colour,
         m.levels

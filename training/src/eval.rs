@@ -354,13 +354,24 @@ fn load_subject(
     device: Device,
 ) -> anyhow::Result<(Subject, Described)> {
     let (meta, _) = checkpoint::read(model)?;
-    let subject = match meta.kind {
+    let subject = match meta.kind() {
         ModelKind::Restorer => {
             let blind = args
                 .blind
                 .as_deref()
                 .map(|p| LevelEstimator::load(p, device))
                 .transpose()?;
+            if let Some(estimator) = &blind {
+                let m = estimator.metadata();
+                anyhow::ensure!(
+                    m.task == meta.task && estimator.reads(meta.colour),
+                    "--blind: a {} {} estimator cannot drive a {} {} model",
+                    m.colour,
+                    m.task,
+                    meta.colour,
+                    meta.task
+                );
+            }
             let mut restorer = Restorer::load(model, device)?;
             restorer.set_kind(args.precision.kind());
             Subject::Restorer(Box::new(restorer), blind)
@@ -376,7 +387,7 @@ fn load_subject(
             .into_owned(),
         task: meta.task,
         colour: meta.colour,
-        kind: meta.kind,
+        kind: meta.kind(),
         iterations: Some(meta.provenance.iterations),
     };
     Ok((subject, described))

@@ -9,7 +9,7 @@ use gsthyperres::checkpoint::{
 };
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::restorer::Restorer;
-use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
+use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, ModelKind, Task};
 use tch::Device;
 
 #[derive(Args)]
@@ -39,10 +39,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let python = args.python.clone().unwrap_or_else(default_python);
     let (found, tensors) = import_authors(read_authors(&args.from, &python)?)
         .map_err(|problem| problem.at(&args.from))?;
-    let (kind, channels, width, blocks) = match found {
-        AuthorsCheckpoint::Restorer(c) => (ModelKind::Restorer, c.channels, c.width, c.blocks),
-        AuthorsCheckpoint::Estimator(c) => (ModelKind::Estimator, c.channels, c.width, c.stages),
+    let (architecture, channels, width, blocks) = match found {
+        AuthorsCheckpoint::Restorer(c) => (Architecture::HyperRes, c.channels, c.width, c.blocks),
+        AuthorsCheckpoint::Estimator(c) => (c.architecture, c.channels, c.width, c.stages),
     };
+    let kind = architecture.kind();
     let colour = match channels {
         3 => Colour::Rgb,
         1 => Colour::Gray,
@@ -65,7 +66,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         ],
     };
     let meta = Metadata {
-        kind,
+        architecture,
         task: args.task,
         colour,
         width,

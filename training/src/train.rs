@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use gsthyperres::checkpoint::{Metadata, StorageDtype};
 use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
 use gsthyperres::restorer::Restorer;
-use gsthyperres::task::{Colour, LEVEL_DIVISOR, ModelKind, Task};
+use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, Task};
 use serde_json::json;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
@@ -177,7 +177,7 @@ impl Run {
             ],
         };
         let meta = Metadata {
-            kind: ModelKind::Restorer,
+            architecture: Architecture::HyperRes,
             task: args.run.task,
             colour: args.run.colour,
             width: args.width,

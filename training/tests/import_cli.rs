@@ -34,7 +34,7 @@ fn imports_the_authors_estimator_with_metadata() {
     let estimator = LevelEstimator::load(&out, Device::Cpu).unwrap();
     let meta = estimator.metadata();
     assert_eq!(
-        (meta.kind, meta.task, meta.width, meta.blocks),
+        (meta.kind(), meta.task, meta.width, meta.blocks),
         (ModelKind::Estimator, Task::Denoise, 64, 4)
     );
     assert_eq!(meta.levels, [0.0, 100.0]);

@@ -323,7 +323,7 @@ fn estimator_trains_resumes_and_evaluates_and_drives_blind_restoration() {
     }
     let meta = checkpoint::read(&halfway).unwrap().0;
     assert_eq!(
-        (meta.kind.as_str(), meta.levels.as_slice()),
+        (meta.kind().as_str(), meta.levels.as_slice()),
         ("estimator", &[0.0, 100.0][..])
     );
 

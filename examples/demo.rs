@@ -2,8 +2,8 @@
 //!
 //! Without INPUT it makes a short clip from a committed real photo (a slow pan), compresses every
 //! frame with GStreamer's JPEG encoder at quality 15, restores the Y plane of the decoded I420
-//! frames with the bundled dejpeg model (chroma passes through), and reports PSNR before and
-//! after. INPUT (any file GStreamer decodes) is denoised by the bundled denoise model, its level
+//! frames with the bundled dejpeg model at the quality the bundled JPEG estimator reads from them
+//! (auto mode; chroma passes through), and reports PSNR before and after. INPUT (any file GStreamer decodes) is denoised by the bundled denoise model, its level
 //! picked by the bundled estimator (auto mode). It writes, into the output folder, the restored
 //! video (`restored.avi`) and a side-by-side PNG (degraded | restored | original; without an
 //! original, degraded | restored).
@@ -29,6 +29,7 @@ struct Paths {
     denoise: PathBuf,
     estimator: PathBuf,
     dejpeg: PathBuf,
+    jpeg_estimator: PathBuf,
     out: PathBuf,
 }
 
@@ -47,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         denoise: root.join("models/denoise-rgb.safetensors"),
         estimator: root.join("models/estimator-noise.safetensors"),
         dejpeg: root.join("models/dejpeg-gray.safetensors"),
+        jpeg_estimator: root.join("models/estimator-jpeg.safetensors"),
         out,
     };
     std::fs::create_dir_all(&paths.out)
@@ -114,10 +116,12 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
          jpegenc quality={QUALITY} ! \
          jpegdec ! video/x-raw,format=I420 ! tee name=jpeg \
          jpeg. ! queue ! {rgb} ! appsink name=degraded sync=false \
-         jpeg. ! queue ! hyperres model-location=\"{}\" level={QUALITY} ! tee name=t \
+         jpeg. ! queue ! hyperres name=restorer mode=auto model-location=\"{}\" \
+         estimator-location=\"{}\" ! tee name=t \
          t. ! queue ! {rgb} ! appsink name=restored sync=false \
          t. ! queue ! jpegenc quality=95 ! avimux ! filesink location=\"{}\"",
         paths.dejpeg.display(),
+        paths.jpeg_estimator.display(),
         paths.out.join("restored.avi").display()
     ))?
     .downcast::<gst::Pipeline>()
@@ -158,7 +162,13 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
             .sum::<f64>()
             / clean.len() as f64
     };
-    println!("JPEG quality {QUALITY}, restored at level {QUALITY} (Y plane of I420)");
+    let estimated: f64 = pipeline
+        .by_name("restorer")
+        .context("hyperres")?
+        .property("estimated-level");
+    println!(
+        "JPEG quality {QUALITY}, restored at the estimated quality {estimated:.1} (auto mode, Y plane of I420)"
+    );
     // Luma is what the model restores; RGB also carries the untouched 4:2:0 chroma's loss.
     for (name, plane) in [("Y", luma as fn(&[u8]) -> Vec<u8>), ("RGB", <[u8]>::to_vec)] {
         println!(

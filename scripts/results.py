@@ -115,7 +115,12 @@ def model_card(path):
         [str(ROOT / ".venv" / "bin" / "python"), "-c",
          "import json,sys; from safetensors import safe_open; print(json.dumps(safe_open(sys.argv[1], 'pt').metadata()))", str(path)],
         check=True, capture_output=True, text=True).stdout)
-    return f"{meta['blocks']} blocks x {meta['width']}, {meta['colour']}, trained at {meta['levels']} for {meta['iterations']} iterations on {meta['device']}"
+    trained = f"for {meta['iterations']} iterations on {meta['device']}"
+    if meta["kind"] == "estimator":
+        low, high = json.loads(meta["levels"])
+        return (f"{meta.get('architecture', 'noisenet')} estimator, width {meta['width']}, {meta['colour']}, "
+                f"trained on levels {low:g}..{high:g} {trained}")
+    return f"{meta['blocks']} blocks x {meta['width']}, {meta['colour']}, trained at {meta['levels']} {trained}"
 
 
 def ffmpeg_baselines():
@@ -143,9 +148,13 @@ def model_runs():
         "estimator-noise-cbsd68": (["--model", MODELS / "estimator-noise.safetensors", "--data", CBSD68], False),
         "sr-set5": (["--model", MODELS / "sr-rgb.safetensors", "--data", SET5, "--levels", levels_arg(SR_LEVELS)], True),
     }
+    jpeg_estimator = MODELS / "estimator-jpeg.safetensors"
+    runs["estimator-jpeg-live1"] = (["--model", jpeg_estimator, "--data", LIVE1_GRAY,
+                                     "--levels", levels_arg(JPEG_LEVELS)], False)
     for name, data in JPEG_SETS.items():
+        blind = ["--blind", jpeg_estimator] if jpeg_estimator.exists() else []
         runs[f"{name}-live1"] = (["--model", MODELS / f"{name}.safetensors", "--data", data,
-                                  "--levels", levels_arg(JPEG_LEVELS)], True)
+                                  "--levels", levels_arg(JPEG_LEVELS), *blind], True)
     return {name: run for name, run in runs.items() if run[0][1].exists()}
 
 
@@ -209,6 +218,15 @@ def main():
     sections.append("## Noise-level estimator: CBSD68\n\nMedian over a 3x3 grid of 128x128 crops.\n\n"
                     + table(["sigma", "mean abs error", "relative error %", "authors' estimator, relative error %"], rows))
 
+    # JPEG-quality estimator.
+    est = evaluate_model("estimator-jpeg-live1")
+    if est:
+        rows = [[level, fmt(r["abs_error"]), fmt(r["rel_error_pct"], 1)] for level, r in est.items()]
+        sections.append("## JPEG-quality estimator: LIVE1 gray\n\n"
+                        f"`models/estimator-jpeg.safetensors` ({model_card(MODELS / 'estimator-jpeg.safetensors')}); "
+                        "median over a 3x3 grid of 128x128 crops on the JPEG block grid.\n\n"
+                        + table(["quality", "mean abs error", "relative error %"], rows))
+
     # JPEG, LIVE1 gray (and colour): the FFmpeg filters always, ours where a model is bundled.
     for colour, name, title in (("gray", "dejpeg-gray", "LIVE1 gray"),
                                 ("rgb", "dejpeg-rgb", "LIVE1 colour (4:2:0 JPEG), PSNR over RGB")):
@@ -225,16 +243,18 @@ def main():
             mine = [cell(ours[q]), fmt(ours[q]["seconds"], 3)] if ours else ["-", "-"]
             # eval gives the paper's figures for the colour the paper measured (gray) only.
             paper = (ours[q].get("published") or {}).get("psnr") if ours else None
-            rows.append([q, fmt(jpeg), mine[0], fmt(paper),
+            blind = [fmt(ours[q].get("blind_psnr")), fmt(ours[q].get("estimate_abs_error"))] if ours else ["-", "-"]
+            rows.append([q, fmt(jpeg), mine[0], *blind, fmt(paper),
                          *[f"{cell(f[q])} ({f[q]['label']})" for f in filters.values()],
                          " / ".join([mine[1], *(fmt(f[q]["seconds"], 3) for f in filters.values())])])
         about = (f"`models/{name}.safetensors` ({model_card(model)})" if model.exists()
                  else f"No {name} model is bundled yet (see `models/README.md`); the FFmpeg filters alone")
         sections.append(
             f"## JPEG artifact removal: {title} (dB) / SSIM\n\n"
-            f"{about}. JPEG by libjpeg-turbo at quality q; FFmpeg's post-processing filters given the best "
-            "constant quantiser per quality.\n\n"
-            + table(["quality", "JPEG", "ours", "paper HyperRes", *(f"FFmpeg {f}" for f in filters),
+            f"{about}; blind = quality from `models/estimator-jpeg.safetensors` (reading the luma). JPEG by "
+            "libjpeg-turbo at quality q; FFmpeg's post-processing filters given the best constant quantiser per "
+            "quality.\n\n"
+            + table(["quality", "JPEG", "ours", "ours blind", "estimate error", "paper HyperRes", *(f"FFmpeg {f}" for f in filters),
                      "s/image " + " / ".join(["ours", *filters])], rows))
 
     # Super-resolution, Set5, Y PSNR.

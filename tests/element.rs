@@ -12,7 +12,9 @@ use gst::prelude::*;
 use gst_controller::prelude::*;
 use gst_video::prelude::*;
 use gsthyperres::frame::{packed_rgb, psnr_8bit};
+use gsthyperres::checkpoint;
 use gsthyperres::model::RestorerConfig;
+use gsthyperres::task::Task;
 use tch::{Kind, Tensor};
 
 fn init() {
@@ -290,11 +292,20 @@ fn bad_configurations_give_error_messages_not_crashes() {
     let err = start_error(|e| e.set_property("model-location", estimator.to_str().unwrap()));
     assert!(err.contains("expected a restorer"), "{err}");
 
+    // Auto mode without estimator-location uses the bundled estimator of the model's task; there
+    // is none for super-resolution.
+    let (mut meta, tensors) = checkpoint::read(&fixture()).unwrap();
+    meta.task = Task::Sr;
+    let sr = dir.path().join("sr.safetensors");
+    checkpoint::save(&sr, &meta, &tensors).unwrap();
     let err = start_error(|e| {
-        e.set_property("model-location", fixture().to_str().unwrap());
+        e.set_property("model-location", sr.to_str().unwrap());
         e.set_property_from_str("mode", "auto");
     });
-    assert!(err.contains("estimator-location"), "{err}");
+    assert!(
+        err.contains("estimator-location: no estimator is bundled for sr"),
+        "{err}"
+    );
 
     // The authors' estimator reads RGB; a gray model's frames have no colour to give it.
     let gray = random_restorer_checkpoint(
@@ -400,14 +411,38 @@ fn jpeg_round_trip(gray: &[u8], w: usize, h: usize, quality: u32) -> Vec<u8> {
         .collect()
 }
 
+/// A committed real crop in gray (BT.601 luma), 8-bit.
+fn gray_crop(name: &str) -> Vec<u8> {
+    let weights = Tensor::from_slice(&[0.299f32, 0.587, 0.114]).view([3, 1, 1]);
+    let luma = (load_crop(name) * weights).sum_dim_intlist(0, true, Kind::Float);
+    Vec::<u8>::try_from((luma * 255.0).round().to_kind(Kind::Uint8).view([-1])).unwrap()
+}
+
+#[test]
+fn auto_mode_reads_jpeg_quality_with_the_bundled_estimator() {
+    let (w, h) = (192, 192);
+    let caps = format!("video/x-raw,format=GRAY8,width={w},height={h},framerate=30/1");
+    for crop in ["cbsd68_101087_crop.png", "cbsd68_119082_crop.png"] {
+        let clean = gray_crop(crop);
+        for quality in [20u32, 50, 80] {
+            let blocky = jpeg_round_trip(&clean, w, h, quality);
+            // Neither model-location nor estimator-location: the bundled pair for task=dejpeg.
+            let mut hx = harness(&[("task", "dejpeg"), ("mode", "auto")], &caps);
+            push(&mut hx, blocky, 0);
+            let estimate: f64 = hx.element().unwrap().property("estimated-level");
+            println!("{crop} q{quality}: estimated {estimate:.1}");
+            assert!(
+                (estimate - f64::from(quality)).abs() <= 10.0,
+                "{crop} q{quality}: estimated {estimate:.1}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_bundled_dejpeg_model_removes_jpeg_artifacts() {
-    // A real crop in gray (BT.601 luma), compressed by GStreamer's own JPEG encoder.
-    let rgb = load_crop("cbsd68_102061_crop.png");
-    let weights = Tensor::from_slice(&[0.299f32, 0.587, 0.114]).view([3, 1, 1]);
-    let luma = (rgb * weights).sum_dim_intlist(0, true, Kind::Float);
-    let clean =
-        Vec::<u8>::try_from((luma * 255.0).round().to_kind(Kind::Uint8).view([-1])).unwrap();
+    // A real crop, compressed by GStreamer's own JPEG encoder.
+    let clean = gray_crop("cbsd68_102061_crop.png");
     let (w, h) = (192, 192);
     let blocky = jpeg_round_trip(&clean, w, h, 20);
     let caps = format!("video/x-raw,format=GRAY8,width={w},height={h},framerate=30/1");

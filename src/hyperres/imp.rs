@@ -173,7 +173,7 @@ impl ObjectImpl for HyperRes {
                     .build(),
                 glib::ParamSpecString::builder("estimator-location")
                     .nick("Estimator location")
-                    .blurb("Level-estimator checkpoint for auto mode")
+                    .blurb("Level-estimator checkpoint for auto mode; empty: the bundled one for the model's task")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("estimate-interval")
@@ -363,17 +363,30 @@ fn resolve_device(name: &str) -> Result<Device, String> {
     }
 }
 
-/// The bundled model for `task`: `$GST_HYPERRES_MODEL_DIR` or the source tree's models/.
-fn bundled_model(task: Task) -> PathBuf {
-    let name = match task {
-        Task::Denoise => "denoise-rgb.safetensors",
-        Task::Dejpeg => "dejpeg-gray.safetensors",
-        Task::Sr => "sr-rgb.safetensors",
-    };
+/// A bundled checkpoint: `$GST_HYPERRES_MODEL_DIR` or the source tree's models/.
+fn bundled(name: &str) -> PathBuf {
     let dir = std::env::var_os("GST_HYPERRES_MODEL_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models")));
     dir.join(name)
+}
+
+/// The bundled model for `task`.
+fn bundled_model(task: Task) -> PathBuf {
+    bundled(match task {
+        Task::Denoise => "denoise-rgb.safetensors",
+        Task::Dejpeg => "dejpeg-gray.safetensors",
+        Task::Sr => "sr-rgb.safetensors",
+    })
+}
+
+/// The bundled level estimator for `task`, where there is one.
+fn bundled_estimator(task: task::Task) -> Option<PathBuf> {
+    match task {
+        task::Task::Denoise => Some(bundled("estimator-noise.safetensors")),
+        task::Task::Dejpeg => Some(bundled("estimator-jpeg.safetensors")),
+        task::Task::Sr => None,
+    }
 }
 
 /// The levels a checkpoint accepts: its range widened by a quarter of the range on each side,
@@ -437,16 +450,23 @@ impl HyperRes {
             meta.colour,
             meta.levels
         );
-        let estimator = match (settings.estimator_location.as_str(), settings.live.mode) {
-            ("", Mode::Auto) => {
-                return Err(gst::error_msg!(
-                    gst::ResourceError::Settings,
-                    ["mode=auto needs estimator-location"]
-                ));
-            }
+        let estimator_location = match (settings.estimator_location.as_str(), settings.live.mode) {
             ("", Mode::Manual) => None,
-            (path, _) => {
-                let estimator = LevelEstimator::load(path.as_ref(), device)
+            ("", Mode::Auto) => Some(bundled_estimator(meta.task).ok_or_else(|| {
+                gst::error_msg!(
+                    gst::ResourceError::Settings,
+                    [
+                        "mode=auto needs estimator-location: no estimator is bundled for {}",
+                        meta.task
+                    ]
+                )
+            })?),
+            (path, _) => Some(PathBuf::from(path)),
+        };
+        let estimator = match estimator_location {
+            None => None,
+            Some(path) => {
+                let estimator = LevelEstimator::load(&path, device)
                     .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
                 if !estimator.reads(meta.colour) {
                     return Err(gst::error_msg!(

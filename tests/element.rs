@@ -11,8 +11,8 @@ use common::{
 use gst::prelude::*;
 use gst_controller::prelude::*;
 use gst_video::prelude::*;
-use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use gsthyperres::checkpoint;
+use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use gsthyperres::model::RestorerConfig;
 use gsthyperres::task::Task;
 use tch::{Kind, Tensor};

@@ -224,13 +224,23 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         (None, None) => bail!("give --model or --ffmpeg"),
     };
     let mut subject = subject;
-    let levels = args.levels.clone().unwrap_or_else(|| match described.kind {
-        ModelKind::Restorer => paper::hyperres_results(described.task, described.colour)
-            .iter()
-            .map(|r| r.0)
-            .collect(),
-        ModelKind::Estimator => paper::AUTHORS_ESTIMATOR_ERROR.iter().map(|r| r.0).collect(),
+    // By default the levels with published figures: the authors' noise estimator's, or the paper's.
+    let levels = args.levels.clone().unwrap_or_else(|| {
+        if (described.kind, described.task) == (ModelKind::Estimator, Task::Denoise) {
+            paper::AUTHORS_ESTIMATOR_ERROR.iter().map(|r| r.0).collect()
+        } else {
+            paper::hyperres_results(described.task, described.colour)
+                .iter()
+                .map(|r| r.0)
+                .collect()
+        }
     });
+    anyhow::ensure!(
+        !levels.is_empty(),
+        "no published levels for a {} {} model: give --levels",
+        described.colour,
+        described.task
+    );
     let mut images = load_images(std::slice::from_ref(&args.data), described.colour)?;
     images.truncate(args.limit.unwrap_or(images.len()));
 
@@ -267,7 +277,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         images.len(),
         args.seed
     );
-    let table = markdown_table(described.task, described.colour, &means);
+    let table = markdown_table(&described, &means);
     println!("{title}\n\n{table}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, format!("# Evaluation\n\n{title}\n\n{table}"))
@@ -511,16 +521,19 @@ fn level_means(levels: &[f64], rows: &[Row]) -> Vec<(f64, Vec<(&'static str, f64
 }
 
 /// Per-level means beside the paper's (or, for estimators, the authors' released) numbers.
-fn markdown_table(task: Task, colour: Colour, means: &[(f64, Vec<(&'static str, f64)>)]) -> String {
+fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>)]) -> String {
     let Some((_, first)) = means.first() else {
         return String::new();
     };
-    let estimator = first[0].0 == "estimate";
     let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
-    let extra = if estimator {
-        ["authors' abs error", "authors' rel error %"]
-    } else {
-        ["paper PSNR", "paper SSIM"]
+    // Published columns: the authors' estimator's error, or the paper's PSNR and SSIM.
+    let keys = match described.kind {
+        ModelKind::Estimator => [("abs_error", 2), ("rel_error_pct", 1)],
+        ModelKind::Restorer => [("psnr", 2), ("ssim", 2)],
+    };
+    let extra = match described.kind {
+        ModelKind::Estimator => ["authors' abs error", "authors' rel error %"],
+        ModelKind::Restorer => ["paper PSNR", "paper SSIM"],
     };
     let mut table = format!(
         "| level | {} | {} |\n",
@@ -530,20 +543,12 @@ fn markdown_table(task: Task, colour: Colour, means: &[(f64, Vec<(&'static str, 
     let _ = writeln!(table, "|---|{}", "---|".repeat(names.len() + 2));
     for (level, values) in means {
         let cells: Vec<String> = values.iter().map(|(_, v)| format!("{v:.4}")).collect();
-        let reference = if estimator {
-            paper::AUTHORS_ESTIMATOR_ERROR
-                .iter()
-                .find(|r| r.0 == *level)
-                .map(|r| [format!("{:.2}", r.1), format!("{:.1}", r.2)])
-        } else {
-            paper::at(task, colour, *level).map(|(p, s)| {
-                [
-                    format!("{p:.2}"),
-                    s.map_or("-".into(), |s| format!("{s:.2}")),
-                ]
-            })
-        };
-        let [a, b] = reference.unwrap_or_else(|| ["-".into(), "-".into()]);
+        let reference = published(described, *level);
+        let [a, b] = keys.map(|(key, digits)| {
+            reference[key]
+                .as_f64()
+                .map_or("-".into(), |v| format!("{v:.digits$}"))
+        });
         let _ = writeln!(table, "| {level} | {} | {a} | {b} |", cells.join(" | "));
     }
     table

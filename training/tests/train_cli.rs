@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use gsthyperres::checkpoint;
 use gsthyperres::restorer::Restorer;
+use gsthyperres::task::Architecture;
 use tch::Device;
 
 /// A training folder holding the committed test crops.
@@ -403,4 +404,47 @@ fn jpeg_and_sr_models_train_and_evaluate() {
         };
         assert!(weaker > stronger && stronger > 15.0, "{task}: {levels:?}");
     }
+}
+
+#[test]
+fn the_jpeg_quality_estimator_is_block_aware_and_has_no_noise_figures_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let out = dir.path().join("est-jpeg");
+    run_ok(&[
+        "estimator",
+        "--task",
+        "dejpeg",
+        "--colour",
+        "gray",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--batch",
+        "2",
+        "--iters",
+        "2",
+        "--threads",
+        "1",
+    ]);
+    let model = out.join("model.safetensors");
+    let meta = checkpoint::read(&model).unwrap().0;
+    assert_eq!(
+        (meta.architecture, meta.levels.as_slice()),
+        (Architecture::BlockGrid, &[5.0, 95.0][..])
+    );
+    // Default levels: the paper's JPEG qualities, with nothing published beside them (the
+    // authors' figures are for their noise estimator).
+    let (report, output) = eval(&model, &data, &["--limit", "1"]);
+    let levels = report["levels"].as_array().unwrap();
+    let qualities: Vec<f64> = levels
+        .iter()
+        .map(|l| l["level"].as_f64().unwrap())
+        .collect();
+    assert_eq!(qualities, [10.0, 30.0, 50.0, 70.0, 80.0]);
+    assert!(levels.iter().all(|l| l["published"].is_null()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let row = stdout.lines().find(|l| l.starts_with("| 50 |")).unwrap();
+    assert!(row.ends_with("| - | - |"), "{row}");
 }

@@ -29,6 +29,17 @@ fn fixture() -> PathBuf {
     repo_path("tests/data/fixture-denoise-4b.safetensors")
 }
 
+/// A small random gray restorer saved into `dir`.
+fn gray_fixture(dir: &Path) -> PathBuf {
+    let config = RestorerConfig {
+        channels: 1,
+        width: 8,
+        blocks: 1,
+        input_skip: false,
+    };
+    random_restorer_checkpoint(dir, config, 3)
+}
+
 /// A harness around a `hyperres` configured with `properties` (the harness starts it at once).
 fn harness(properties: &[(&str, &str)], caps: &str) -> gst_check::Harness {
     init();
@@ -207,16 +218,7 @@ fn alpha_and_chroma_pass_through_bit_exactly() {
 
     // I420 through a gray model: U and V planes unchanged.
     let dir = tempfile::tempdir().unwrap();
-    let gray = random_restorer_checkpoint(
-        dir.path(),
-        RestorerConfig {
-            channels: 1,
-            width: 8,
-            blocks: 1,
-            input_skip: false,
-        },
-        3,
-    );
+    let gray = gray_fixture(dir.path());
     let (w, hgt) = (16usize, 8usize);
     let size = w * hgt * 3 / 2;
     let i420: Vec<u8> = (0..size).map(|i| (i * 53 % 241) as u8).collect();
@@ -308,16 +310,7 @@ fn bad_configurations_give_error_messages_not_crashes() {
     );
 
     // The authors' estimator reads RGB; a gray model's frames have no colour to give it.
-    let gray = random_restorer_checkpoint(
-        dir.path(),
-        RestorerConfig {
-            channels: 1,
-            width: 8,
-            blocks: 1,
-            input_skip: false,
-        },
-        5,
-    );
+    let gray = gray_fixture(dir.path());
     let err = start_error(|e| {
         e.set_property("model-location", gray.to_str().unwrap());
         e.set_property("estimator-location", estimator.to_str().unwrap());

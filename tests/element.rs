@@ -425,7 +425,7 @@ fn auto_mode_reads_jpeg_quality_with_the_bundled_estimator() {
             let estimate: f64 = hx.element().unwrap().property("estimated-level");
             println!("{crop} q{quality}: estimated {estimate:.1}");
             assert!(
-                (estimate - f64::from(quality)).abs() <= 10.0,
+                (estimate - f64::from(quality)).abs() <= 5.0,
                 "{crop} q{quality}: estimated {estimate:.1}"
             );
         }

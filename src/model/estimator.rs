@@ -181,7 +181,8 @@ impl Estimator {
 
 /// `[N, C, H, W]` features (H, W multiples of 8) averaged over the 8x8 blocks for each position
 /// inside a block, in logarithms so that the layers above compare them as ratios (blocking is
-/// the edge at a block's border relative to those inside it): `[N, C * 64]`.
+/// the edge at a block's border relative to those inside it). Per channel: the 64 positions'
+/// contrasts to their mean (what the picture does not change), then the mean: `[N, C * 65]`.
 fn block_phase_log_mean(h: &Tensor) -> Tensor {
     let [n, c, height, width] = h.size()[..] else {
         panic!("features must be [N, C, H, W]")

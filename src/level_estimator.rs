@@ -52,19 +52,30 @@ impl LevelEstimator {
         self.net.estimate(&image, GRID, self.vs.device())
     }
 
-    /// Whether the estimator can measure frames a `colour` restorer reads.
-    pub fn reads(&self, colour: Colour) -> bool {
-        self.meta.colour == colour || self.meta.colour == Colour::Gray
+    /// Whether the estimator can pick the level of the restorer `model` describes: the same task,
+    /// and frames it can read (a gray estimator reads any, an RGB one only RGB). Says why not.
+    pub fn check_drives(&self, model: &Metadata) -> Result<(), String> {
+        let m = &self.meta;
+        if m.task != model.task {
+            return Err(format!(
+                "the estimator measures {}, the model restores {}",
+                m.task, model.task
+            ));
+        }
+        if m.colour != model.colour && m.colour != Colour::Gray {
+            return Err(format!(
+                "the estimator reads {} frames, the model {}",
+                m.colour, model.colour
+            ));
+        }
+        Ok(())
     }
 }
 
 /// Full-range BT.601 luma (JPEG's, and the gray conversion the estimators train on) of an RGB
-/// `[3, H, W]` image.
+/// `[3, H, W]` image, as `[1, H, W]`.
 fn luma(rgb: &Tensor) -> Tensor {
-    let weights = Tensor::from_slice(&[0.299f32, 0.587, 0.114])
-        .view([3, 1, 1])
-        .to_device(rgb.device());
-    (rgb * weights).sum_dim_intlist(0, true, rgb.kind())
+    (rgb.get(0) * 0.299 + rgb.get(1) * 0.587 + rgb.get(2) * 0.114).unsqueeze(0)
 }
 
 /// The network size an estimator checkpoint's metadata describes.

@@ -308,6 +308,16 @@ fn bad_configurations_give_error_messages_not_crashes() {
         err.contains("estimator-location: no estimator is bundled for sr"),
         "{err}"
     );
+    // An estimator of another task.
+    let err = start_error(|e| {
+        e.set_property("model-location", sr.to_str().unwrap());
+        e.set_property("estimator-location", estimator.to_str().unwrap());
+        e.set_property_from_str("mode", "auto");
+    });
+    assert!(
+        err.contains("the estimator measures denoise, the model restores sr"),
+        "{err}"
+    );
 
     // The authors' estimator reads RGB; a gray model's frames have no colour to give it.
     let gray = gray_fixture(dir.path());

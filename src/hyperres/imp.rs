@@ -463,34 +463,16 @@ impl HyperRes {
             })?),
             (path, _) => Some(PathBuf::from(path)),
         };
-        let estimator = match estimator_location {
-            None => None,
-            Some(path) => {
+        let estimator = estimator_location
+            .map(|path| {
                 let estimator = LevelEstimator::load(&path, device)
                     .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
-                if !estimator.reads(meta.colour) {
-                    return Err(gst::error_msg!(
-                        gst::ResourceError::Settings,
-                        [
-                            "the estimator reads {} frames, the model {}",
-                            estimator.metadata().colour,
-                            meta.colour
-                        ]
-                    ));
-                }
-                if estimator.metadata().task != meta.task {
-                    return Err(gst::error_msg!(
-                        gst::ResourceError::Settings,
-                        [
-                            "the estimator measures {}, the model restores {}",
-                            estimator.metadata().task,
-                            meta.task
-                        ]
-                    ));
-                }
-                Some(estimator)
-            }
-        };
+                estimator
+                    .check_drives(meta)
+                    .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{e}"]))?;
+                Ok(estimator)
+            })
+            .transpose()?;
         let requested_task = match settings.task {
             Task::Denoise => task::Task::Denoise,
             Task::Dejpeg => task::Task::Dejpeg,

@@ -58,14 +58,17 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.run.task));
     ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
     let channels = args.run.colour.channels();
-    let config = match args.architecture {
-        None if args.run.task == Task::Dejpeg => EstimatorConfig::block_grid(channels),
-        None | Some(Architecture::NoiseNet) => EstimatorConfig {
+    let architecture = args.architecture.unwrap_or(match args.run.task {
+        Task::Dejpeg => Architecture::BlockGrid,
+        _ => Architecture::NoiseNet,
+    });
+    let config = match architecture {
+        Architecture::NoiseNet => EstimatorConfig {
             channels,
             ..Default::default()
         },
-        Some(Architecture::BlockGrid) => EstimatorConfig::block_grid(channels),
-        Some(Architecture::HyperRes) => bail!("--architecture hyperres is a restorer"),
+        Architecture::BlockGrid => EstimatorConfig::block_grid(channels),
+        Architecture::HyperRes => bail!("--architecture hyperres is a restorer"),
     };
     tch::manual_seed(args.run.seed as i64);
     let mut vs = nn::VarStore::new(device);

@@ -372,15 +372,9 @@ fn load_subject(
                 .map(|p| LevelEstimator::load(p, device))
                 .transpose()?;
             if let Some(estimator) = &blind {
-                let m = estimator.metadata();
-                anyhow::ensure!(
-                    m.task == meta.task && estimator.reads(meta.colour),
-                    "--blind: a {} {} estimator cannot drive a {} {} model",
-                    m.colour,
-                    m.task,
-                    meta.colour,
-                    meta.task
-                );
+                estimator
+                    .check_drives(&meta)
+                    .map_err(|e| anyhow::anyhow!("--blind: {e}"))?;
             }
             let mut restorer = Restorer::load(model, device)?;
             restorer.set_kind(args.precision.kind());
@@ -526,25 +520,26 @@ fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>
         return String::new();
     };
     let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
-    // Published columns: the authors' estimator's error, or the paper's PSNR and SSIM.
-    let keys = match described.kind {
-        ModelKind::Estimator => [("abs_error", 2), ("rel_error_pct", 1)],
-        ModelKind::Restorer => [("psnr", 2), ("ssim", 2)],
-    };
-    let extra = match described.kind {
-        ModelKind::Estimator => ["authors' abs error", "authors' rel error %"],
-        ModelKind::Restorer => ["paper PSNR", "paper SSIM"],
+    // Published columns (header, key in `published`, decimals): the authors' estimator's error,
+    // or the paper's PSNR and SSIM.
+    let columns = match described.kind {
+        ModelKind::Estimator => [
+            ("authors' abs error", "abs_error", 2),
+            ("authors' rel error %", "rel_error_pct", 1),
+        ],
+        ModelKind::Restorer => [("paper PSNR", "psnr", 2), ("paper SSIM", "ssim", 2)],
     };
     let mut table = format!(
-        "| level | {} | {} |\n",
+        "| level | {} | {} | {} |\n",
         names.join(" | "),
-        extra.join(" | ")
+        columns[0].0,
+        columns[1].0
     );
     let _ = writeln!(table, "|---|{}", "---|".repeat(names.len() + 2));
     for (level, values) in means {
         let cells: Vec<String> = values.iter().map(|(_, v)| format!("{v:.4}")).collect();
         let reference = published(described, *level);
-        let [a, b] = keys.map(|(key, digits)| {
+        let [a, b] = columns.map(|(_, key, digits)| {
             reference[key]
                 .as_f64()
                 .map_or("-".into(), |v| format!("{v:.digits$}"))

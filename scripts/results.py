@@ -7,6 +7,7 @@ Evaluations land in docs/results/ (JSON, Markdown, PNG); FFmpeg runs are kept th
 model runs are redone when the model (or the trainer) is newer than their result.
 """
 
+import functools
 import json
 import platform
 import subprocess
@@ -110,7 +111,9 @@ def table(header, rows):
     return "\n".join(lines) + "\n"
 
 
+@functools.cache
 def metadata(path):
+    """A checkpoint's metadata (read once per file: each read starts a Python with torch)."""
     return json.loads(subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-c",
          "import json,sys; from safetensors import safe_open; print(json.dumps(safe_open(sys.argv[1], 'pt').metadata()))", str(path)],

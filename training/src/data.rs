@@ -10,6 +10,7 @@ use rand::{Rng, RngExt};
 use tch::{Kind, Tensor};
 
 use crate::degrade::seeded_rng;
+use crate::pixels::from_packed;
 
 const EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
 
@@ -64,13 +65,10 @@ pub fn decode(path: &Path, colour: Colour) -> anyhow::Result<Tensor> {
     let rgb = image::open(path)?.to_rgb8();
     let (w, h) = (rgb.width() as i64, rgb.height() as i64);
     Ok(match colour {
-        Colour::Rgb => Tensor::from_slice(rgb.as_raw())
-            .view([h, w, 3])
-            .permute([2, 0, 1])
-            .contiguous(),
+        Colour::Rgb => from_packed(rgb.as_raw(), 3, h, w),
         Colour::Gray => {
             let gray: Vec<u8> = rgb.pixels().map(|p| opencv_gray(p.0)).collect();
-            Tensor::from_slice(&gray).view([1, h, w])
+            from_packed(&gray, 1, h, w)
         }
     })
 }

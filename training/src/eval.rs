@@ -22,6 +22,7 @@ use crate::data::load_images;
 use crate::degrade::{degrade, seeded_rng};
 use crate::metrics::{psnr, quantise, ssim};
 use crate::paper;
+use crate::pixels::{from_packed, to_packed};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -419,11 +420,7 @@ impl FfmpegFilter {
     fn apply(&self, image: &Tensor) -> anyhow::Result<Tensor> {
         let size = image.size();
         let (h, w) = (size[1], size[2]);
-        let pixels = quantise(image)
-            .permute([1, 2, 0])
-            .to_kind(Kind::Uint8)
-            .contiguous();
-        let bytes = Vec::<u8>::try_from(pixels.view([-1]))?;
+        let bytes = to_packed(image);
         let pix_fmt = match self.colour {
             Colour::Rgb => "rgb24",
             Colour::Gray => "gray",
@@ -446,10 +443,7 @@ impl FfmpegFilter {
             "ffmpeg -vf {:?} changed the image size",
             self.graph
         );
-        Ok(Tensor::from_slice(&filtered)
-            .view([h, w, size[0]])
-            .permute([2, 0, 1])
-            .to_kind(Kind::Float))
+        Ok(from_packed(&filtered, size[0], h, w).to_kind(Kind::Float))
     }
 }
 

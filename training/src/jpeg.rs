@@ -1,6 +1,7 @@
 //! The JPEG degradation: an encode/decode round trip through libjpeg-turbo with the settings
 //! OpenCV's `imencode` uses (standard tables scaled by quality, 4:2:0 chroma for colour, islow DCT).
 
+use crate::pixels::{from_packed, to_packed};
 use anyhow::{Context, bail};
 use tch::{Kind, Tensor};
 use turbojpeg::{Image, PixelFormat, Subsamp};
@@ -16,12 +17,7 @@ pub fn round_trip(image: &Tensor, quality: f64) -> anyhow::Result<Tensor> {
         3 => (PixelFormat::RGB, Subsamp::Sub2x2),
         n => bail!("JPEG of {n}-channel images"),
     };
-    let interleaved = (image.clamp(0.0, 1.0) * 255.0)
-        .round()
-        .to_kind(Kind::Uint8)
-        .permute([1, 2, 0])
-        .contiguous();
-    let pixels = Vec::<u8>::try_from(interleaved.view([-1]))?;
+    let pixels = to_packed(image);
     let (width, height) = (width as usize, height as usize);
     let source = Image {
         pixels: pixels.as_slice(),
@@ -33,9 +29,8 @@ pub fn round_trip(image: &Tensor, quality: f64) -> anyhow::Result<Tensor> {
     let quality = quality.round().clamp(1.0, 100.0) as i32;
     let jpeg = turbojpeg::compress(source, quality, subsamp).context("JPEG encoding")?;
     let decoded = turbojpeg::decompress(&jpeg, format).context("JPEG decoding")?;
-    let restored =
-        Tensor::from_slice(&decoded.pixels).view([height as i64, width as i64, channels]);
-    Ok(restored.permute([2, 0, 1]).to_kind(Kind::Float) / 255.0)
+    let restored = from_packed(&decoded.pixels, channels, height as i64, width as i64);
+    Ok(restored.to_kind(Kind::Float) / 255.0)
 }
 
 #[cfg(test)]

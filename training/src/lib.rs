@@ -12,6 +12,7 @@ pub mod import;
 pub mod jpeg;
 pub mod metrics;
 pub mod paper;
+pub mod pixels;
 pub mod plot;
 pub mod resize;
 pub mod session;

@@ -13,6 +13,7 @@ use super::process::{self, Finished, available};
 use super::{BenchArgs, Resolution, Setup};
 use crate::degrade::{add_noise, seeded_rng};
 use crate::metrics::{psnr, quantise};
+use crate::pixels::{from_packed, to_packed};
 
 /// One frame of `video` scaled to `size`, as packed 8-bit RGB.
 fn clean_frame(video: &Path, size: Resolution) -> anyhow::Result<Vec<u8>> {
@@ -34,23 +35,12 @@ fn clean_frame(video: &Path, size: Resolution) -> anyhow::Result<Vec<u8>> {
     Ok(out.stdout)
 }
 
-/// `[1, 3, H, W]` floats in [0, 1] from packed RGB, and back (quantised).
+/// `[1, 3, H, W]` floats in [0, 1] from packed RGB.
 fn to_tensor(rgb: &[u8], size: Resolution) -> Tensor {
-    Tensor::from_slice(rgb)
-        .view([size.height, size.width, 3])
-        .permute([2, 0, 1])
+    from_packed(rgb, 3, size.height, size.width)
         .unsqueeze(0)
         .to_kind(Kind::Float)
         / 255.0
-}
-
-fn to_rgb(image: &Tensor) -> Vec<u8> {
-    let bytes = quantise(image)
-        .squeeze_dim(0)
-        .permute([1, 2, 0])
-        .to_kind(Kind::Uint8)
-        .contiguous();
-    Vec::<u8>::try_from(bytes.view([-1])).expect("u8 tensor")
 }
 
 /// FFmpeg filter graphs tried for one noise level: (filter, strength, graph). nlmeans works in
@@ -111,7 +101,7 @@ pub(super) fn ffmpeg_rows(
     for &size in &setup.resolutions {
         let clean = to_tensor(&clean_frame(video, size)?, size);
         let noisy = add_noise(&clean, args.sigma, &mut seeded_rng(0, 0));
-        let noisy_rgb = to_rgb(&noisy);
+        let noisy_rgb = to_packed(&noisy);
         let frames = 1 + setup.runs;
         let input = setup
             .scratch

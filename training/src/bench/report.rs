@@ -25,114 +25,216 @@ fn number(v: &Value, digits: usize) -> String {
     v.as_f64().map_or("-".into(), |x| format!("{x:.digits$}"))
 }
 
+/// A JSON value as a table cell: strings unquoted, absent values as "-".
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        v => v.to_string(),
+    }
+}
+
+/// One titled Markdown table.
+fn section(
+    out: &mut String,
+    title: &str,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) {
+    let _ = writeln!(out, "\n## {title}\n\n| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+}
+
 /// The report as Markdown tables.
 pub(super) fn table(report: &Value) -> String {
     let mut out = String::new();
     let rows = |key: &str| report[key].as_array().cloned().unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "\n## Model only (ms per frame, median)\n\n| device | model | size | threads | precision | ours | PyTorch eager | ratio | ours peak MB | PyTorch peak MB |\n|---|---|---|---|---|---|---|---|---|---|"
+    section(
+        &mut out,
+        "Model only (ms per frame, median)",
+        &[
+            "device",
+            "model",
+            "size",
+            "threads",
+            "precision",
+            "ours",
+            "PyTorch eager",
+            "ratio",
+            "ours peak MB",
+            "PyTorch peak MB",
+        ],
+        rows("model").iter().map(|r| {
+            vec![
+                text(&r["device"]),
+                text(&r["model"]),
+                text(&r["resolution"]),
+                text(&r["threads"]),
+                text(&r["precision"]),
+                number(&r["ours_ms"], 1),
+                number(&r["torch_ms"], 1),
+                number(&r["ratio_vs_torch"], 3),
+                number(&r["ours_peak_rss_mb"], 0),
+                number(&r["torch_peak_rss_mb"], 0),
+            ]
+        }),
     );
-    for r in rows("model") {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r["device"].as_str().unwrap_or(""),
-            r["model"].as_str().unwrap_or(""),
-            r["resolution"].as_str().unwrap_or(""),
-            r["threads"],
-            r["precision"].as_str().unwrap_or(""),
-            number(&r["ours_ms"], 1),
-            number(&r["torch_ms"], 1),
-            number(&r["ratio_vs_torch"], 3),
-            number(&r["ours_peak_rss_mb"], 0),
-            number(&r["torch_peak_rss_mb"], 0),
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\n## Level change\n\n| device | model | size | regeneration ms | fps, constant level | fps, new level every frame |\n|---|---|---|---|---|---|"
+    section(
+        &mut out,
+        "Level change",
+        &[
+            "device",
+            "model",
+            "size",
+            "regeneration ms",
+            "fps, constant level",
+            "fps, new level every frame",
+        ],
+        rows("level_change").iter().map(|r| {
+            vec![
+                text(&r["device"]),
+                text(&r["model"]),
+                text(&r["resolution"]),
+                number(&r["level_change_ms"], 3),
+                number(&r["fps_constant_level"], 2),
+                number(&r["fps_level_every_frame"], 2),
+            ]
+        }),
     );
-    for r in rows("level_change") {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            r["device"].as_str().unwrap_or(""),
-            r["model"].as_str().unwrap_or(""),
-            r["resolution"].as_str().unwrap_or(""),
-            number(&r["level_change_ms"], 3),
-            number(&r["fps_constant_level"], 2),
-            number(&r["fps_level_every_frame"], 2),
-        );
-    }
     match report["element"].as_array() {
-        Some(element) => {
-            let _ = writeln!(
-                out,
-                "\n## Element in a pipeline (bundled model, CPU; ms per frame)\n\n| size | threads | videotestsrc | decoded video | peak MB |\n|---|---|---|---|---|"
-            );
-            for r in element {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} |",
-                    r["resolution"].as_str().unwrap_or(""),
-                    r["threads"],
+        Some(element) => section(
+            &mut out,
+            "Element in a pipeline (bundled model, CPU; ms per frame)",
+            &[
+                "size",
+                "threads",
+                "videotestsrc",
+                "decoded video",
+                "peak MB",
+            ],
+            element.iter().map(|r| {
+                vec![
+                    text(&r["resolution"]),
+                    text(&r["threads"]),
                     number(&r["videotestsrc_ms"], 1),
                     number(&r["decoded_ms"], 1),
                     number(&r["peak_rss_mb"], 0),
-                );
-            }
-        }
+                ]
+            }),
+        ),
         None => {
             let _ = writeln!(out, "\nElement: {}", report["element"]);
         }
     }
     let m = &report["memory_4k"];
     if m.is_object() {
-        let _ = writeln!(
-            out,
-            "\n## One {} frame (bundled model, CPU, {} threads)\n\n| | ms | peak MB |\n|---|---|---|\n| whole frame | {} | {} |\n| tiles of {} (overlap {}) | {} | {} |",
-            m["resolution"].as_str().unwrap_or(""),
-            m["threads"],
-            number(&m["whole_frame"]["ms"], 0),
-            number(&m["whole_frame"]["peak_rss_mb"], 0),
-            m["tiled"]["tile"],
-            m["tiled"]["overlap"],
-            number(&m["tiled"]["ms"], 0),
-            number(&m["tiled"]["peak_rss_mb"], 0),
+        let (whole, tiled) = (&m["whole_frame"], &m["tiled"]);
+        section(
+            &mut out,
+            &format!(
+                "One {} frame (bundled model, CPU, {} threads)",
+                text(&m["resolution"]),
+                text(&m["threads"])
+            ),
+            &["", "ms", "peak MB"],
+            [
+                vec![
+                    "whole frame".into(),
+                    number(&whole["ms"], 0),
+                    number(&whole["peak_rss_mb"], 0),
+                ],
+                vec![
+                    format!(
+                        "tiles of {} (overlap {})",
+                        text(&tiled["tile"]),
+                        text(&tiled["overlap"])
+                    ),
+                    number(&tiled["ms"], 0),
+                    number(&tiled["peak_rss_mb"], 0),
+                ],
+            ],
         );
     }
+    // PSNR and seconds per frame of one method.
+    let cell = |v: &Value| {
+        format!(
+            "{} / {}",
+            number(&v["psnr"], 2),
+            number(&v["seconds_per_frame"], 3)
+        )
+    };
     match report["ffmpeg"].as_array() {
-        Some(ffmpeg) => {
-            let _ = writeln!(
-                out,
-                "\n## Against FFmpeg (PSNR dB / seconds per frame)\n\n| size | sigma | noisy | ours | nlmeans (best s) | hqdn3d (best) |\n|---|---|---|---|---|---|"
-            );
-            for r in ffmpeg {
-                let cell = |v: &Value| {
-                    format!(
-                        "{} / {}",
-                        number(&v["psnr"], 2),
-                        number(&v["seconds_per_frame"], 3)
-                    )
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} (s={}) | {} ({}) |",
-                    r["resolution"].as_str().unwrap_or(""),
-                    r["sigma"],
+        Some(ffmpeg) => section(
+            &mut out,
+            "Against FFmpeg (PSNR dB / seconds per frame)",
+            &[
+                "size",
+                "sigma",
+                "noisy",
+                "ours",
+                "nlmeans (best s)",
+                "hqdn3d (best)",
+            ],
+            ffmpeg.iter().map(|r| {
+                vec![
+                    text(&r["resolution"]),
+                    text(&r["sigma"]),
                     number(&r["noisy_psnr"], 2),
                     cell(&r["ours"]),
-                    cell(&r["nlmeans"]),
-                    number(&r["nlmeans"]["strength"], 1),
-                    cell(&r["hqdn3d"]),
-                    number(&r["hqdn3d"]["strength"], 0),
-                );
-            }
-        }
+                    format!(
+                        "{} (s={})",
+                        cell(&r["nlmeans"]),
+                        number(&r["nlmeans"]["strength"], 1)
+                    ),
+                    format!(
+                        "{} ({})",
+                        cell(&r["hqdn3d"]),
+                        number(&r["hqdn3d"]["strength"], 0)
+                    ),
+                ]
+            }),
+        ),
         None => {
             let _ = writeln!(out, "\nFFmpeg: {}", report["ffmpeg"]);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_show_values_and_mark_missing_ones() {
+        let report = json!({
+            "model": [{"device": "cpu", "model": "denoise 6x64", "resolution": "480p", "threads": 2,
+                       "precision": "fp32", "ours_ms": 101.26, "torch_ms": null, "ratio_vs_torch": 0.5}],
+            "element": "skipped: no GStreamer",
+            "ffmpeg": [{"resolution": "720p", "sigma": 25, "noisy_psnr": 20.5,
+                        "ours": {"psnr": 39.94, "seconds_per_frame": 0.25},
+                        "nlmeans": {"psnr": 34.9, "seconds_per_frame": 1.5, "strength": 10.0},
+                        "hqdn3d": {"psnr": 30.0, "seconds_per_frame": 0.01, "strength": 8}}],
+        });
+        let md = table(&report);
+        assert!(
+            md.contains("| cpu | denoise 6x64 | 480p | 2 | fp32 | 101.3 | - | 0.500 | - | - |"),
+            "{md}"
+        );
+        assert!(md.contains("## Level change\n\n| device |"), "{md}");
+        assert!(md.contains("\nElement: \"skipped: no GStreamer\""), "{md}");
+        assert!(
+            md.contains(
+                "| 720p | 25 | 20.50 | 39.94 / 0.250 | 34.90 / 1.500 (s=10.0) | 30.00 / 0.010 (8) |"
+            ),
+            "{md}"
+        );
+        assert!(
+            !md.contains("4K"),
+            "no memory section without its data: {md}"
+        );
+    }
 }

@@ -217,7 +217,7 @@ def main():
         "The bundled denoiser is "
         + ", ".join(f"{-g:.2f} dB" for g in gaps.values())
         + f" below the paper's HyperRes at sigma {', '.join(map(str, gaps))}. It is a CPU-trained stand-in: "
-        f"{model_card(denoise_model)}, batch 8 of 64x64 crops, on CBSD432. The paper's model has 16 blocks and "
+        f"{model_card(denoise_model)}, batch 8 of 64x64 crops, on {Path(meta['dataset']).name}. The paper's model has 16 blocks and "
         f"trains for 1,000,000 iterations of batch 16, 96x96 crops, on DIV2K: about {iterations:.0f}x the "
         f"iterations, {pixels:.1f}x the pixels per iteration and {depth:.1f}x the depth, some "
         f"{iterations * pixels * depth:,.0f}x this model's compute, i.e. GPU-days rather than CPU-hours. "

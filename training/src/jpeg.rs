@@ -1,10 +1,11 @@
 //! The JPEG degradation: an encode/decode round trip through libjpeg-turbo with the settings
 //! OpenCV's `imencode` uses (standard tables scaled by quality, 4:2:0 chroma for colour, islow DCT).
 
-use crate::pixels::{from_packed, to_packed};
 use anyhow::{Context, bail};
 use tch::{Kind, Tensor};
 use turbojpeg::{Image, PixelFormat, Subsamp};
+
+use crate::pixels::{from_packed, to_packed};
 
 /// `image` `[C, H, W]` (C = 1 or 3, values in [0, 1]) compressed at `quality` and decoded again.
 pub fn round_trip(image: &Tensor, quality: f64) -> anyhow::Result<Tensor> {

@@ -1,8 +1,9 @@
 //! Packed 8-bit pixels (what image files, libjpeg-turbo and FFmpeg exchange) to and from the
 //! planar `[C, H, W]` tensors the models work on.
 
-use crate::metrics::quantise;
 use tch::{Device, Kind, Tensor};
+
+use crate::metrics::quantise;
 
 /// Packed `height x width x channels` bytes as a `[C, H, W]` u8 tensor.
 pub fn from_packed(bytes: &[u8], channels: i64, height: i64, width: i64) -> Tensor {
@@ -12,14 +13,9 @@ pub fn from_packed(bytes: &[u8], channels: i64, height: i64, width: i64) -> Tens
         .contiguous()
 }
 
-/// `image` `[C, H, W]` (or `[1, C, H, W]`) in [0, 1], rounded to 8 bits and packed.
+/// `image` `[C, H, W]` in [0, 1], rounded to 8 bits and packed.
 pub fn to_packed(image: &Tensor) -> Vec<u8> {
-    let image = if image.dim() == 4 {
-        image.squeeze_dim(0)
-    } else {
-        image.shallow_clone()
-    };
-    let bytes = quantise(&image)
+    let bytes = quantise(image)
         .to_kind(Kind::Uint8)
         .permute([1, 2, 0])
         .contiguous()
@@ -43,7 +39,6 @@ mod tests {
         );
         let float = planar.to_kind(Kind::Float) / 255.0;
         assert_eq!(to_packed(&float), bytes);
-        assert_eq!(to_packed(&float.unsqueeze(0)), bytes);
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub(super) fn ffmpeg_rows(
     for &size in &setup.resolutions {
         let clean = to_tensor(&clean_frame(video, size)?, size);
         let noisy = add_noise(&clean, args.sigma, &mut seeded_rng(0, 0));
-        let noisy_rgb = to_packed(&noisy);
+        let noisy_rgb = to_packed(&noisy.squeeze_dim(0));
         let frames = 1 + setup.runs;
         let input = setup
             .scratch

@@ -51,7 +51,7 @@ fn section(
 /// The report as Markdown tables.
 pub(super) fn table(report: &Value) -> String {
     let mut out = String::new();
-    let rows = |key: &str| report[key].as_array().cloned().unwrap_or_default();
+    let rows = |key: &str| report[key].as_array().map_or(&[][..], Vec::as_slice);
     section(
         &mut out,
         "Model only (ms per frame, median)",
@@ -233,7 +233,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            !md.contains("4K"),
+            !md.contains("## One "),
             "no memory section without its data: {md}"
         );
     }

@@ -35,12 +35,9 @@ fn clean_frame(video: &Path, size: Resolution) -> anyhow::Result<Vec<u8>> {
     Ok(out.stdout)
 }
 
-/// `[1, 3, H, W]` floats in [0, 1] from packed RGB.
+/// `[3, H, W]` floats in [0, 1] from packed RGB.
 fn to_tensor(rgb: &[u8], size: Resolution) -> Tensor {
-    from_packed(rgb, 3, size.height, size.width)
-        .unsqueeze(0)
-        .to_kind(Kind::Float)
-        / 255.0
+    from_packed(rgb, 3, size.height, size.width).to_kind(Kind::Float) / 255.0
 }
 
 /// FFmpeg filter graphs tried for one noise level: (filter, strength, graph). nlmeans works in
@@ -101,7 +98,7 @@ pub(super) fn ffmpeg_rows(
     for &size in &setup.resolutions {
         let clean = to_tensor(&clean_frame(video, size)?, size);
         let noisy = add_noise(&clean, args.sigma, &mut seeded_rng(0, 0));
-        let noisy_rgb = to_packed(&noisy.squeeze_dim(0));
+        let noisy_rgb = to_packed(&noisy);
         let frames = 1 + setup.runs;
         let input = setup
             .scratch
@@ -123,7 +120,7 @@ pub(super) fn ffmpeg_rows(
             .and_then(|r| r["ours_ms"].as_f64());
         // PSNR on the 0..255 scale, as the trainer's metrics take it.
         let clean_8bit = quantise(&clean);
-        let restored = quantise(&restorer.restore(&noisy));
+        let restored = quantise(&restorer.restore(&noisy.unsqueeze(0)).squeeze_dim(0));
         let mut row = json!({
             "resolution": size.name(), "sigma": args.sigma, "threads": threads,
             "noisy_psnr": psnr(&quantise(&noisy), &clean_8bit),

@@ -3,11 +3,14 @@
 would otherwise use (best of a few strengths per level, measured on the same degraded images).
 
 Usage (through scripts/results, which builds the trainer first): results.py [DATA_DIR] [--ffmpeg-only | --models-only]
-Evaluations land in docs/results/ (JSON, Markdown, PNG); FFmpeg runs are kept there and reused,
-model runs are redone when the model (or the trainer) is newer than their result.
+Evaluations land in docs/results/ (JSON, Markdown, PNG). Each is redone only when what its numbers
+depend on changed: its arguments, the contents of the files and folders they name (model, estimator,
+test set), the measuring code, and the restorer's code (our models) or FFmpeg's version (its
+filters). docs/results/keys.json holds a hash of these per result.
 """
 
 import functools
+import hashlib
 import json
 import platform
 import subprocess
@@ -21,6 +24,13 @@ DATA = Path(ARGS[0]) if ARGS else ROOT.parent / "shared" / "data"
 TRAIN = ROOT / "target" / "release" / "hyperres-train"
 OUT = ROOT / "docs" / "results"
 MODELS = ROOT / "models"
+KEYS = OUT / "keys.json"
+# The code behind every number (degradations, metrics, the eval itself, crate versions), and the
+# code behind our models' outputs. The element and the trainer's other parts are not in either, so
+# rebuilding or editing them reuses the results.
+MEASURE_CODE = [ROOT / "Cargo.lock"] + [ROOT / "training" / "src" / f"{m}.rs" for m in
+                                        ("eval", "data", "degrade", "jpeg", "resize", "metrics", "pixels", "paper", "plot")]
+MODEL_CODE = [ROOT / "src" / p for p in ("model", "checkpoint", "restorer.rs", "level_estimator.rs", "task.rs")]
 
 CBSD68, LIVE1_GRAY, LIVE1, SET5 = (DATA / "test" / d for d in ("CBSD68", "LIVE1_gray", "LIVE1", "Set5"))
 DENOISE_LEVELS = [5, 15, 25, 35, 50, 75, 90]
@@ -32,20 +42,47 @@ def levels_arg(levels):
     return ",".join(str(level) for level in levels)
 
 
-def evaluate(name, *args, plot=False, reuse=False):
-    """Runs `hyperres-train eval ARGS` into OUT/name.{json,md[,png]}; returns its JSON. A result
-    is reused when `reuse` is set (FFmpeg runs) or when it is newer than every file in ARGS (the
-    model, an estimator) and than the trainer."""
+@functools.cache
+def digest(path):
+    """sha256 of a file's bytes, or of a folder's file names and bytes."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+        h.update(str(f.relative_to(path)).encode() + b"\0" if path.is_dir() else b"")
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+@functools.cache
+def ffmpeg_version():
+    return subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+
+
+def key(args):
+    """What an evaluation's numbers depend on, hashed: paths count by their contents, not names."""
+    parts = [digest(a) if isinstance(a, Path) else str(a) for a in args]
+    parts += [digest(p) for p in MEASURE_CODE]
+    parts += [ffmpeg_version()] if "--ffmpeg" in args else [digest(p) for p in MODEL_CODE]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def stored_keys():
+    return json.loads(KEYS.read_text()) if KEYS.exists() else {}
+
+
+def evaluate(name, *args, plot=False):
+    """Runs `hyperres-train eval ARGS` into OUT/name.{json,md[,png]}, unless the result there was
+    made with the same key; returns its JSON."""
     out = OUT / f"{name}.json"
-    inputs = [Path(a) for a in args if isinstance(a, Path) and a.is_file()] + [TRAIN]
-    fresh = out.exists() and all(out.stat().st_mtime > p.stat().st_mtime for p in inputs)
-    if not (reuse and out.exists()) and not fresh:
+    wanted = key(args)
+    if not (out.exists() and stored_keys().get(name) == wanted):
         out.parent.mkdir(parents=True, exist_ok=True)
         command = [str(TRAIN), "eval", *map(str, args), "--json", str(out), "--markdown", str(out.with_suffix(".md"))]
         if plot:
             command += ["--plot", str(out.with_suffix(".png"))]
         print("+", " ".join(command[1:]), flush=True)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        # Written after each run, so an interrupted regeneration keeps what it finished.
+        KEYS.write_text(json.dumps({**stored_keys(), name: wanted}, indent=1, sort_keys=True) + "\n")
     return json.loads(out.read_text())
 
 
@@ -60,7 +97,7 @@ def best_ffmpeg(name, task, colour, data, candidates):
         for label, graph in graphs:
             slug = label.replace("=", "").replace(":", "-").replace(" ", "")
             result = evaluate(f"ffmpeg/{name}-{level}-{slug}", "--ffmpeg", graph, "--task", task,
-                              "--colour", colour, "--data", data, "--levels", level, reuse=True)
+                              "--colour", colour, "--data", data, "--levels", level)
             row = result["levels"][0]
             if level not in best or row["psnr"] > best[level]["psnr"]:
                 best[level] = {**row, "label": label}
@@ -131,7 +168,7 @@ def model_card(path):
 
 
 def ffmpeg_baselines():
-    """Every FFmpeg run of the report (independent of our models; kept and reused)."""
+    """Every FFmpeg run of the report (independent of our models)."""
     best_ffmpeg("nlmeans", "denoise", "rgb", CBSD68, {s: nlmeans(s) for s in FFMPEG_SIGMAS})
     best_ffmpeg("hqdn3d", "denoise", "rgb", CBSD68, {s: hqdn3d(s) for s in FFMPEG_SIGMAS})
     for name, make in JPEG_FILTERS.items():
@@ -166,13 +203,14 @@ def model_runs():
 
 
 def evaluate_model(name):
-    """The named evaluation of `model_runs` (reused while the model is unchanged), by level; None
-    where the model is not bundled."""
+    """The named evaluation of `model_runs`, by level; None where the model is not bundled."""
     run = model_runs().get(name)
     return by_level(evaluate(name, *run[0], plot=run[1])) if run else None
 
 
 def main():
+    if not (DATA / "test").is_dir():
+        sys.exit(f"no test sets under {DATA}/test (give the data folder: scripts/results DATA_DIR)")
     if "--ffmpeg-only" in sys.argv:
         ffmpeg_baselines()
         return

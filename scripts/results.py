@@ -45,10 +45,11 @@ def levels_arg(levels):
 @functools.cache
 def digest(path):
     """sha256 of a file's bytes, or of a folder's file names and bytes."""
+    if not path.is_dir():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
-        h.update(str(f.relative_to(path)).encode() + b"\0" if path.is_dir() else b"")
-        h.update(f.read_bytes())
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 

@@ -24,6 +24,8 @@ threads, width, height, runs = int(threads), int(width), int(height), int(runs)
 dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 torch.set_num_threads(threads)
 torch.backends.cudnn.benchmark = True
+# fp32 as ours computes it on CUDA: IEEE, not TF32 (PyTorch's default for convolutions).
+torch.backends.cudnn.conv.fp32_precision = "ieee"
 with safe_open(ckpt, "pt") as f:
     meta = f.metadata()
 channels = 3 if meta["colour"] == "rgb" else 1

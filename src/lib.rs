@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod cpu_buffers;
+pub mod cuda_fp32;
 pub mod frame;
 mod hyperres;
 pub mod level_estimator;

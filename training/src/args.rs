@@ -51,7 +51,8 @@ pub struct RunArgs {
 }
 
 /// `cpu`, `cuda` or `cuda:N`; CUDA only where torch sees it. On CUDA, cuDNN picks the fastest
-/// convolution algorithms for the fixed training shapes (and, as in PyTorch, may use TF32).
+/// convolution algorithms for the fixed shapes; whether float32 may use TF32 is the caller's
+/// choice (`gsthyperres::cuda_fp32`).
 pub fn parse_device(name: &str) -> anyhow::Result<Device> {
     let device = match name {
         "cpu" => Device::Cpu,
@@ -68,6 +69,16 @@ pub fn parse_device(name: &str) -> anyhow::Result<Device> {
             "device {name}: CUDA sees {count} GPU(s)"
         );
         tch::Cuda::cudnn_set_benchmark(true);
+    }
+    Ok(device)
+}
+
+/// The device of a training run: on CUDA, float32 convolutions may use TF32 tensor cores, as
+/// PyTorch trains by default (the weights and optimiser state stay float32).
+pub fn training_device(name: &str) -> anyhow::Result<Device> {
+    let device = parse_device(name)?;
+    if device.is_cuda() {
+        gsthyperres::cuda_fp32::allow_tf32(true);
     }
     Ok(device)
 }

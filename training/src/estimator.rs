@@ -14,7 +14,7 @@ use serde_json::json;
 use tch::{Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::args::{RunArgs, low_high, parse_device};
+use crate::args::{RunArgs, low_high, training_device};
 use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::session::{Session, resume_optimiser};
@@ -54,7 +54,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.run.threads {
         tch::set_num_threads(threads);
     }
-    let device = parse_device(&args.run.device)?;
+    let device = training_device(&args.run.device)?;
     let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.run.task));
     ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
     let channels = args.run.colour.channels();

@@ -69,6 +69,10 @@ pub struct EvalArgs {
     /// Arithmetic of the restorer: fp32, or fp16/bf16 (on CUDA, as the element's `precision`).
     #[arg(long, value_enum, default_value = "fp32")]
     precision: Precision,
+    /// Also restore on the CPU in fp32 and report the relative L2 distance of the two outputs
+    /// (`cpu_rel_l2`, before rounding): checks a CUDA device and precision against the CPU.
+    #[arg(long, requires = "model")]
+    against_cpu: bool,
     #[arg(long)]
     threads: Option<i32>,
 }
@@ -109,7 +113,8 @@ struct Row {
 /// What is evaluated: a restorer (possibly driven by an estimator), an estimator alone, or an
 /// FFmpeg filter graph in place of a restorer.
 enum Subject {
-    Restorer(Box<Restorer>, Option<LevelEstimator>),
+    /// A restorer, the estimator of blind mode, and the CPU restorer of `--against-cpu`.
+    Restorer(Box<Restorer>, Option<LevelEstimator>, Option<Box<Restorer>>),
     Estimator(LevelEstimator),
     Ffmpeg(FfmpegFilter),
 }
@@ -117,7 +122,7 @@ enum Subject {
 impl Subject {
     fn task(&self) -> Task {
         match self {
-            Subject::Restorer(r, _) => r.metadata().task,
+            Subject::Restorer(r, ..) => r.metadata().task,
             Subject::Estimator(e) => e.metadata().task,
             Subject::Ffmpeg(f) => f.task,
         }
@@ -164,15 +169,16 @@ impl Subject {
                     ("seconds", seconds),
                 ]
             }
-            Subject::Restorer(restorer, blind) => {
-                let mut restore_at = |level: f64| -> anyhow::Result<Tensor> {
+            Subject::Restorer(restorer, blind, cpu) => {
+                let mut restore_raw = |level: f64| -> anyhow::Result<Tensor> {
                     restorer.set_level(level)?;
                     let out = restorer.restore(&degraded.unsqueeze(0)).squeeze_dim(0);
-                    Ok(measured(&quantise(&out.to_device(Device::Cpu))))
+                    Ok(out.to_device(Device::Cpu).to_kind(Kind::Float))
                 };
                 let start = Instant::now();
-                let restored = restore_at(level)?;
+                let raw = restore_raw(level)?;
                 let seconds = start.elapsed().as_secs_f64();
+                let restored = measured(&quantise(&raw));
                 let mut values = vec![
                     ("psnr", psnr(&restored, &reference)),
                     ("ssim", ssim(&restored, &reference)),
@@ -182,9 +188,15 @@ impl Subject {
                     ),
                     ("seconds", seconds),
                 ];
+                if let Some(cpu) = cpu {
+                    cpu.set_level(level)?;
+                    let expected = cpu.restore(&degraded.unsqueeze(0)).squeeze_dim(0);
+                    values.push(("cpu_rel_l2", relative_l2(&raw, &expected)));
+                }
                 if let Some(estimator) = blind {
                     let estimate = estimator.estimate(degraded);
-                    let blind_psnr = psnr(&restore_at(estimate)?, &reference);
+                    let blind_psnr =
+                        psnr(&measured(&quantise(&restore_raw(estimate)?)), &reference);
                     values.extend([
                         ("estimate", estimate),
                         ("estimate_abs_error", (estimate - level).abs()),
@@ -203,8 +215,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         tch::set_num_threads(threads);
     }
     let device = parse_device(&args.device)?;
-    if device == Device::Cpu {
-        gsthyperres::cpu_buffers::reuse_buffers();
+    match device {
+        Device::Cpu => gsthyperres::cpu_buffers::reuse_buffers(),
+        // fp32 is IEEE fp32 on every device, as in the element.
+        _ => gsthyperres::cuda_fp32::allow_tf32(false),
     }
     let (subject, described) = match (&args.model, &args.ffmpeg) {
         (Some(model), _) => load_subject(&args, model, device)?,
@@ -379,7 +393,11 @@ fn load_subject(
             }
             let mut restorer = Restorer::load(model, device)?;
             restorer.set_kind(args.precision.kind());
-            Subject::Restorer(Box::new(restorer), blind)
+            let cpu = args
+                .against_cpu
+                .then(|| Restorer::load(model, Device::Cpu).map(Box::new))
+                .transpose()?;
+            Subject::Restorer(Box::new(restorer), blind, cpu)
         }
         ModelKind::Estimator => Subject::Estimator(LevelEstimator::load(model, device)?),
     };
@@ -493,6 +511,12 @@ fn luma_bt601(rgb: &Tensor) -> Tensor {
     (rgb * weights).sum_dim_intlist(0, true, Kind::Float) + 16.0
 }
 
+/// `‖a − b‖ / ‖b‖` in float64.
+fn relative_l2(a: &Tensor, b: &Tensor) -> f64 {
+    let (a, b) = (a.to_kind(Kind::Double), b.to_kind(Kind::Double));
+    (a - &b).norm().double_value(&[]) / b.norm().double_value(&[])
+}
+
 /// Mean of every column per level.
 fn level_means(levels: &[f64], rows: &[Row]) -> Vec<(f64, Vec<(&'static str, f64)>)> {
     levels
@@ -531,7 +555,14 @@ fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>
     );
     let _ = writeln!(table, "|---|{}", "---|".repeat(names.len() + 2));
     for (level, values) in means {
-        let cells: Vec<String> = values.iter().map(|(_, v)| format!("{v:.4}")).collect();
+        // Small values (a relative L2 distance) in scientific notation.
+        let cells: Vec<String> = values
+            .iter()
+            .map(|(_, v)| match v.abs() {
+                a if a > 0.0 && a < 1e-3 => format!("{v:.2e}"),
+                _ => format!("{v:.4}"),
+            })
+            .collect();
         let reference = published(described, *level);
         let [a, b] = columns.map(|(_, key, digits)| {
             reference[key]

@@ -18,7 +18,7 @@ use serde_json::json;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::args::{RunArgs, low_high, parse_device};
+use crate::args::{RunArgs, low_high, training_device};
 use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
 use crate::metrics::{psnr, quantise};
@@ -262,7 +262,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.run.threads {
         tch::set_num_threads(threads);
     }
-    let device = parse_device(&args.run.device)?;
+    let device = training_device(&args.run.device)?;
     let mut run = match &args.run.resume {
         Some(model) => Run::resume(&args, model, device)?,
         None => Run::start(&args, device)?,

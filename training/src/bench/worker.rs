@@ -44,9 +44,12 @@ pub struct WorkerArgs {
 /// Prints one JSON line: `median_ms`, `level_change_ms`.
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     tch::set_num_threads(args.threads);
-    // As the element does on the CPU.
-    gsthyperres::cpu_buffers::reuse_buffers();
     let device = parse_device(&args.device)?;
+    // As the element does.
+    match device {
+        Device::Cpu => gsthyperres::cpu_buffers::reuse_buffers(),
+        _ => gsthyperres::cuda_fp32::allow_tf32(false),
+    }
     let mut restorer = Restorer::load(&args.model, device)?;
     restorer.set_kind(args.precision.kind());
     let [low, high] = restorer.metadata().level_range;

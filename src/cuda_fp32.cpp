@@ -21,4 +21,15 @@ int hyperres_allow_tf32(int allow) {
     return -1;
   }
 }
+
+// 1 if CUDA convolutions may use TF32, 0 if they compute in IEEE float32, -1 on an exception.
+int hyperres_tf32_allowed() {
+  try {
+    const auto precision =
+        at::globalContext().float32Precision(at::Float32Backend::CUDA, at::Float32Op::CONV);
+    return precision == at::Float32Precision::TF32 ? 1 : 0;
+  } catch (...) {
+    return -1;
+  }
+}
 }

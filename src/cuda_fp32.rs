@@ -4,6 +4,7 @@
 
 unsafe extern "C" {
     fn hyperres_allow_tf32(allow: i32) -> i32;
+    fn hyperres_tf32_allowed() -> i32;
 }
 
 /// Lets (or stops) CUDA float32 convolutions and matrix products use TF32 tensor cores.
@@ -14,4 +15,13 @@ pub fn allow_tf32(allow: bool) {
         status, 0,
         "setting libtorch's CUDA float32 precision failed"
     );
+}
+
+/// Whether CUDA float32 convolutions may use TF32 (libtorch's default: yes).
+pub fn tf32_allowed() -> bool {
+    // SAFETY: plain C entry point; it catches C++ exceptions and reports them as -1.
+    match unsafe { hyperres_tf32_allowed() } {
+        -1 => panic!("reading libtorch's CUDA float32 precision failed"),
+        allowed => allowed == 1,
+    }
 }

@@ -423,6 +423,12 @@ impl HyperRes {
             _ => {
                 tch::Cuda::cudnn_set_benchmark(true);
                 cuda_fp32::allow_tf32(false);
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "CUDA float32 with TF32: {}",
+                    cuda_fp32::tf32_allowed()
+                );
             }
         }
         let model = if settings.model_location.is_empty() {

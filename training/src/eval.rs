@@ -573,3 +573,16 @@ fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>
     }
     table
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_l2_is_the_norm_of_the_difference_over_the_reference_norm() {
+        let reference = Tensor::from_slice(&[3.0f32, 4.0]);
+        assert_eq!(relative_l2(&reference, &reference), 0.0);
+        let off = Tensor::from_slice(&[3.0f32, 4.05]);
+        assert!((relative_l2(&off, &reference) - 0.01).abs() < 1e-6);
+    }
+}

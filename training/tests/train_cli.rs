@@ -291,6 +291,26 @@ fn eval_writes_json_and_markdown_with_the_papers_numbers() {
 }
 
 #[test]
+fn eval_against_cpu_reports_the_distance_to_cpu_fp32() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let out = dir.path().join("run");
+    train(&data, &out, &["--iters", "2"]);
+    let model = out.join("model.safetensors");
+    let args = ["--levels", "25", "--limit", "2", "--against-cpu"];
+    let (report, _) = eval(&model, &data, &args);
+    // On the CPU both restorers compute the same thing.
+    for image in report["images"].as_array().unwrap() {
+        assert_eq!(image["cpu_rel_l2"], 0.0, "{image}");
+    }
+    let output = hyperres_train(&["eval", "--ffmpeg", "null", "--task", "denoise"])
+        .args(["--data", data.to_str().unwrap(), "--against-cpu"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "--against-cpu needs a model");
+}
+
+#[test]
 fn estimator_trains_resumes_and_evaluates_and_drives_blind_restoration() {
     let dir = tempfile::tempdir().unwrap();
     let data = image_folder(dir.path());

@@ -91,8 +91,9 @@ impl Plane {
         // On the CPU the stack and the conversion are the only full-frame copies (the scaling is
         // in place). To a GPU the 8-bit samples travel (a quarter of the floats), staged once in
         // page-locked memory (torch's caching host allocator, so no allocation per frame) for a
-        // copy queued on the stream, and are converted there.
-        let samples = Tensor::stack(&channels, 0);
+        // copy queued on the stream, and are converted there. Stacked last, the samples keep
+        // the channels-last layout the restorer computes in.
+        let samples = Tensor::stack(&channels, 2);
         let samples = if device.is_cuda() {
             samples
                 .pin_memory(device)
@@ -102,7 +103,7 @@ impl Plane {
         };
         let mut image = samples.to_kind(Kind::Float);
         let _ = image.g_div_scalar_(255.0);
-        image.unsqueeze(0)
+        image.permute([2, 0, 1]).unsqueeze(0)
     }
 
     /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to 8 bits into the plane's

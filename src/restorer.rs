@@ -67,6 +67,8 @@ impl Restorer {
         let (h, w) = (size[2], size[3]);
         tch::no_grad(|| {
             let x = pad_to_even(&images.to_device(self.device()).to_kind(self.kind()));
+            // NHWC strides (channels-last): the layout oneDNN and cuDNN convolve fastest in.
+            let x = x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
             crop_to(&self.net.forward(&x), h, w)
                 .to_kind(Kind::Float)
                 .clamp(0.0, 1.0)

@@ -108,7 +108,8 @@ fn restore_pads_odd_sizes_and_crops_back() {
         let reference = tch::no_grad(|| {
             crop_to(&restorer.network().forward(&pad_to_even(&x)), h, w).clamp(0.0, 1.0)
         });
-        assert!(y.equal(&reference));
+        // Equal up to float rounding: the restorer convolves in channels-last order.
+        assert!(y.allclose(&reference, 1e-5, 1e-6, false), "{h}x{w}");
     }
     // Reflection: the padded column mirrors the one before the last.
     let x = Tensor::rand([1, 3, 4, 5], (Kind::Float, Device::Cpu));

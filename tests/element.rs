@@ -381,7 +381,22 @@ fn tiled_frames_equal_whole_frames() {
     // The fixture's reach is 4 x 4 + 8 = 24 pixels.
     let tiled_props = [model(&fixture), ("tile-size", "32"), ("tile-overlap", "24")];
     let tiled = push(&mut harness(&tiled_props, &caps), noisy, 0);
-    assert_eq!(tiled, whole);
+    // The same function, but oneDNN's channels-last convolutions sum in an order that depends on
+    // the frame size: a rare sample rounds the other way (measured: 2 of 32,400, by 1).
+    assert_eq!(tiled.len(), whole.len());
+    let off: Vec<u8> = tiled
+        .iter()
+        .zip(&whole)
+        .map(|(a, b)| a.abs_diff(*b))
+        .filter(|&d| d > 0)
+        .collect();
+    assert!(
+        off.iter().all(|&d| d == 1) && off.len() * 1000 <= whole.len(),
+        "{} of {} samples differ, by up to {:?}",
+        off.len(),
+        whole.len(),
+        off.iter().max()
+    );
 }
 
 /// `gray` (`w` x `h` GRAY8) through GStreamer's JPEG encoder at `quality` and back.

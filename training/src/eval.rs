@@ -71,7 +71,7 @@ pub struct EvalArgs {
     precision: Precision,
     /// Also restore on the CPU in fp32 and report the relative L2 distance of the two outputs
     /// (`cpu_rel_l2`, before rounding): checks a CUDA device and precision against the CPU.
-    #[arg(long, requires = "model")]
+    #[arg(long, conflicts_with = "ffmpeg")]
     against_cpu: bool,
     #[arg(long)]
     threads: Option<i32>,

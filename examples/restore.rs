@@ -35,7 +35,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyhow::Result<()> {
-    let mut restorer = Restorer::load(model, Device::cuda_if_available())?;
+    let device = Device::cuda_if_available();
+    gsthyperres::restorer::prepare_device(device);
+    let mut restorer = Restorer::load(model, device)?;
     restorer.set_level(level)?;
     let image = image::open(input)?.to_rgb8();
     let (w, h) = (image.width() as i64, image.height() as i64);

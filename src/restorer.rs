@@ -7,11 +7,26 @@ use tch::{Device, Kind, Tensor, nn};
 use crate::checkpoint::{self, CheckpointError, Loaded, Metadata};
 use crate::model::{HyperRes, RestorerConfig, crop_to, pad_to_even};
 use crate::task::ModelKind;
+use crate::{cpu_buffers, cuda_fp32};
 
 /// A level that cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 #[error("level {0} is not a finite number")]
 pub struct InvalidLevel(pub f64);
+
+/// Process-wide set-up for restoring frames on `device` (the element, `eval`, the benchmark):
+/// on the CPU, frame-sized buffers are reused instead of mapped and faulted in for every frame; on
+/// CUDA, cuDNN autotunes (a stream keeps its frame size) and fp32 is IEEE fp32, matching the CPU
+/// (fp16/bf16 are the fast precisions).
+pub fn prepare_device(device: Device) {
+    match device {
+        Device::Cpu => cpu_buffers::reuse_buffers(),
+        _ => {
+            tch::Cuda::cudnn_set_benchmark(true);
+            cuda_fp32::allow_tf32(false);
+        }
+    }
+}
 
 /// The HyperRes network with its checkpoint metadata, on one device.
 #[derive(Debug)]

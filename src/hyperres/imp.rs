@@ -12,11 +12,11 @@ use gst_video::subclass::prelude::*;
 use tch::{Device, Kind};
 
 use super::{Mode, Precision, Task};
+use crate::cpu_buffers;
 use crate::frame::{Plane, Samples};
 use crate::level_estimator::LevelEstimator;
-use crate::restorer::{Restorer, Tiling};
+use crate::restorer::{self, Restorer, Tiling};
 use crate::task::{self, Colour};
-use crate::{cpu_buffers, cuda_fp32};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -415,22 +415,7 @@ impl HyperRes {
         if settings.threads > 0 {
             tch::set_num_threads(settings.threads);
         }
-        match device {
-            // Frame-sized buffers are reused instead of mapped and faulted in for every frame.
-            Device::Cpu => cpu_buffers::reuse_buffers(),
-            // Frames keep their size for a whole stream: cuDNN's autotuning pays off. fp32 is
-            // IEEE fp32, matching the CPU; fp16/bf16 are the fast precisions.
-            _ => {
-                tch::Cuda::cudnn_set_benchmark(true);
-                cuda_fp32::allow_tf32(false);
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "CUDA float32 with TF32: {}",
-                    cuda_fp32::tf32_allowed()
-                );
-            }
-        }
+        restorer::prepare_device(device);
         let model = if settings.model_location.is_empty() {
             bundled_model(settings.task)
         } else {

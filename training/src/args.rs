@@ -50,9 +50,8 @@ pub struct RunArgs {
     pub log_every: i64,
 }
 
-/// `cpu`, `cuda` or `cuda:N`; CUDA only where torch sees it. On CUDA, cuDNN picks the fastest
-/// convolution algorithms for the fixed shapes; whether float32 may use TF32 is the caller's
-/// choice (`gsthyperres::cuda_fp32`).
+/// `cpu`, `cuda` or `cuda:N`; CUDA only where torch sees it. Restoring prepares the device with
+/// `gsthyperres::restorer::prepare_device`, training with [`training_device`].
 pub fn parse_device(name: &str) -> anyhow::Result<Device> {
     let device = match name {
         "cpu" => Device::Cpu,
@@ -68,16 +67,17 @@ pub fn parse_device(name: &str) -> anyhow::Result<Device> {
             (index as i64) < count,
             "device {name}: CUDA sees {count} GPU(s)"
         );
-        tch::Cuda::cudnn_set_benchmark(true);
     }
     Ok(device)
 }
 
-/// The device of a training run: on CUDA, float32 convolutions may use TF32 tensor cores, as
-/// PyTorch trains by default (the weights and optimiser state stay float32).
+/// The device of a training run: on CUDA, cuDNN picks the fastest convolution algorithms for the
+/// fixed training shapes, and float32 convolutions may use TF32 tensor cores, as PyTorch trains by
+/// default (the weights and optimiser state stay float32).
 pub fn training_device(name: &str) -> anyhow::Result<Device> {
     let device = parse_device(name)?;
     if device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(true);
         gsthyperres::cuda_fp32::allow_tf32(true);
     }
     Ok(device)

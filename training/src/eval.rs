@@ -20,7 +20,7 @@ use tch::{Device, Kind, Tensor};
 use crate::args::parse_device;
 use crate::data::load_images;
 use crate::degrade::{degrade, seeded_rng};
-use crate::metrics::{psnr, quantise, ssim};
+use crate::metrics::{psnr, quantise, relative_l2, ssim};
 use crate::paper;
 use crate::pixels::{from_packed, to_packed};
 
@@ -113,8 +113,13 @@ struct Row {
 /// What is evaluated: a restorer (possibly driven by an estimator), an estimator alone, or an
 /// FFmpeg filter graph in place of a restorer.
 enum Subject {
-    /// A restorer, the estimator of blind mode, and the CPU restorer of `--against-cpu`.
-    Restorer(Box<Restorer>, Option<LevelEstimator>, Option<Box<Restorer>>),
+    Restorer {
+        restorer: Box<Restorer>,
+        /// The estimator of blind mode.
+        blind: Option<LevelEstimator>,
+        /// The CPU fp32 restorer of `--against-cpu`.
+        cpu: Option<Box<Restorer>>,
+    },
     Estimator(LevelEstimator),
     Ffmpeg(FfmpegFilter),
 }
@@ -122,7 +127,7 @@ enum Subject {
 impl Subject {
     fn task(&self) -> Task {
         match self {
-            Subject::Restorer(r, ..) => r.metadata().task,
+            Subject::Restorer { restorer, .. } => restorer.metadata().task,
             Subject::Estimator(e) => e.metadata().task,
             Subject::Ffmpeg(f) => f.task,
         }
@@ -169,11 +174,16 @@ impl Subject {
                     ("seconds", seconds),
                 ]
             }
-            Subject::Restorer(restorer, blind, cpu) => {
+            Subject::Restorer {
+                restorer,
+                blind,
+                cpu,
+            } => {
+                // Float32 on the CPU (`restore` returns float32 in [0, 1]), before rounding.
                 let mut restore_raw = |level: f64| -> anyhow::Result<Tensor> {
                     restorer.set_level(level)?;
                     let out = restorer.restore(&degraded.unsqueeze(0)).squeeze_dim(0);
-                    Ok(out.to_device(Device::Cpu).to_kind(Kind::Float))
+                    Ok(out.to_device(Device::Cpu))
                 };
                 let start = Instant::now();
                 let raw = restore_raw(level)?;
@@ -215,11 +225,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         tch::set_num_threads(threads);
     }
     let device = parse_device(&args.device)?;
-    match device {
-        Device::Cpu => gsthyperres::cpu_buffers::reuse_buffers(),
-        // fp32 is IEEE fp32 on every device, as in the element.
-        _ => gsthyperres::cuda_fp32::allow_tf32(false),
-    }
+    gsthyperres::restorer::prepare_device(device);
     let (subject, described) = match (&args.model, &args.ffmpeg) {
         (Some(model), _) => load_subject(&args, model, device)?,
         (None, Some(graph)) => {
@@ -397,7 +403,11 @@ fn load_subject(
                 .against_cpu
                 .then(|| Restorer::load(model, Device::Cpu).map(Box::new))
                 .transpose()?;
-            Subject::Restorer(Box::new(restorer), blind, cpu)
+            Subject::Restorer {
+                restorer: Box::new(restorer),
+                blind,
+                cpu,
+            }
         }
         ModelKind::Estimator => Subject::Estimator(LevelEstimator::load(model, device)?),
     };
@@ -511,12 +521,6 @@ fn luma_bt601(rgb: &Tensor) -> Tensor {
     (rgb * weights).sum_dim_intlist(0, true, Kind::Float) + 16.0
 }
 
-/// `‖a − b‖ / ‖b‖` in float64.
-fn relative_l2(a: &Tensor, b: &Tensor) -> f64 {
-    let (a, b) = (a.to_kind(Kind::Double), b.to_kind(Kind::Double));
-    (a - &b).norm().double_value(&[]) / b.norm().double_value(&[])
-}
-
 /// Mean of every column per level.
 fn level_means(levels: &[f64], rows: &[Row]) -> Vec<(f64, Vec<(&'static str, f64)>)> {
     levels
@@ -572,17 +576,4 @@ fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>
         let _ = writeln!(table, "| {level} | {} | {a} | {b} |", cells.join(" | "));
     }
     table
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_l2_is_the_norm_of_the_difference_over_the_reference_norm() {
-        let reference = Tensor::from_slice(&[3.0f32, 4.0]);
-        assert_eq!(relative_l2(&reference, &reference), 0.0);
-        let off = Tensor::from_slice(&[3.0f32, 4.05]);
-        assert!((relative_l2(&off, &reference) - 0.01).abs() < 1e-6);
-    }
 }

@@ -11,6 +11,13 @@ pub fn psnr(a: &Tensor, b: &Tensor) -> f64 {
     10.0 * (255.0f64 * 255.0 / mse).log10()
 }
 
+/// `‖a − b‖ / ‖b‖` in float64, for tensors of any shape and scale (e.g. a device's output against
+/// the CPU's).
+pub fn relative_l2(a: &Tensor, b: &Tensor) -> f64 {
+    let (a, b) = (a.to_kind(Kind::Double), b.to_kind(Kind::Double));
+    (a - &b).norm().double_value(&[]) / b.norm().double_value(&[])
+}
+
 /// SSIM (Wang et al. 2004) between two `[C, H, W]` 0..255 images: 11x11 Gaussian window with
 /// sigma 1.5, K1 = 0.01, K2 = 0.03, valid region only, averaged over the channels.
 pub fn ssim(a: &Tensor, b: &Tensor) -> f64 {
@@ -60,6 +67,14 @@ mod tests {
         // MSE 1 on the 0..255 scale: 20 log10(255) = 48.1308 dB.
         assert!((psnr(&(&a + 1.0), &a) - 48.130_803_608).abs() < 1e-6);
         assert!(psnr(&a, &a).is_infinite());
+    }
+
+    #[test]
+    fn relative_l2_is_the_norm_of_the_difference_over_the_reference_norm() {
+        let reference = Tensor::from_slice(&[3.0f32, 4.0]);
+        assert_eq!(relative_l2(&reference, &reference), 0.0);
+        let off = Tensor::from_slice(&[3.0f32, 4.05]);
+        assert!((relative_l2(&off, &reference) - 0.01).abs() < 1e-6);
     }
 
     #[test]

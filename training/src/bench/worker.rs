@@ -46,10 +46,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     tch::set_num_threads(args.threads);
     let device = parse_device(&args.device)?;
     // As the element does.
-    match device {
-        Device::Cpu => gsthyperres::cpu_buffers::reuse_buffers(),
-        _ => gsthyperres::cuda_fp32::allow_tf32(false),
-    }
+    gsthyperres::restorer::prepare_device(device);
     let mut restorer = Restorer::load(&args.model, device)?;
     restorer.set_kind(args.precision.kind());
     let [low, high] = restorer.metadata().level_range;

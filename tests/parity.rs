@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::{
     authors_estimator_checkpoint, metadata, python, random_restorer_checkpoint, reference_forward,
-    relative_l2,
+    relative_l2, repo_path,
 };
 use gsthyperres::checkpoint::{self, AuthorsCheckpoint, import_authors, read_authors};
 use gsthyperres::level_estimator::LevelEstimator;
@@ -165,4 +165,29 @@ fn importer_rejects_what_is_not_an_authors_state_dict() {
     std::fs::write(&not_a_pickle, b"not a pickle").unwrap();
     let err = read_authors(&not_a_pickle, &python()).unwrap_err();
     assert!(err.to_string().contains("junk.pth"), "{err}");
+}
+
+/// The PyTorch benchmark counterparts (scripts/bench_torch.py, scripts/bench_train_torch.py) keep
+/// every tensor on the device they are given. PyTorch's `meta` device (shapes only, no arithmetic)
+/// refuses a tensor left on the CPU as CUDA does, so a CPU-only machine catches what the first GPU
+/// session did.
+#[test]
+fn pytorch_benchmarks_keep_every_tensor_on_the_requested_device() {
+    let mut bench = std::process::Command::new(python());
+    bench
+        .arg(repo_path("scripts/bench_torch.py"))
+        .arg(repo_path("models/denoise-rgb.safetensors"))
+        .args(["meta", "1", "fp32", "64", "48", "1"]);
+    let mut train = std::process::Command::new(python());
+    train
+        .arg(repo_path("scripts/bench_train_torch.py"))
+        .args(["1", "2", "2", "32", "meta"]);
+    for mut command in [bench, train] {
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -43,7 +43,7 @@ class MetaConv(nn.Module):
         self.fc = nn.Linear(1, width * (width * 9 + 1))
 
     def forward(self, x, c):
-        t = self.fc(torch.full((1, 1), c, dtype=x.dtype))[0]
+        t = self.fc(torch.full((1, 1), c, dtype=x.dtype, device=x.device))[0]
         n = self.width * self.width * 9
         return F.conv2d(x, t[:n].view(self.width, self.width, 3, 3), t[n:], padding=1)
 

@@ -185,6 +185,18 @@ def spp_rgb(q):
 JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}
 
 
+def gpu_hours():
+    """The paper's 1,000,000 iterations at the training-step time measured on a GPU, if one was."""
+    step = ROOT / "docs" / "gpu" / "train-step-h200.json"
+    if not step.exists():
+        return "That is GPU-days rather than CPU-hours. "
+    m = json.loads(step.read_text())
+    hours = 1_000_000 * m["ours_ms_per_step"] / 1e3 / 3600
+    return (f"The full-size step ({m['step']}) takes {m['ours_ms_per_step']} ms on an {m['device']} "
+            f"(PyTorch eager: {m['pytorch_eager_ms_per_step']} ms; `{step.relative_to(ROOT)}`), so those "
+            f"iterations take about {hours:.1f} hours of one such GPU. ")
+
+
 def model_runs():
     """Every evaluation of a bundled model, by result name: (eval arguments, plot)."""
     runs = {
@@ -259,8 +271,9 @@ def main():
         f"{model_card(denoise_model)}, batch 8 of 64x64 crops, on {Path(meta['dataset']).name}. The paper's model has 16 blocks and "
         f"trains for 1,000,000 iterations of batch 16, 96x96 crops, on DIV2K: about {iterations:.0f}x the "
         f"iterations, {pixels:.1f}x the pixels per iteration and {depth:.1f}x the depth, some "
-        f"{iterations * pixels * depth:,.0f}x this model's compute, i.e. GPU-days rather than CPU-hours. "
-        "Closing the gap to within 0.3 dB takes that full-size model trained on a GPU (`scripts/gpu-train` "
+        f"{iterations * pixels * depth:,.0f}x this model's compute. "
+        + gpu_hours()
+        + "Closing the gap to within 0.3 dB takes that full-size model trained on a GPU (`scripts/gpu-train` "
         "continues it on a lent one), or this one trained for many more CPU hours (`models/README.md` shows "
         "what the last ones bought).\n")
 

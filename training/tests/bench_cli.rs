@@ -63,3 +63,41 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
     assert!(positive(&memory["tiled"]["peak_rss_mb"]), "{memory}");
     assert!(report["ffmpeg"].as_str().unwrap().contains("--video"));
 }
+
+#[test]
+fn parts_limit_the_run_to_the_sections_asked_for() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_hyperres-bench"))
+        .current_dir(&root)
+        .args([
+            "--quick",
+            "--devices",
+            "cpu",
+            "--threads",
+            "1",
+            "--runs",
+            "1",
+        ])
+        .args(["--resolutions", "48x32", "--parts", "element"])
+        .args(["--model", "tests/data/fixture-denoise-4b.safetensors"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for skipped in ["model", "level_change", "memory_4k", "ffmpeg"] {
+        assert_eq!(report[skipped], "skipped: not in --parts", "{skipped}");
+    }
+    let element = &report["element"][0];
+    assert_eq!(element["device"], "cpu", "{element}");
+    assert_eq!(element["precision"], "fp32", "{element}");
+    assert!(element["videotestsrc_ms"].as_f64().is_some(), "{element}");
+}

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::str::FromStr;
 
 use anyhow::{Context, ensure};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use gsthyperres::checkpoint::{self, Metadata, Provenance};
 use gsthyperres::model::{HyperRes, RestorerConfig};
 use serde_json::{Value, json};
@@ -65,6 +65,24 @@ pub struct BenchArgs {
     /// Frame size of the peak-memory comparison, whole frame against tiles.
     #[arg(long, default_value = "2160p")]
     memory_resolution: Resolution,
+    /// The parts to run (e.g. only `element` on a GPU machine whose model rows are measured).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "model,level-change,element,memory,ffmpeg"
+    )]
+    parts: Vec<Part>,
+}
+
+/// A part of the benchmark (a section of its report).
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Model,
+    LevelChange,
+    Element,
+    Memory,
+    Ffmpeg,
 }
 
 /// A frame size.
@@ -130,19 +148,35 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "models": setup.models.iter().map(|(name, path)| json!({"name": name, "path": path})).collect::<Vec<_>>(),
     });
 
-    report["model"] = Value::Array(model_rows(&args, &setup, &devices)?);
-    report["level_change"] = Value::Array(level_change_rows(&setup, &devices, max_threads)?);
-    report["element"] = if devices.iter().any(|d| d == "cpu") {
-        element_rows(&args, &setup)?
+    let skipped = json!("skipped: not in --parts");
+    let wanted = |part| args.parts.contains(&part);
+    report["model"] = if wanted(Part::Model) {
+        Value::Array(model_rows(&args, &setup, &devices)?)
     } else {
-        json!("skipped: CPU not benchmarked")
+        skipped.clone()
     };
-    report["memory_4k"] = if devices.iter().any(|d| d == "cpu") {
+    report["level_change"] = if wanted(Part::LevelChange) {
+        Value::Array(level_change_rows(&setup, &devices, max_threads)?)
+    } else {
+        skipped.clone()
+    };
+    report["element"] = if wanted(Part::Element) {
+        element_rows(&args, &setup, &devices)?
+    } else {
+        skipped.clone()
+    };
+    report["memory_4k"] = if !wanted(Part::Memory) {
+        skipped.clone()
+    } else if devices.iter().any(|d| d == "cpu") {
         memory_4k(&setup, args.memory_resolution, max_threads)?
     } else {
         json!("skipped: CPU not benchmarked")
     };
-    report["ffmpeg"] = ffmpeg_rows(&args, &setup, max_threads, &report["model"])?;
+    report["ffmpeg"] = if wanted(Part::Ffmpeg) {
+        ffmpeg_rows(&args, &setup, max_threads, &report["model"])?
+    } else {
+        skipped
+    };
 
     print!("{}", table(&report));
     if let Some(path) = &args.json {
@@ -353,9 +387,9 @@ fn gst_launch(setup: &Setup, pipeline: &str) -> anyhow::Result<Finished> {
     )
 }
 
-/// The whole element in a pipeline (CPU, bundled model): ms per frame from synthetic frames and,
-/// with `--video`, from decoded ones.
-fn element_rows(args: &BenchArgs, setup: &Setup) -> anyhow::Result<Value> {
+/// The whole element in a pipeline (bundled model; on the CPU at each thread count, on CUDA at each
+/// precision): ms per frame from synthetic frames and, with `--video`, from decoded ones.
+fn element_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Result<Value> {
     if !available("gst-launch-1.0", "--version") {
         return Ok(json!("skipped: gst-launch-1.0 not found"));
     }
@@ -372,46 +406,51 @@ fn element_rows(args: &BenchArgs, setup: &Setup) -> anyhow::Result<Value> {
             .env("GST_PLUGIN_PATH", &setup.plugin_dir),
     )?;
     let mut rows = Vec::new();
-    for &size in &setup.resolutions {
-        for &threads in &args.threads {
-            let (w, h) = (size.width, size.height);
-            let filter = format!(
-                "hyperres model-location=\"{}\" threads={threads} level={} ! fakesink",
-                model.display(),
-                args.sigma
-            );
-            let per_frame = |source: &dyn Fn(usize) -> String| -> anyhow::Result<(f64, f64)> {
-                let one = gst_launch(setup, &format!("{} ! {filter}", source(1)))?;
-                let more = gst_launch(setup, &format!("{} ! {filter}", source(1 + setup.runs)))?;
-                Ok((
-                    (more.seconds - one.seconds) * 1e3 / setup.runs as f64,
-                    more.peak_rss_mb,
-                ))
-            };
-            let (synthetic_ms, peak) = per_frame(&|n| {
-                format!(
-                    "videotestsrc num-buffers={n} ! video/x-raw,format=RGB,width={w},height={h}"
-                )
-            })?;
-            let mut row = json!({
-                "resolution": size.name(), "threads": threads,
-                "videotestsrc_ms": synthetic_ms, "peak_rss_mb": peak,
-            });
-            if let Some(video) = &args.video {
-                // A video GStreamer cannot decode here costs this row, not the whole run.
-                match per_frame(&|n| {
+    for device in devices {
+        for &size in &setup.resolutions {
+            for (threads, precision) in variants(device, &args.threads) {
+                let (w, h) = (size.width, size.height);
+                let filter = format!(
+                    "hyperres model-location=\"{}\" device={device} precision={} threads={threads} \
+                     level={} ! fakesink",
+                    model.display(),
+                    precision.name(),
+                    args.sigma
+                );
+                let per_frame = |source: &dyn Fn(usize) -> String| -> anyhow::Result<(f64, f64)> {
+                    let one = gst_launch(setup, &format!("{} ! {filter}", source(1)))?;
+                    let more =
+                        gst_launch(setup, &format!("{} ! {filter}", source(1 + setup.runs)))?;
+                    Ok((
+                        (more.seconds - one.seconds) * 1e3 / setup.runs as f64,
+                        more.peak_rss_mb,
+                    ))
+                };
+                let (synthetic_ms, peak) = per_frame(&|n| {
                     format!(
-                        "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! \
-                         video/x-raw,format=RGB,width={w},height={h} ! identity eos-after={n}",
-                        video.display()
+                        "videotestsrc num-buffers={n} ! video/x-raw,format=RGB,width={w},height={h}"
                     )
-                }) {
-                    Ok((decoded_ms, _)) => row["decoded_ms"] = json!(decoded_ms),
-                    Err(e) => row["decoded_error"] = json!(format!("{e:#}")),
+                })?;
+                let mut row = json!({
+                    "device": device, "resolution": size.name(), "threads": threads,
+                    "precision": precision.name(), "videotestsrc_ms": synthetic_ms, "peak_rss_mb": peak,
+                });
+                if let Some(video) = &args.video {
+                    // A video GStreamer cannot decode here costs this row, not the whole run.
+                    match per_frame(&|n| {
+                        format!(
+                            "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! \
+                         video/x-raw,format=RGB,width={w},height={h} ! identity eos-after={n}",
+                            video.display()
+                        )
+                    }) {
+                        Ok((decoded_ms, _)) => row["decoded_ms"] = json!(decoded_ms),
+                        Err(e) => row["decoded_error"] = json!(format!("{e:#}")),
+                    }
                 }
+                eprintln!("element: {row}");
+                rows.push(row);
             }
-            eprintln!("element: {row}");
-            rows.push(row);
         }
     }
     Ok(Value::Array(rows))

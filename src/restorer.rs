@@ -28,12 +28,25 @@ pub fn prepare_device(device: Device) {
     }
 }
 
+/// The memory layout the network convolves in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// NHWC strides: what oneDNN and cuDNN's tensor-core kernels are fastest with, and what the
+    /// element's frame reader produces.
+    #[default]
+    ChannelsLast,
+    /// PyTorch's default layout (whether cuDNN's IEEE fp32 kernels prefer it is measured by
+    /// `hyperres-bench worker --nchw`).
+    Nchw,
+}
+
 /// The HyperRes network with its checkpoint metadata, on one device.
 #[derive(Debug)]
 pub struct Restorer {
     meta: Metadata,
     vs: nn::VarStore,
     net: HyperRes,
+    layout: Layout,
 }
 
 impl Restorer {
@@ -43,7 +56,12 @@ impl Restorer {
             checkpoint::load(path, ModelKind::Restorer, device, |p, meta| {
                 HyperRes::new(p, config_of(meta))
             })?;
-        Ok(Restorer { meta, vs, net })
+        Ok(Restorer {
+            meta,
+            vs,
+            net,
+            layout: Layout::default(),
+        })
     }
 
     pub fn metadata(&self) -> &Metadata {
@@ -82,8 +100,10 @@ impl Restorer {
         let (h, w) = (size[2], size[3]);
         tch::no_grad(|| {
             let x = pad_to_even(&images.to_device(self.device()).to_kind(self.kind()));
-            // NHWC strides (channels-last): the layout oneDNN and cuDNN convolve fastest in.
-            let x = x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
+            let x = match self.layout {
+                Layout::ChannelsLast => x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]),
+                Layout::Nchw => x.contiguous(),
+            };
             crop_to(&self.net.forward(&x), h, w)
                 .to_kind(Kind::Float)
                 .clamp(0.0, 1.0)
@@ -112,6 +132,11 @@ impl Restorer {
             }
         }
         out
+    }
+
+    /// Convolves in `layout` from now on (the same results, at a different speed).
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
     }
 
     /// The kind the network computes in.

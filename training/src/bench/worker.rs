@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use gsthyperres::restorer::{Restorer, Tiling};
+use gsthyperres::restorer::{Layout, Restorer, Tiling};
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
 
@@ -39,6 +39,9 @@ pub struct WorkerArgs {
     /// A new level before every frame (a knob turned continuously, or auto mode).
     #[arg(long)]
     pub sweep: bool,
+    /// Convolve in NCHW layout instead of channels-last (to measure what the layout costs).
+    #[arg(long)]
+    pub nchw: bool,
 }
 
 /// Prints one JSON line: `median_ms`, `level_change_ms`.
@@ -49,6 +52,9 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     gsthyperres::restorer::prepare_device(device);
     let mut restorer = Restorer::load(&args.model, device)?;
     restorer.set_kind(args.precision.kind());
+    if args.nchw {
+        restorer.set_layout(Layout::Nchw);
+    }
     let [low, high] = restorer.metadata().level_range;
     let sync = || {
         if let Device::Cuda(index) = device {

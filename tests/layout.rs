@@ -1,0 +1,27 @@
+//! The restorer's two memory layouts compute the same function.
+
+mod common;
+
+use common::{load_crop, max_abs_diff, repo_path};
+use gsthyperres::restorer::{Layout, Restorer};
+use tch::Device;
+
+#[test]
+fn nchw_and_channels_last_restore_alike() {
+    let model = repo_path("tests/data/fixture-denoise-4b.safetensors");
+    let mut restorer = Restorer::load(&model, Device::Cpu).unwrap();
+    restorer.set_level(25.0).unwrap();
+    // An odd size, so padding happens in both layouts.
+    let x = load_crop("cbsd68_102061_crop.png")
+        .narrow(1, 0, 63)
+        .narrow(2, 0, 85)
+        .unsqueeze(0);
+    let channels_last = restorer.restore(&x);
+    restorer.set_layout(Layout::Nchw);
+    let nchw = restorer.restore(&x);
+    assert_eq!(nchw.size(), [1, 3, 63, 85]);
+    let err = max_abs_diff(&nchw, &channels_last);
+    assert!(err < 1e-5, "layouts differ by {err}");
+    // Not trivially equal: the model changed the picture.
+    assert!(max_abs_diff(&nchw, &x) > 1e-2);
+}

@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn quick_benchmark_at_tiny_sizes_reports_every_section() {
+/// Runs `hyperres-bench` at a tiny size on the CPU with the fixture model and `extra` arguments;
+/// returns its Markdown output and JSON report.
+fn bench(extra: &[&str]) -> (String, serde_json::Value) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
@@ -20,19 +21,24 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
             "--runs",
             "1",
         ])
-        .args(["--resolutions", "48x32", "--memory-resolution", "96x64"])
+        .args(["--resolutions", "48x32"])
         .args(["--model", "tests/data/fixture-denoise-4b.safetensors"])
+        .args(extra)
         .arg("--json")
         .arg(&json)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (String::from_utf8_lossy(&output.stdout).into(), report)
+}
+
+#[test]
+fn quick_benchmark_at_tiny_sizes_reports_every_section() {
+    let (stdout, report) = bench(&["--memory-resolution", "96x64"]);
     assert!(stdout.contains("## Model only"), "{stdout}");
 
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let positive = |v: &serde_json::Value| v.as_f64().is_some_and(|x| x > 0.0);
     let model = &report["model"][0];
     assert_eq!(model["resolution"], "48x32");
@@ -66,33 +72,8 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
 
 #[test]
 fn parts_limit_the_run_to_the_sections_asked_for() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_hyperres-bench"))
-        .current_dir(&root)
-        .args([
-            "--quick",
-            "--devices",
-            "cpu",
-            "--threads",
-            "1",
-            "--runs",
-            "1",
-        ])
-        .args(["--resolutions", "48x32", "--parts", "element"])
-        .args(["--model", "tests/data/fixture-denoise-4b.safetensors"])
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (stdout, report) = bench(&["--parts", "element"]);
+    assert!(!stdout.contains("## Model only"), "{stdout}");
     for skipped in ["model", "level_change", "memory_4k", "ffmpeg"] {
         assert_eq!(report[skipped], "skipped: not in --parts", "{skipped}");
     }

@@ -148,35 +148,36 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "models": setup.models.iter().map(|(name, path)| json!({"name": name, "path": path})).collect::<Vec<_>>(),
     });
 
-    let skipped = json!("skipped: not in --parts");
-    let wanted = |part| args.parts.contains(&part);
-    report["model"] = if wanted(Part::Model) {
-        Value::Array(model_rows(&args, &setup, &devices)?)
-    } else {
-        skipped.clone()
+    // A part left out of `--parts` is marked so in the report.
+    let part = |part: Part, measure: &dyn Fn() -> anyhow::Result<Value>| {
+        if args.parts.contains(&part) {
+            measure()
+        } else {
+            Ok(json!("skipped: not in --parts"))
+        }
     };
-    report["level_change"] = if wanted(Part::LevelChange) {
-        Value::Array(level_change_rows(&setup, &devices, max_threads)?)
-    } else {
-        skipped.clone()
-    };
-    report["element"] = if wanted(Part::Element) {
-        element_rows(&args, &setup, &devices)?
-    } else {
-        skipped.clone()
-    };
-    report["memory_4k"] = if !wanted(Part::Memory) {
-        skipped.clone()
-    } else if devices.iter().any(|d| d == "cpu") {
-        memory_4k(&setup, args.memory_resolution, max_threads)?
-    } else {
-        json!("skipped: CPU not benchmarked")
-    };
-    report["ffmpeg"] = if wanted(Part::Ffmpeg) {
-        ffmpeg_rows(&args, &setup, max_threads, &report["model"])?
-    } else {
-        skipped
-    };
+    report["model"] = part(Part::Model, &|| {
+        Ok(Value::Array(model_rows(&args, &setup, &devices)?))
+    })?;
+    report["level_change"] = part(Part::LevelChange, &|| {
+        Ok(Value::Array(level_change_rows(
+            &setup,
+            &devices,
+            max_threads,
+        )?))
+    })?;
+    report["element"] = part(Part::Element, &|| element_rows(&args, &setup, &devices))?;
+    report["memory_4k"] = part(Part::Memory, &|| {
+        if devices.iter().any(|d| d == "cpu") {
+            memory_4k(&setup, args.memory_resolution, max_threads)
+        } else {
+            Ok(json!("skipped: CPU not benchmarked"))
+        }
+    })?;
+    let ffmpeg = part(Part::Ffmpeg, &|| {
+        ffmpeg_rows(&args, &setup, max_threads, &report["model"])
+    })?;
+    report["ffmpeg"] = ffmpeg;
 
     print!("{}", table(&report));
     if let Some(path) = &args.json {
@@ -198,7 +199,11 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
         format!("bundled ({} blocks)", meta.blocks),
         args.model.clone(),
     )];
-    if !args.quick {
+    // Only the model and level-change parts time the full-size model.
+    let times_models = [Part::Model, Part::LevelChange]
+        .iter()
+        .any(|p| args.parts.contains(p));
+    if !args.quick && times_models {
         let full = if args.full_model.exists() {
             args.full_model.clone()
         } else {
@@ -398,7 +403,6 @@ fn element_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::
         "no libgsthyperres.so beside {} (cargo build --release first)",
         setup.exe.display()
     );
-    let model = &setup.models[0].1;
     // The first launch with a new plugin path rebuilds GStreamer's registry: not part of a frame.
     process::run(
         Command::new("gst-inspect-1.0")
@@ -408,52 +412,61 @@ fn element_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::
     let mut rows = Vec::new();
     for device in devices {
         for &size in &setup.resolutions {
-            for (threads, precision) in variants(device, &args.threads) {
-                let (w, h) = (size.width, size.height);
-                let filter = format!(
-                    "hyperres model-location=\"{}\" device={device} precision={} threads={threads} \
-                     level={} ! fakesink",
-                    model.display(),
-                    precision.name(),
-                    args.sigma
-                );
-                let per_frame = |source: &dyn Fn(usize) -> String| -> anyhow::Result<(f64, f64)> {
-                    let one = gst_launch(setup, &format!("{} ! {filter}", source(1)))?;
-                    let more =
-                        gst_launch(setup, &format!("{} ! {filter}", source(1 + setup.runs)))?;
-                    Ok((
-                        (more.seconds - one.seconds) * 1e3 / setup.runs as f64,
-                        more.peak_rss_mb,
-                    ))
-                };
-                let (synthetic_ms, peak) = per_frame(&|n| {
-                    format!(
-                        "videotestsrc num-buffers={n} ! video/x-raw,format=RGB,width={w},height={h}"
-                    )
-                })?;
-                let mut row = json!({
-                    "device": device, "resolution": size.name(), "threads": threads,
-                    "precision": precision.name(), "videotestsrc_ms": synthetic_ms, "peak_rss_mb": peak,
-                });
-                if let Some(video) = &args.video {
-                    // A video GStreamer cannot decode here costs this row, not the whole run.
-                    match per_frame(&|n| {
-                        format!(
-                            "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! \
-                         video/x-raw,format=RGB,width={w},height={h} ! identity eos-after={n}",
-                            video.display()
-                        )
-                    }) {
-                        Ok((decoded_ms, _)) => row["decoded_ms"] = json!(decoded_ms),
-                        Err(e) => row["decoded_error"] = json!(format!("{e:#}")),
-                    }
-                }
+            for variant in variants(device, &args.threads) {
+                let row = element_row(args, setup, device, size, variant)?;
                 eprintln!("element: {row}");
                 rows.push(row);
             }
         }
     }
     Ok(Value::Array(rows))
+}
+
+/// One row of [`element_rows`]: the bundled model on `device` at `size`.
+fn element_row(
+    args: &BenchArgs,
+    setup: &Setup,
+    device: &str,
+    size: Resolution,
+    (threads, precision): (i32, Precision),
+) -> anyhow::Result<Value> {
+    let (w, h) = (size.width, size.height);
+    let filter = format!(
+        "hyperres model-location=\"{}\" device={device} precision={} threads={threads} level={} \
+         ! fakesink",
+        setup.models[0].1.display(),
+        precision.name(),
+        args.sigma
+    );
+    let per_frame = |source: &dyn Fn(usize) -> String| -> anyhow::Result<(f64, f64)> {
+        let one = gst_launch(setup, &format!("{} ! {filter}", source(1)))?;
+        let more = gst_launch(setup, &format!("{} ! {filter}", source(1 + setup.runs)))?;
+        Ok((
+            (more.seconds - one.seconds) * 1e3 / setup.runs as f64,
+            more.peak_rss_mb,
+        ))
+    };
+    let (synthetic_ms, peak) = per_frame(&|n| {
+        format!("videotestsrc num-buffers={n} ! video/x-raw,format=RGB,width={w},height={h}")
+    })?;
+    let mut row = json!({
+        "device": device, "resolution": size.name(), "threads": threads,
+        "precision": precision.name(), "videotestsrc_ms": synthetic_ms, "peak_rss_mb": peak,
+    });
+    if let Some(video) = &args.video {
+        // A video GStreamer cannot decode here costs this row, not the whole run.
+        match per_frame(&|n| {
+            format!(
+                "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! \
+                 video/x-raw,format=RGB,width={w},height={h} ! identity eos-after={n}",
+                video.display()
+            )
+        }) {
+            Ok((decoded_ms, _)) => row["decoded_ms"] = json!(decoded_ms),
+            Err(e) => row["decoded_error"] = json!(format!("{e:#}")),
+        }
+    }
+    Ok(row)
 }
 
 /// Peak memory and time of one large frame (4K by default), whole and in tiles (bundled model, CPU).

@@ -34,13 +34,17 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// One titled Markdown table.
+/// One titled Markdown table; none without rows (e.g. a part `--parts` left out).
 fn section(
     out: &mut String,
     title: &str,
     header: &[&str],
     rows: impl IntoIterator<Item = Vec<String>>,
 ) {
+    let mut rows = rows.into_iter().peekable();
+    if rows.peek().is_none() {
+        return;
+    }
     let _ = writeln!(out, "\n## {title}\n\n| {} |", header.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
     for row in rows {
@@ -51,64 +55,59 @@ fn section(
 /// The report as Markdown tables.
 pub(super) fn table(report: &Value) -> String {
     let mut out = String::new();
-    // A part not run (`--parts`) has no table.
     let rows = |key: &str| report[key].as_array().map_or(&[][..], Vec::as_slice);
-    if !rows("model").is_empty() {
-        section(
-            &mut out,
-            "Model only (ms per frame, median)",
-            &[
-                "device",
-                "model",
-                "size",
-                "threads",
-                "precision",
-                "ours",
-                "PyTorch eager",
-                "ratio",
-                "ours peak MB",
-                "PyTorch peak MB",
-            ],
-            rows("model").iter().map(|r| {
-                vec![
-                    text(&r["device"]),
-                    text(&r["model"]),
-                    text(&r["resolution"]),
-                    text(&r["threads"]),
-                    text(&r["precision"]),
-                    number(&r["ours_ms"], 1),
-                    number(&r["torch_ms"], 1),
-                    number(&r["ratio_vs_torch"], 3),
-                    number(&r["ours_peak_rss_mb"], 0),
-                    number(&r["torch_peak_rss_mb"], 0),
-                ]
-            }),
-        );
-    }
-    if !rows("level_change").is_empty() {
-        section(
-            &mut out,
-            "Level change",
-            &[
-                "device",
-                "model",
-                "size",
-                "regeneration ms",
-                "fps, constant level",
-                "fps, new level every frame",
-            ],
-            rows("level_change").iter().map(|r| {
-                vec![
-                    text(&r["device"]),
-                    text(&r["model"]),
-                    text(&r["resolution"]),
-                    number(&r["level_change_ms"], 3),
-                    number(&r["fps_constant_level"], 2),
-                    number(&r["fps_level_every_frame"], 2),
-                ]
-            }),
-        );
-    }
+    section(
+        &mut out,
+        "Model only (ms per frame, median)",
+        &[
+            "device",
+            "model",
+            "size",
+            "threads",
+            "precision",
+            "ours",
+            "PyTorch eager",
+            "ratio",
+            "ours peak MB",
+            "PyTorch peak MB",
+        ],
+        rows("model").iter().map(|r| {
+            vec![
+                text(&r["device"]),
+                text(&r["model"]),
+                text(&r["resolution"]),
+                text(&r["threads"]),
+                text(&r["precision"]),
+                number(&r["ours_ms"], 1),
+                number(&r["torch_ms"], 1),
+                number(&r["ratio_vs_torch"], 3),
+                number(&r["ours_peak_rss_mb"], 0),
+                number(&r["torch_peak_rss_mb"], 0),
+            ]
+        }),
+    );
+    section(
+        &mut out,
+        "Level change",
+        &[
+            "device",
+            "model",
+            "size",
+            "regeneration ms",
+            "fps, constant level",
+            "fps, new level every frame",
+        ],
+        rows("level_change").iter().map(|r| {
+            vec![
+                text(&r["device"]),
+                text(&r["model"]),
+                text(&r["resolution"]),
+                number(&r["level_change_ms"], 3),
+                number(&r["fps_constant_level"], 2),
+                number(&r["fps_level_every_frame"], 2),
+            ]
+        }),
+    );
     match report["element"].as_array() {
         Some(element) => section(
             &mut out,

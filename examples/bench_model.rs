@@ -1,6 +1,7 @@
 //! Times the model's two hot paths on this machine:
 //! - a level change (weight regeneration) for the full model;
-//! - one training step (forward + backward over k levels) with each `LevelBatching`.
+//! - one training step (forward + backward over k levels) with each `LevelBatching`, in fp32 and
+//!   in bf16 mixed precision (float32 weights, bf16 convolutions).
 //!
 //!     cargo run --release --example bench_model -- [--threads N] [--blocks N] [--batch N] [--patch N]
 
@@ -63,7 +64,11 @@ fn main() {
         "training step: {blocks} blocks, width 64, {k} levels x batch {batch}, {patch}x{patch} crops, {} threads",
         tch::get_num_threads()
     );
-    for batching in [LevelBatching::Grouped, LevelBatching::Loop] {
+    let precisions = [("fp32", Kind::Float), ("bf16 mixed", Kind::BFloat16)];
+    for (batching, (precision, kind)) in [LevelBatching::Grouped, LevelBatching::Loop]
+        .into_iter()
+        .flat_map(|b| precisions.map(|p| (b, p)))
+    {
         tch::manual_seed(0);
         let vs = nn::VarStore::new(device);
         let net = HyperRes::new(&vs.root(), config);
@@ -72,7 +77,8 @@ fn main() {
         let target = Tensor::rand([k * batch, 3, patch, patch], (Kind::Float, device));
         let step = median_ms(7, || {
             let loss = net
-                .forward_levels(&x, &levels, batching)
+                .forward_levels(&x.to_kind(kind), &levels, batching)
+                .to_kind(Kind::Float)
                 .l1_loss(&target, Reduction::Mean);
             opt.backward_step(&loss);
             if device.is_cuda() {
@@ -80,7 +86,7 @@ fn main() {
             }
         });
         println!(
-            "  {batching:?}: {step:.1} ms per step ({:.2} it/s)",
+            "  {batching:?}, {precision}: {step:.1} ms per step ({:.2} it/s)",
             1e3 / step
         );
     }

@@ -104,6 +104,36 @@ fn restores_noisy_frames_and_the_level_matters() {
 }
 
 #[test]
+fn bf16_on_the_cpu_restores_as_well_as_fp32() {
+    let clean = load_crop("cbsd68_102061_crop.png");
+    let noisy = packed_rgb(&add_noise(&clean, 25.0, 1));
+    let clean = packed_rgb(&clean);
+    let fixture = fixture();
+    let restore = |precision| {
+        let properties = [
+            model(&fixture),
+            ("level", "25.0"),
+            ("device", "cpu"),
+            ("precision", precision),
+        ];
+        push(
+            &mut harness(&properties, &rgb_caps(192, 192)),
+            noisy.clone(),
+            0,
+        )
+    };
+    let (fp32, bf16) = (restore("fp32"), restore("bf16"));
+    let (fp32_db, bf16_db) = (psnr_8bit(&fp32, &clean), psnr_8bit(&bf16, &clean));
+    println!("sigma 25: fp32 {fp32_db:.3} dB, bf16 {bf16_db:.3} dB");
+    // bf16 really ran (its rounding moves some pixels) and cost next to nothing.
+    assert_ne!(fp32, bf16);
+    assert!(
+        (fp32_db - bf16_db).abs() < 0.1,
+        "fp32 {fp32_db:.3} dB, bf16 {bf16_db:.3} dB"
+    );
+}
+
+#[test]
 fn weights_are_generated_only_when_the_level_changes() {
     let frame = packed_rgb(
         &load_crop("cbsd68_101087_crop.png")
@@ -338,7 +368,7 @@ fn bad_configurations_give_error_messages_not_crashes() {
             e.set_property("model-location", fixture().to_str().unwrap());
             e.set_property_from_str("precision", "fp16");
         });
-        assert!(err.contains("needs a CUDA device"), "{err}");
+        assert!(err.contains("fp16 needs a CUDA device"), "{err}");
     }
 }
 

@@ -153,6 +153,46 @@ fn gradients_reach_every_generated_and_shared_parameter() {
 }
 
 #[test]
+fn bf16_mixed_precision_keeps_float32_parameters_and_gradients() {
+    let levels = Tensor::from_slice(&[0.1f32, 0.3]);
+    let x = Tensor::rand([2 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
+    let target = Tensor::rand([2 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
+    // The same network in both precisions: one in float32, one with its convolutions in bf16.
+    let grads = |kind: Kind| {
+        let (vs, net) = random_restorer(SMALL, 6);
+        let out = net.forward_levels(&x.to_kind(kind), &levels, LevelBatching::Loop);
+        assert_eq!(out.kind(), kind);
+        let out = out.to_kind(Kind::Float);
+        out.l1_loss(&target, Reduction::Mean).backward();
+        let mut grads: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .map(|(name, var)| (name, var.grad()))
+            .collect();
+        grads.sort_by(|a, b| a.0.cmp(&b.0));
+        (out.detach(), grads)
+    };
+    let (out32, grads32) = grads(Kind::Float);
+    let (out16, grads16) = grads(Kind::BFloat16);
+    // bf16 keeps 8 significant bits: close to float32, but not equal (it did compute in bf16).
+    let rel = (&out16 - &out32).norm().double_value(&[]) / out32.norm().double_value(&[]);
+    println!("bf16 output off by {rel:.2e} relative");
+    assert!(
+        rel > 0.0 && rel < 0.01,
+        "bf16 output off by {rel:.2e} relative"
+    );
+    for ((name, g32), (_, g16)) in grads32.iter().zip(&grads16) {
+        assert_eq!(g16.kind(), Kind::Float, "{name}: gradient not float32");
+        let rel = (g16 - g32).norm().double_value(&[]) / g32.norm().double_value(&[]);
+        println!("{name}: bf16 gradient off by {rel:.2e} relative");
+        assert!(
+            rel < 0.03,
+            "{name}: bf16 gradient off by {rel:.2e} relative"
+        );
+    }
+}
+
+#[test]
 fn parameter_counts_match_the_authors() {
     let count = |config: RestorerConfig| {
         let vs = nn::VarStore::new(Device::Cpu);

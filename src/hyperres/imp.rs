@@ -207,7 +207,7 @@ impl ObjectImpl for HyperRes {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("precision", Precision::Auto)
                     .nick("Precision")
-                    .blurb("Arithmetic of the network: auto (fp32), fp32, or fp16/bf16 on CUDA")
+                    .blurb("Arithmetic of the network: auto (fp32), fp32, fp16 (CUDA) or bf16 (CUDA, or CPUs with AMX)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("tile-size")
@@ -428,10 +428,12 @@ impl HyperRes {
             Precision::Fp16 => Kind::Half,
             Precision::Bf16 => Kind::BFloat16,
         };
-        if kind != Kind::Float && device == Device::Cpu {
+        // CPUs have no fast fp16 convolutions (slower than fp32 even with AVX512-FP16), where
+        // bf16 ones run on AMX.
+        if kind == Kind::Half && device == Device::Cpu {
             return Err(gst::error_msg!(
                 gst::ResourceError::Settings,
-                ["precision={:?} needs a CUDA device", settings.precision]
+                ["precision=fp16 needs a CUDA device (on the CPU, use bf16)"]
             ));
         }
         restorer.set_kind(kind);

@@ -6,7 +6,7 @@
 //! then the `out` bias values), so a level change is one fused multiply-add over the whole buffer.
 
 use tch::Tensor;
-use tch::nn::{self, Module};
+use tch::nn;
 
 use super::{AUTHORS_INIT_SCALE, conv3x3_init, kaiming_normal_scaled};
 
@@ -69,11 +69,11 @@ pub enum LevelBatching {
 #[derive(Debug)]
 pub struct HyperRes {
     config: RestorerConfig,
-    conv1: nn::Conv2D,
-    conv2: nn::Conv2D,
-    conv3: nn::Conv2D,
-    conv4: nn::Conv2D,
-    conv5: nn::Conv2D,
+    conv1: SharedConv,
+    conv2: SharedConv,
+    conv3: SharedConv,
+    conv4: SharedConv,
+    conv5: SharedConv,
     /// Slope of every generated value in c, `[generated_len]`.
     generated_w: Tensor,
     /// Value of every generated value at c = 0, `[generated_len]`.
@@ -110,9 +110,13 @@ impl HyperRes {
             let scale = AUTHORS_INIT_SCALE;
             (scale, kaiming_normal_scaled(width * 9, scale))
         };
+        let conv = |name: &str, c_in: i64, c_out: i64, stride: i64, init: nn::Init| SharedConv {
+            conv: conv3x3_init(p / name, c_in, c_out, stride, init),
+            stride,
+        };
         let shared = |name: &str, c_in: i64, c_out: i64, stride: i64| {
-            conv3x3_init(
-                p / name,
+            conv(
+                name,
                 c_in,
                 c_out,
                 stride,
@@ -127,7 +131,7 @@ impl HyperRes {
             conv2: shared("conv2", width, width, 1),
             conv3: shared("conv3", width, 4 * width, 1),
             conv4: shared("conv4", width, width, 1),
-            conv5: conv3x3_init(p / "conv5", width, channels, 1, conv5_init),
+            conv5: conv("conv5", width, channels, 1, conv5_init),
             generated_w: generated.var("w", &[len], kaiming_normal_scaled(1, AUTHORS_INIT_SCALE)),
             generated_b: generated.var("b", &[len], nn::Init::Const(0.0)),
             cache: None,
@@ -199,8 +203,11 @@ impl HyperRes {
 
     /// Training forward for k levels at once: `x` is `[k*B, C, H, W]`, its i-th block of B images
     /// degraded at normalised level `c[i]`. Differentiable in every parameter.
+    ///
+    /// The convolutions compute in `x`'s kind: a bf16 `x` trains in mixed precision, the weights
+    /// (and their gradients) staying float32 and cast, differentiably, at every use.
     pub fn forward_levels(&self, x: &Tensor, c: &Tensor, batching: LevelBatching) -> Tensor {
-        self.forward_generated(x, &self.generate(c), batching)
+        self.forward_generated(x, &self.generate(c).to_kind(x.kind()), batching)
     }
 
     fn forward_generated(&self, x: &Tensor, weights: &Tensor, batching: LevelBatching) -> Tensor {
@@ -278,7 +285,7 @@ impl HyperRes {
                 ("conv4", &self.conv4),
                 ("conv5", &self.conv5),
             ];
-            for (name, conv) in shared {
+            for (name, SharedConv { conv, .. }) in shared {
                 let bias = conv.bs.as_ref().expect("HyperRes convs have biases");
                 baked.push((format!("{name}.weight"), conv.ws.copy()));
                 baked.push((format!("{name}.bias"), bias.copy()));
@@ -298,6 +305,29 @@ impl HyperRes {
             .iter()
             .map(Tensor::numel)
             .sum::<usize>() as i64
+    }
+}
+
+/// A shared 3x3 convolution (padding 1) that computes in its input's kind, casting its float32
+/// weights differentiably when they differ (see [`HyperRes::forward_levels`]).
+#[derive(Debug)]
+struct SharedConv {
+    conv: nn::Conv2D,
+    stride: i64,
+}
+
+impl SharedConv {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let kind = x.kind();
+        let bias = self.conv.bs.as_ref().map(|b| b.to_kind(kind));
+        x.conv2d(
+            &self.conv.ws.to_kind(kind),
+            bias.as_ref(),
+            self.stride,
+            1,
+            1,
+            1,
+        )
     }
 }
 

@@ -57,10 +57,13 @@ pub fn metadata(architecture: Architecture, colour: Colour, width: i64, blocks: 
     }
 }
 
-/// Adds `scale` x N(0, 1) to every variable, so that no weight or bias is trivially zero.
+/// Adds `scale` x N(0, 1) to every variable, so that no weight or bias is trivially zero; in name
+/// order, so that the same seed gives the same network (a HashMap's order changes per instance).
 pub fn perturb(vs: &nn::VarStore, scale: f64) {
+    let mut variables: Vec<_> = vs.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
     tch::no_grad(|| {
-        for (_, mut var) in vs.variables() {
+        for (_, mut var) in variables {
             let _ = var.f_add_(&(var.randn_like() * scale)).unwrap();
         }
     });

@@ -66,7 +66,8 @@ pub struct EvalArgs {
     plot: Option<PathBuf>,
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Arithmetic of the restorer: fp32, or fp16/bf16 (on CUDA, as the element's `precision`).
+    /// Arithmetic of the restorer, as the element's `precision`: fp32, fp16 (CUDA), bf16 (CUDA, or
+    /// a CPU with AMX).
     #[arg(long, value_enum, default_value = "fp32")]
     precision: Precision,
     /// Also restore on the CPU in fp32 and report the relative L2 distance of the two outputs
@@ -77,7 +78,7 @@ pub struct EvalArgs {
     threads: Option<i32>,
 }
 
-/// Arithmetic a restorer computes in (fp16/bf16 on CUDA only, as the element's `precision`).
+/// Arithmetic a restorer computes in (as the element's `precision`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Precision {
     Fp32,

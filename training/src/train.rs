@@ -57,6 +57,9 @@ pub struct TrainArgs {
     lr_schedule: LrSchedule,
     #[arg(long, value_enum, default_value = "l1")]
     loss: Loss,
+    /// Arithmetic of the convolutions (weights, gradients and Adam stay float32).
+    #[arg(long, value_enum, default_value = "fp32")]
+    precision: TrainPrecision,
     /// Recommended level range LOW,HIGH written to the checkpoint (default: the trained levels' span).
     #[arg(long, value_delimiter = ',')]
     range: Option<Vec<f64>>,
@@ -82,6 +85,24 @@ impl Loss {
         match self {
             Loss::L1 => output.l1_loss(target, Reduction::Mean),
             Loss::L2 => output.mse_loss(target, Reduction::Mean),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TrainPrecision {
+    /// Float32 (TF32 tensor cores on CUDA, as PyTorch trains by default).
+    Fp32,
+    /// Mixed precision: convolutions in bfloat16 (AMX on recent Intel CPUs, tensor cores on
+    /// CUDA), loss and parameter updates in float32. Float32's exponent range, so no loss scaling.
+    Bf16,
+}
+
+impl TrainPrecision {
+    fn kind(self) -> Kind {
+        match self {
+            TrainPrecision::Fp32 => Kind::Float,
+            TrainPrecision::Bf16 => Kind::BFloat16,
         }
     }
 }
@@ -176,6 +197,10 @@ impl Run {
                     .fold(f64::NEG_INFINITY, f64::max),
             ],
         };
+        let mut provenance = args.run.provenance(device);
+        if args.precision == TrainPrecision::Bf16 {
+            provenance.device += ", bf16 mixed precision";
+        }
         let meta = Metadata {
             architecture: Architecture::HyperRes,
             task: args.run.task,
@@ -187,7 +212,7 @@ impl Run {
             level_range: range,
             dtype: StorageDtype::F32,
             input_skip: args.input_skip,
-            provenance: args.run.provenance(device),
+            provenance,
         };
         Ok(Run {
             meta,
@@ -312,9 +337,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let batch = batches.recv().context("the data loader stopped")??;
         window_wait += wait.elapsed().as_secs_f64();
         let lr = args.lr_schedule.lr(args.lr, run.iteration, args.iters);
-        let input = batch.input.to_device(device);
+        let input = batch.input.to_device(device).to_kind(args.precision.kind());
         let target = batch.target.to_device(device).repeat([k, 1, 1, 1]);
-        let output = run.net.forward_levels(&input, &c, LevelBatching::default());
+        let output = run
+            .net
+            .forward_levels(&input, &c, LevelBatching::default())
+            .to_kind(Kind::Float);
         let loss = args.loss.between(&output, &target);
         loss.backward();
         run.adam.step(lr);

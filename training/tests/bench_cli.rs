@@ -50,6 +50,15 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
     let expected = model["ours_ms"].as_f64().unwrap() / model["torch_ms"].as_f64().unwrap();
     assert!((ratio - expected).abs() < 1e-9);
     assert!(positive(&model["ours_peak_rss_mb"]) && positive(&model["torch_peak_rss_mb"]));
+    // The CPU is measured in fp32 and in bf16, ours and PyTorch's alike.
+    let precisions: Vec<_> = report["model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| positive(&r["ratio_vs_torch"]))
+        .map(|r| r["precision"].as_str().unwrap())
+        .collect();
+    assert_eq!(precisions, ["fp32", "bf16"]);
 
     let level = &report["level_change"][0];
     assert!(positive(&level["level_change_ms"]), "{level}");

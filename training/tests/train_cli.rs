@@ -137,6 +137,37 @@ fn smoke_run_trains_logs_and_writes_a_loadable_checkpoint() {
 }
 
 #[test]
+fn bf16_mixed_precision_trains_float32_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let (fp32, bf16) = (dir.path().join("fp32"), dir.path().join("bf16"));
+    train(&data, &fp32, &["--iters", "3"]);
+    train(&data, &bf16, &["--iters", "3", "--precision", "bf16"]);
+    let (meta, _) = checkpoint::read(&bf16.join("model.safetensors")).unwrap();
+    assert!(
+        meta.provenance.device.contains("bf16 mixed precision"),
+        "{}",
+        meta.provenance.device
+    );
+    let (a, b) = (
+        weights(&fp32.join("model.safetensors")),
+        weights(&bf16.join("model.safetensors")),
+    );
+    assert!(b.iter().all(|(_, w)| w.kind() == tch::Kind::Float));
+    // The same seed and data: the steps differ only by the convolutions' rounding.
+    let differing = a
+        .iter()
+        .zip(&b)
+        .filter(|((_, x), (_, y))| !x.equal(y))
+        .count();
+    assert!(differing > 0, "bf16 training computed exactly as fp32");
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        let gap = (x - y).abs().max().double_value(&[]);
+        assert!(gap < 1e-3, "{name}: fp32 and bf16 runs {gap} apart");
+    }
+}
+
+#[test]
 fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let data = image_folder(dir.path());

@@ -263,10 +263,14 @@ fn untrained_full_model(bundled: &Metadata, path: &Path) -> anyhow::Result<PathB
     Ok(path.into())
 }
 
-/// Thread counts (CPU) or precisions (CUDA) a device is measured at.
+/// Thread counts and precisions a device is measured at: on the CPU fp32 and bf16 (fast where
+/// the CPU has AMX) at each thread count, on CUDA all three precisions.
 fn variants(device: &str, threads: &[i32]) -> Vec<(i32, Precision)> {
     if device == "cpu" {
-        threads.iter().map(|&t| (t, Precision::Fp32)).collect()
+        threads
+            .iter()
+            .flat_map(|&t| [(t, Precision::Fp32), (t, Precision::Bf16)])
+            .collect()
     } else {
         [Precision::Fp32, Precision::Fp16, Precision::Bf16]
             .map(|p| (1, p))
@@ -320,13 +324,18 @@ fn model_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Re
                         "level_change_ms": measured["level_change_ms"],
                     });
                     if setup.torch {
+                        // PyTorch's bf16 CPU convolutions are 4x slower in its default layout
+                        // (measured at 480p): its reference runs channels-last there, as ours.
+                        let layout = (device == "cpu" && precision == Precision::Bf16)
+                            .then_some("channels_last");
                         let theirs = process::run(
                             Command::new(&args.python)
                                 .arg(TORCH_SCRIPT)
                                 .arg(model)
                                 .args([device, &threads.to_string(), precision.name()])
                                 .args([size.width.to_string(), size.height.to_string()])
-                                .arg(setup.runs.to_string()),
+                                .arg(setup.runs.to_string())
+                                .args(layout),
                         )?;
                         let torch_ms =
                             serde_json::from_str::<Value>(theirs.stdout.trim())?["median_ms"]
@@ -392,8 +401,8 @@ fn gst_launch(setup: &Setup, pipeline: &str) -> anyhow::Result<Finished> {
     )
 }
 
-/// The whole element in a pipeline (bundled model; on the CPU at each thread count, on CUDA at each
-/// precision): ms per frame from synthetic frames and, with `--video`, from decoded ones.
+/// The whole element in a pipeline (bundled model, in each of [`variants`]): ms per frame from
+/// synthetic frames and, with `--video`, from decoded ones.
 fn element_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Result<Value> {
     if !available("gst-launch-1.0", "--version") {
         return Ok(json!("skipped: gst-launch-1.0 not found"));

@@ -38,9 +38,10 @@ fn run_ok(args: &[&str]) -> Output {
     output
 }
 
-/// `hyperres-train eval` of `model` on `data` (plus `extra`): the JSON report and the output.
+/// `hyperres-train eval` of `model` on `data` (plus `extra`): the JSON report (written beside
+/// `data`, a temporary folder, not beside a committed model) and the output.
 fn eval(model: &Path, data: &Path, extra: &[&str]) -> (serde_json::Value, Output) {
-    let json = model.with_extension("eval.json");
+    let json = data.with_extension("eval.json");
     let (model, data, json_str) = (
         model.to_str().unwrap(),
         data.to_str().unwrap(),

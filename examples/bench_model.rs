@@ -1,13 +1,13 @@
 //! Times the model's two hot paths on this machine:
 //! - a level change (weight regeneration) for the full model;
-//! - one training step (forward + backward over k levels) with each `LevelBatching`, in fp32 and
-//!   in bf16 mixed precision (float32 weights, bf16 convolutions).
+//! - one training step (forward + backward over k levels) with each `LevelBatching`, in NCHW and
+//!   channels-last layout, in fp32 and in bf16 mixed precision (float32 weights, bf16 convolutions).
 //!
 //!     cargo run --release --example bench_model -- [--threads N] [--blocks N] [--batch N] [--patch N]
 
 use std::time::Instant;
 
-use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
+use gsthyperres::model::{HyperRes, Layout, LevelBatching, RestorerConfig};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
@@ -65,19 +65,20 @@ fn main() {
         tch::get_num_threads()
     );
     let precisions = [("fp32", Kind::Float), ("bf16 mixed", Kind::BFloat16)];
-    for (batching, (precision, kind)) in [LevelBatching::Grouped, LevelBatching::Loop]
+    let configurations = [LevelBatching::Grouped, LevelBatching::Loop]
         .into_iter()
-        .flat_map(|b| precisions.map(|p| (b, p)))
-    {
+        .flat_map(|b| [Layout::Nchw, Layout::ChannelsLast].map(|l| (b, l)))
+        .flat_map(|(b, l)| precisions.map(|p| (b, l, p)));
+    for (batching, layout, (precision, kind)) in configurations {
         tch::manual_seed(0);
         let vs = nn::VarStore::new(device);
         let net = HyperRes::new(&vs.root(), config);
         let mut opt = nn::Adam::default().build(&vs, 1e-4).unwrap();
-        let x = Tensor::rand([k * batch, 3, patch, patch], (Kind::Float, device));
+        let x = layout.arrange(&Tensor::rand([k * batch, 3, patch, patch], (kind, device)));
         let target = Tensor::rand([k * batch, 3, patch, patch], (Kind::Float, device));
         let step = median_ms(7, || {
             let loss = net
-                .forward_levels(&x.to_kind(kind), &levels, batching)
+                .forward_levels(&x, &levels, batching)
                 .to_kind(Kind::Float)
                 .l1_loss(&target, Reduction::Mean);
             opt.backward_step(&loss);
@@ -86,7 +87,7 @@ fn main() {
             }
         });
         println!(
-            "  {batching:?}, {precision}: {step:.1} ms per step ({:.2} it/s)",
+            "  {batching:?}, {layout:?}, {precision}: {step:.1} ms per step ({:.2} it/s)",
             1e3 / step
         );
     }

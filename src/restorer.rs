@@ -5,7 +5,7 @@ use std::path::Path;
 use tch::{Device, Kind, Tensor, nn};
 
 use crate::checkpoint::{self, CheckpointError, Loaded, Metadata};
-use crate::model::{HyperRes, RestorerConfig, crop_to, pad_to_even};
+use crate::model::{HyperRes, Layout, RestorerConfig, crop_to, pad_to_even};
 use crate::task::ModelKind;
 use crate::{cpu_buffers, cuda_fp32};
 
@@ -26,18 +26,6 @@ pub fn prepare_device(device: Device) {
             cuda_fp32::allow_tf32(false);
         }
     }
-}
-
-/// The memory layout the network convolves in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Layout {
-    /// NHWC strides: what oneDNN and cuDNN's tensor-core kernels are fastest with, and what the
-    /// element's frame reader produces.
-    #[default]
-    ChannelsLast,
-    /// PyTorch's default layout (whether cuDNN's IEEE fp32 kernels prefer it is measured by
-    /// `hyperres-bench worker --nchw`).
-    Nchw,
 }
 
 /// The HyperRes network with its checkpoint metadata, on one device.
@@ -100,10 +88,7 @@ impl Restorer {
         let (h, w) = (size[2], size[3]);
         tch::no_grad(|| {
             let x = pad_to_even(&images.to_device(self.device()).to_kind(self.kind()));
-            let x = match self.layout {
-                Layout::ChannelsLast => x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]),
-                Layout::Nchw => x.contiguous(),
-            };
+            let x = self.layout.arrange(&x);
             crop_to(&self.net.forward(&x), h, w)
                 .to_kind(Kind::Float)
                 .clamp(0.0, 1.0)

@@ -3,7 +3,8 @@
 mod common;
 
 use common::{load_crop, max_abs_diff, repo_path};
-use gsthyperres::restorer::{Layout, Restorer};
+use gsthyperres::model::Layout;
+use gsthyperres::restorer::Restorer;
 use tch::Device;
 
 #[test]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use clap::{Args, ValueEnum};
 use gsthyperres::checkpoint::{Metadata, StorageDtype};
-use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
+use gsthyperres::model::{HyperRes, Layout, LevelBatching, RestorerConfig};
 use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, Task};
 use serde_json::json;
@@ -60,6 +60,9 @@ pub struct TrainArgs {
     /// Arithmetic of the convolutions (weights, gradients and Adam stay float32).
     #[arg(long, value_enum, default_value = "fp32")]
     precision: TrainPrecision,
+    /// Convolve in PyTorch's default NCHW layout instead of channels-last (NHWC).
+    #[arg(long)]
+    nchw: bool,
     /// Recommended level range LOW,HIGH written to the checkpoint (default: the trained levels' span).
     #[arg(long, value_delimiter = ',')]
     range: Option<Vec<f64>>,
@@ -329,6 +332,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .to_device(device)
         / LEVEL_DIVISOR;
     let k = args.levels.len() as i64;
+    let layout = if args.nchw {
+        Layout::Nchw
+    } else {
+        Layout::ChannelsLast
+    };
     let (mut window_start, mut window_wait, mut window_loss) = (Instant::now(), 0.0, 0.0);
     let mut window_steps = 0;
 
@@ -337,7 +345,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let batch = batches.recv().context("the data loader stopped")??;
         window_wait += wait.elapsed().as_secs_f64();
         let lr = args.lr_schedule.lr(args.lr, run.iteration, args.iters);
-        let input = batch.input.to_device(device).to_kind(args.precision.kind());
+        let input = layout.arrange(&batch.input.to_device(device).to_kind(args.precision.kind()));
         let target = batch.target.to_device(device).repeat([k, 1, 1, 1]);
         let output = run
             .net

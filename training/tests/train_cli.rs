@@ -138,12 +138,24 @@ fn smoke_run_trains_logs_and_writes_a_loadable_checkpoint() {
 }
 
 #[test]
-fn bf16_mixed_precision_trains_float32_weights() {
+fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
     let dir = tempfile::tempdir().unwrap();
     let data = image_folder(dir.path());
-    let (fp32, bf16) = (dir.path().join("fp32"), dir.path().join("bf16"));
+    let (fp32, bf16, nchw) = (
+        dir.path().join("fp32"),
+        dir.path().join("bf16"),
+        dir.path().join("nchw"),
+    );
     train(&data, &fp32, &["--iters", "3"]);
     train(&data, &bf16, &["--iters", "3", "--precision", "bf16"]);
+    train(&data, &nchw, &["--iters", "3", "--nchw"]);
+    let gap = weights(&fp32.join("model.safetensors"))
+        .iter()
+        .zip(weights(&nchw.join("model.safetensors")))
+        .map(|((_, x), (_, y))| (x - y).abs().max().double_value(&[]))
+        .fold(0.0, f64::max);
+    assert!(gap < 1e-5, "NCHW and channels-last runs {gap} apart");
+
     let (meta, _) = checkpoint::read(&bf16.join("model.safetensors")).unwrap();
     assert!(
         meta.provenance.device.contains("bf16 mixed precision"),

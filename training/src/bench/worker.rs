@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use gsthyperres::restorer::{Layout, Restorer, Tiling};
+use gsthyperres::model::Layout;
+use gsthyperres::restorer::{Restorer, Tiling};
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
 

@@ -103,7 +103,7 @@ impl Plane {
         };
         let mut image = samples.to_kind(Kind::Float);
         let _ = image.g_div_scalar_(255.0);
-        image.permute([2, 0, 1]).unsqueeze(0)
+        image.unsqueeze(0).permute([0, 3, 1, 2])
     }
 
     /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to 8 bits into the plane's

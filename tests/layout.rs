@@ -5,7 +5,7 @@ mod common;
 use common::{load_crop, max_abs_diff, repo_path};
 use gsthyperres::model::Layout;
 use gsthyperres::restorer::Restorer;
-use tch::Device;
+use tch::{Device, Tensor};
 
 #[test]
 fn nchw_and_channels_last_restore_alike() {
@@ -25,4 +25,19 @@ fn nchw_and_channels_last_restore_alike() {
     assert!(err < 1e-5, "layouts differ by {err}");
     // Not trivially equal: the model changed the picture.
     assert!(max_abs_diff(&nchw, &x) > 1e-2);
+}
+
+#[test]
+fn channels_last_strides_are_exact_whatever_the_input() {
+    let (c, h, w) = (3, 5, 7);
+    // A frame as packed pixels become one: `[1, C, H, W]` with channels-last strides except an
+    // unusual batch stride, which makes torch fall back to NCHW convolutions.
+    let packed = Tensor::rand([h, w, c], (tch::Kind::Float, Device::Cpu));
+    let frame = packed.permute([2, 0, 1]).unsqueeze(0);
+    let nchw = Tensor::rand([1, c, h, w], (tch::Kind::Float, Device::Cpu));
+    for x in [frame, nchw] {
+        let arranged = Layout::ChannelsLast.arrange(&x);
+        assert_eq!(arranged.stride(), [h * w * c, 1, w * c, c]);
+        assert_eq!(arranged, x);
+    }
 }

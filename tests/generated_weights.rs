@@ -157,9 +157,10 @@ fn bf16_mixed_precision_keeps_float32_parameters_and_gradients() {
     let levels = Tensor::from_slice(&[0.1f32, 0.3]);
     let x = Tensor::rand([2 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
     let target = Tensor::rand([2 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
-    // The same network in both precisions: one in float32, one with its convolutions in bf16.
+    // One network (seeds are process-wide, and tests run in parallel), once in float32 and once
+    // with its convolutions in bf16; the gradients are copied and reset in between.
+    let (vs, net) = random_restorer(SMALL, 6);
     let grads = |kind: Kind| {
-        let (vs, net) = random_restorer(SMALL, 6);
         let out = net.forward_levels(&x.to_kind(kind), &levels, LevelBatching::Loop);
         assert_eq!(out.kind(), kind);
         let out = out.to_kind(Kind::Float);
@@ -167,7 +168,12 @@ fn bf16_mixed_precision_keeps_float32_parameters_and_gradients() {
         let mut grads: Vec<(String, Tensor)> = vs
             .variables()
             .into_iter()
-            .map(|(name, var)| (name, var.grad()))
+            .map(|(name, var)| {
+                let mut grad = var.grad();
+                let copy = grad.copy();
+                let _ = tch::no_grad(|| grad.zero_());
+                (name, copy)
+            })
             .collect();
         grads.sort_by(|a, b| a.0.cmp(&b.0));
         (out.detach(), grads)

@@ -21,6 +21,7 @@ use crate::adam::Adam;
 use crate::args::{RunArgs, low_high, training_device};
 use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{degrade, seeded_rng};
+use crate::eval::Precision;
 use crate::metrics::{psnr, quantise};
 use crate::session::{Session, resume_optimiser};
 
@@ -57,9 +58,11 @@ pub struct TrainArgs {
     lr_schedule: LrSchedule,
     #[arg(long, value_enum, default_value = "l1")]
     loss: Loss,
-    /// Arithmetic of the convolutions (weights, gradients and Adam stay float32).
+    /// Arithmetic of the convolutions: fp32 (TF32 on CUDA, as PyTorch trains by default) or bf16
+    /// mixed precision (weights, gradients, loss and Adam stay float32; bf16 has float32's
+    /// exponent range, so no loss scaling, which fp16 would need).
     #[arg(long, value_enum, default_value = "fp32")]
-    precision: TrainPrecision,
+    precision: Precision,
     /// Convolve in PyTorch's default NCHW layout instead of channels-last (NHWC).
     #[arg(long)]
     nchw: bool,
@@ -88,24 +91,6 @@ impl Loss {
         match self {
             Loss::L1 => output.l1_loss(target, Reduction::Mean),
             Loss::L2 => output.mse_loss(target, Reduction::Mean),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TrainPrecision {
-    /// Float32 (TF32 tensor cores on CUDA, as PyTorch trains by default).
-    Fp32,
-    /// Mixed precision: convolutions in bfloat16 (AMX on recent Intel CPUs, tensor cores on
-    /// CUDA), loss and parameter updates in float32. Float32's exponent range, so no loss scaling.
-    Bf16,
-}
-
-impl TrainPrecision {
-    fn kind(self) -> Kind {
-        match self {
-            TrainPrecision::Fp32 => Kind::Float,
-            TrainPrecision::Bf16 => Kind::BFloat16,
         }
     }
 }
@@ -201,7 +186,7 @@ impl Run {
             ],
         };
         let mut provenance = args.run.provenance(device);
-        if args.precision == TrainPrecision::Bf16 {
+        if args.precision == Precision::Bf16 {
             provenance.device += ", bf16 mixed precision";
         }
         let meta = Metadata {
@@ -267,6 +252,10 @@ impl Run {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     ensure!(!args.levels.is_empty(), "--levels needs at least one level");
+    ensure!(
+        args.precision != Precision::Fp16,
+        "--precision fp16 would need loss scaling: train in bf16 (or fp32)"
+    );
     ensure!(
         args.batch > 0 && args.patch >= 2 && args.patch % 2 == 0,
         "--batch > 0 and an even --patch"

@@ -149,7 +149,8 @@ fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
     train(&data, &fp32, &["--iters", "3"]);
     train(&data, &bf16, &["--iters", "3", "--precision", "bf16"]);
     train(&data, &nchw, &["--iters", "3", "--nchw"]);
-    let gap = weights(&fp32.join("model.safetensors"))
+    let a = weights(&fp32.join("model.safetensors"));
+    let gap = a
         .iter()
         .zip(weights(&nchw.join("model.safetensors")))
         .map(|((_, x), (_, y))| (x - y).abs().max().double_value(&[]))
@@ -162,9 +163,16 @@ fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
         "{}",
         meta.provenance.device
     );
-    let (a, b) = (
-        weights(&fp32.join("model.safetensors")),
-        weights(&bf16.join("model.safetensors")),
+    let b = weights(&bf16.join("model.safetensors"));
+    let refused = hyperres_train(&["train", "--levels", "15", "--precision", "fp16"])
+        .args(["--data", data.to_str().unwrap(), "--out"])
+        .arg(dir.path().join("fp16"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("loss scaling"),
+        "{stderr}"
     );
     assert!(b.iter().all(|(_, w)| w.kind() == tch::Kind::Float));
     // The same seed and data: the steps differ only by the convolutions' rounding.

@@ -245,8 +245,22 @@ impl Run {
         tch::no_grad(|| run.vs.copy(restorer.var_store()))?;
         run.iteration = meta.provenance.iterations as i64;
         run.meta.provenance.dataset = meta.provenance.dataset;
+        run.meta.provenance.device =
+            continued_on(&meta.provenance.device, &run.meta.provenance.device);
         resume_optimiser(model, run.iteration, &mut run.adam)?;
         Ok(run)
+    }
+}
+
+/// The devices a resumed run has trained on, e.g. "Cpu, bf16 mixed precision; then Cuda(0)": a
+/// model started on the CPU and continued on a GPU says both. Only a change is appended.
+fn continued_on(before: &str, now: &str) -> String {
+    if before.is_empty() {
+        now.into()
+    } else if before.rsplit("; then ").next() == Some(now) {
+        before.into()
+    } else {
+        format!("{before}; then {now}")
     }
 }
 
@@ -462,6 +476,20 @@ impl Validation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_run_records_each_change_of_device() {
+        let cpu = "Cpu, bf16 mixed precision";
+        assert_eq!(continued_on("", "Cpu"), "Cpu");
+        assert_eq!(continued_on(cpu, cpu), cpu);
+        let both = continued_on(cpu, "Cuda(0)");
+        assert_eq!(both, "Cpu, bf16 mixed precision; then Cuda(0)");
+        assert_eq!(continued_on(&both, "Cuda(0)"), both);
+        assert_eq!(
+            continued_on(&both, cpu),
+            "Cpu, bf16 mixed precision; then Cuda(0); then Cpu, bf16 mixed precision"
+        );
+    }
 
     #[test]
     fn learning_rate_schedules() {

@@ -23,7 +23,7 @@ use tch::{Device, nn};
 use crate::eval::Precision;
 use ffmpeg::ffmpeg_rows;
 use process::{Finished, available};
-use report::{machine, table};
+use report::{machine, native_bf16, table};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -130,11 +130,14 @@ struct Setup {
     resolutions: Vec<Resolution>,
     models: Vec<(String, PathBuf)>,
     torch: bool,
+    /// Whether CPU rows include bf16 (only where the CPU computes it natively).
+    cpu_bf16: bool,
     scratch: tempfile::TempDir,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let setup = prepare(&args)?;
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let setup = prepare(&args, native_bf16(&cpuinfo))?;
     let devices = match &args.devices {
         Some(devices) => devices.clone(),
         None if tch::Cuda::is_available() => vec!["cpu".into(), "cuda".into()],
@@ -142,7 +145,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let max_threads = *args.threads.iter().max().context("--threads is empty")?;
     let mut report = json!({
-        "machine": machine(),
+        "machine": machine(&cpuinfo),
         "quick": args.quick,
         "runs": setup.runs,
         "models": setup.models.iter().map(|(name, path)| json!({"name": name, "path": path})).collect::<Vec<_>>(),
@@ -188,7 +191,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
+fn prepare(args: &BenchArgs, cpu_bf16: bool) -> anyhow::Result<Setup> {
     let exe = std::env::current_exe()?;
     let plugin_dir = exe.parent().context("executable without a folder")?.into();
     let scratch = tempfile::tempdir()?;
@@ -218,6 +221,9 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
             args.python.display()
         );
     }
+    if !cpu_bf16 {
+        eprintln!("CPU bf16 rows skipped: this CPU has no bf16 instructions (AVX512-BF16 or AMX)");
+    }
     Ok(Setup {
         exe,
         plugin_dir,
@@ -235,6 +241,7 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
         }),
         models,
         torch,
+        cpu_bf16,
         scratch,
     })
 }
@@ -263,13 +270,18 @@ fn untrained_full_model(bundled: &Metadata, path: &Path) -> anyhow::Result<PathB
     Ok(path.into())
 }
 
-/// Thread counts and precisions a device is measured at: on the CPU fp32 and bf16 (fast where
-/// the CPU has AMX) at each thread count, on CUDA all three precisions.
-fn variants(device: &str, threads: &[i32]) -> Vec<(i32, Precision)> {
+/// Thread counts and precisions a device is measured at: on the CPU fp32, and bf16 where the CPU
+/// has bf16 instructions, at each thread count; on CUDA all three precisions.
+fn variants(device: &str, threads: &[i32], cpu_bf16: bool) -> Vec<(i32, Precision)> {
     if device == "cpu" {
+        let precisions: &[Precision] = if cpu_bf16 {
+            &[Precision::Fp32, Precision::Bf16]
+        } else {
+            &[Precision::Fp32]
+        };
         threads
             .iter()
-            .flat_map(|&t| [(t, Precision::Fp32), (t, Precision::Bf16)])
+            .flat_map(|&t| precisions.iter().map(move |&p| (t, p)))
             .collect()
     } else {
         [Precision::Fp32, Precision::Fp16, Precision::Bf16]
@@ -312,7 +324,7 @@ fn model_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Re
     for device in devices {
         for (name, model) in &setup.models {
             for &size in &setup.resolutions {
-                for variant in variants(device, &args.threads) {
+                for variant in variants(device, &args.threads, setup.cpu_bf16) {
                     let (threads, precision) = variant;
                     let (measured, peak) =
                         ours(setup, model, device, variant, size, setup.runs, &[])?;
@@ -421,7 +433,7 @@ fn element_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::
     let mut rows = Vec::new();
     for device in devices {
         for &size in &setup.resolutions {
-            for variant in variants(device, &args.threads) {
+            for variant in variants(device, &args.threads, setup.cpu_bf16) {
                 let row = element_row(args, setup, device, size, variant)?;
                 eprintln!("element: {row}");
                 rows.push(row);

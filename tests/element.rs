@@ -14,6 +14,7 @@ use gst_video::prelude::*;
 use gsthyperres::checkpoint;
 use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use gsthyperres::model::RestorerConfig;
+use gsthyperres::restorer::cpu_has_bf16;
 use gsthyperres::task::Task;
 use tch::{Kind, Tensor};
 
@@ -42,12 +43,21 @@ fn gray_fixture(dir: &Path) -> PathBuf {
 
 /// A harness around a `hyperres` configured with `properties` (the harness starts it at once).
 fn harness(properties: &[(&str, &str)], caps: &str) -> gst_check::Harness {
+    harness_of(&element(properties), caps)
+}
+
+fn element(properties: &[(&str, &str)]) -> gst::Element {
     init();
     let element = gst::ElementFactory::make("hyperres").build().unwrap();
     for (name, value) in properties {
         element.set_property_from_str(name, value);
     }
-    let mut h = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+    element
+}
+
+/// Starts `element` (it loads its model then) between the harness's pads.
+fn harness_of(element: &gst::Element, caps: &str) -> gst_check::Harness {
+    let mut h = gst_check::Harness::with_element(element, Some("sink"), Some("src"));
     h.set_src_caps_str(caps);
     h
 }
@@ -116,11 +126,21 @@ fn bf16_on_the_cpu_restores_as_well_as_fp32() {
             ("device", "cpu"),
             ("precision", precision),
         ];
-        push(
-            &mut harness(&properties, &rgb_caps(192, 192)),
+        let (element, bus) = (element(&properties), gst::Bus::new());
+        element.set_bus(Some(&bus));
+        let restored = push(
+            &mut harness_of(&element, &rgb_caps(192, 192)),
             noisy.clone(),
             0,
-        )
+        );
+        // Emulated bf16 (slower than fp32) is worth a warning; native bf16 is not.
+        let warned = bus.pop_filtered(&[gst::MessageType::Warning]).is_some();
+        assert_eq!(
+            warned,
+            precision == "bf16" && !cpu_has_bf16(),
+            "{precision}"
+        );
+        restored
     };
     let (fp32, bf16) = (restore("fp32"), restore("bf16"));
     let (fp32_db, bf16_db) = (psnr_8bit(&fp32, &clean), psnr_8bit(&bf16, &clean));

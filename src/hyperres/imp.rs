@@ -436,6 +436,15 @@ impl HyperRes {
                 ["precision=fp16 needs a CUDA device (on the CPU, use bf16)"]
             ));
         }
+        if kind == Kind::BFloat16 && device == Device::Cpu && !restorer::cpu_has_bf16() {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::Settings,
+                [
+                    "precision=bf16: this CPU has no bf16 instructions, so bf16 runs emulated and slower than fp32"
+                ]
+            );
+        }
         restorer.set_kind(kind);
         let meta = restorer.metadata();
         gst::info!(

@@ -17,13 +17,14 @@ use anyhow::{Context, ensure};
 use clap::{Args, ValueEnum};
 use gsthyperres::checkpoint::{self, Metadata, Provenance};
 use gsthyperres::model::{HyperRes, RestorerConfig};
+use gsthyperres::restorer::cpu_has_bf16;
 use serde_json::{Value, json};
 use tch::{Device, nn};
 
 use crate::eval::Precision;
 use ffmpeg::ffmpeg_rows;
 use process::{Finished, available};
-use report::{machine, native_bf16, table};
+use report::{machine, table};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -136,8 +137,7 @@ struct Setup {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let setup = prepare(&args, native_bf16(&cpuinfo))?;
+    let setup = prepare(&args)?;
     let devices = match &args.devices {
         Some(devices) => devices.clone(),
         None if tch::Cuda::is_available() => vec!["cpu".into(), "cuda".into()],
@@ -145,7 +145,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let max_threads = *args.threads.iter().max().context("--threads is empty")?;
     let mut report = json!({
-        "machine": machine(&cpuinfo),
+        "machine": machine(),
         "quick": args.quick,
         "runs": setup.runs,
         "models": setup.models.iter().map(|(name, path)| json!({"name": name, "path": path})).collect::<Vec<_>>(),
@@ -191,7 +191,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn prepare(args: &BenchArgs, cpu_bf16: bool) -> anyhow::Result<Setup> {
+fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
     let exe = std::env::current_exe()?;
     let plugin_dir = exe.parent().context("executable without a folder")?.into();
     let scratch = tempfile::tempdir()?;
@@ -221,8 +221,9 @@ fn prepare(args: &BenchArgs, cpu_bf16: bool) -> anyhow::Result<Setup> {
             args.python.display()
         );
     }
+    let cpu_bf16 = cpu_has_bf16();
     if !cpu_bf16 {
-        eprintln!("CPU bf16 rows skipped: this CPU has no bf16 instructions (AVX512-BF16 or AMX)");
+        eprintln!("CPU bf16 rows skipped: this CPU has no bf16 instructions (AVX512-BF16)");
     }
     Ok(Setup {
         exe,

@@ -2,31 +2,25 @@
 
 use std::fmt::Write as _;
 
+use gsthyperres::restorer::cpu_has_bf16;
 use serde_json::{Value, json};
 
-pub(super) fn machine(cpuinfo: &str) -> Value {
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_owned())
+pub(super) fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .unwrap_or_default();
     json!({
         "cpu": cpu,
-        "cpu_bf16": native_bf16(cpuinfo),
+        "cpu_bf16": cpu_has_bf16(),
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "cuda_devices": tch::Cuda::device_count(),
     })
-}
-
-/// Whether the CPU has bf16 instructions (AVX512-BF16 or AMX): without them torch emulates bf16,
-/// slower than fp32, so timing it says nothing a user would choose.
-pub(super) fn native_bf16(cpuinfo: &str) -> bool {
-    cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("flags"))
-        .flat_map(str::split_whitespace)
-        .any(|flag| matches!(flag, "avx512_bf16" | "amx_bf16"))
 }
 
 fn number(v: &Value, digits: usize) -> String {
@@ -223,16 +217,6 @@ pub(super) fn table(report: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bf16_is_native_only_with_its_instructions() {
-        let flags = |f: &str| format!("model name\t: some CPU\nflags\t\t: fpu sse2 avx2 {f}\n");
-        assert!(native_bf16(&flags("avx512f avx512_bf16")));
-        assert!(native_bf16(&flags("amx_bf16 amx_tile")));
-        assert!(!native_bf16(&flags("avx512f avx512_vnni")));
-        assert!(!native_bf16(""));
-        assert_eq!(machine(&flags("amx_bf16"))["cpu"], "some CPU");
-    }
 
     #[test]
     fn tables_show_values_and_mark_missing_ones() {

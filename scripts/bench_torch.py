@@ -3,9 +3,10 @@ reference (tests/reference/hyperres_ref.py, the authors' module layout, strict l
 the given size on the given device/precision/threads; prints {"median_ms": ...} as one JSON line.
 The model regenerates its kernels from c inside every forward, as the authors' code does.
 
-Usage: bench_torch.py CKPT DEVICE THREADS PRECISION WIDTH HEIGHT RUNS [channels_last]
+Usage: bench_torch.py CKPT DEVICE THREADS PRECISION WIDTH HEIGHT RUNS [channels_last] [cuda_graph]
 (channels_last: the model and frame in NHWC layout, as gst-hyperres's restorer computes, to tell a
-cost of the layout from one of the code.)
+cost of the layout from one of the code. cuda_graph: each frame replays one captured CUDA graph of
+the whole forward, free of per-kernel launch and Python costs: what CUDA graphs could at best give.)
 """
 
 import json
@@ -23,7 +24,9 @@ from hyperres_ref import HyperRes, restorer_state_from_ours  # noqa: E402
 
 ckpt, device, threads, precision, width, height, runs = sys.argv[1:8]
 threads, width, height, runs = int(threads), int(width), int(height), int(runs)
-layout = torch.channels_last if sys.argv[8:] == ["channels_last"] else torch.contiguous_format
+options = sys.argv[8:]
+assert set(options) <= {"channels_last", "cuda_graph"}, f"unknown options {options}"
+layout = torch.channels_last if "channels_last" in options else torch.contiguous_format
 dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 torch.set_num_threads(threads)
 torch.backends.cudnn.benchmark = True
@@ -47,6 +50,26 @@ def restore():
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return y
+
+
+if "cuda_graph" in options:
+    if not device.startswith("cuda"):
+        sys.exit("cuda_graph needs a CUDA device")
+    # Warm up (cuDNN autotuning) on a side stream, as capture requires, then capture one forward.
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            restore()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.inference_mode(), torch.cuda.graph(graph):
+        replayed = model(frame.to(dtype), c).float().clamp_(0, 1)
+
+    def restore():  # noqa: F811 (the graph's replay replaces the eager forward)
+        graph.replay()
+        torch.cuda.synchronize()
+        return replayed
 
 
 restore()

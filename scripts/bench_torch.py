@@ -63,7 +63,7 @@ if "cuda_graph" in options:
             restore()
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.inference_mode(), torch.cuda.graph(graph):
+    with torch.no_grad(), torch.cuda.graph(graph):
         replayed = model(frame.to(dtype), c).float().clamp_(0, 1)
 
     def restore():  # noqa: F811 (the graph's replay replaces the eager forward)

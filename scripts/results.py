@@ -6,7 +6,8 @@ Usage (through scripts/results, which builds the trainer first): results.py [DAT
 Evaluations land in docs/results/ (JSON, Markdown, PNG). Each is redone only when what its numbers
 depend on changed: its arguments, the contents of the files and folders they name (model, estimator,
 test set), the measuring code, and the restorer's code (our models) or FFmpeg's version (its
-filters). docs/results/keys.json holds a hash of these per result.
+filters); comment lines of Rust sources do not count. docs/results/keys.json holds a hash of these
+per result.
 """
 
 import functools
@@ -44,14 +45,22 @@ def levels_arg(levels):
     return ",".join(str(level) for level in levels)
 
 
+def contents(path):
+    """A file's bytes; a Rust source's without its comment lines, which change no number."""
+    data = path.read_bytes()
+    if path.suffix != ".rs":
+        return data
+    return b"\n".join(line for line in data.split(b"\n") if not line.lstrip().startswith(b"//"))
+
+
 @functools.cache
 def digest(path):
-    """sha256 of a file's bytes, or of a folder's file names and bytes."""
+    """sha256 of a file's contents, or of a folder's file names and contents."""
     if not path.is_dir():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(contents(path)).hexdigest()
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode() + b"\0" + f.read_bytes())
+        h.update(str(f.relative_to(path)).encode() + b"\0" + contents(f))
     return h.hexdigest()
 
 

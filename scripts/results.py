@@ -25,6 +25,8 @@ DATA = Path(ARGS[0]) if ARGS else ROOT.parent / "shared" / "data"
 TRAIN = ROOT / "target" / "release" / "hyperres-train"
 OUT = ROOT / "docs" / "results"
 MODELS = ROOT / "models"
+# The full-size denoiser while it grows (not bundled: scripts/gpu-train and CPU runs continue it).
+FULL_DENOISE = MODELS / "wip" / "denoise-rgb-16b.safetensors"
 KEYS = OUT / "keys.json"
 # The code behind every number (degradations, metrics, the eval itself, crate versions), and the
 # code behind our models' outputs. The element and the trainer's other parts are not in either, so
@@ -214,8 +216,8 @@ def full_size_progress():
     if not full:
         return ""
     gaps = ", ".join(f"{r['psnr'] - r['published']['psnr']:+.2f} dB" for r in full.values())
-    return (f"The full-size model in progress (`models/wip/denoise-rgb-16b.safetensors`: "
-            f"{model_card(MODELS / 'wip' / 'denoise-rgb-16b.safetensors')}) stands at {gaps} against the paper "
+    return (f"The full-size model in progress (`{FULL_DENOISE.relative_to(ROOT)}`: "
+            f"{model_card(FULL_DENOISE)}) stands at {gaps} against the paper "
             f"at sigma {', '.join(f'{level:g}' for level in full)}. ")
 
 
@@ -226,9 +228,8 @@ def model_runs():
                             levels_arg(DENOISE_LEVELS), "--blind", MODELS / "estimator-noise.safetensors"], True),
         "estimator-noise-cbsd68": (["--model", MODELS / "estimator-noise.safetensors", "--data", CBSD68], False),
         "sr-set5": (["--model", MODELS / "sr-rgb.safetensors", "--data", SET5, "--levels", levels_arg(SR_LEVELS)], True),
-        # The full-size denoiser while it grows (not bundled: scripts/gpu-train and CPU runs continue it).
-        "denoise-16b-cbsd68": (["--model", MODELS / "wip" / "denoise-rgb-16b.safetensors", "--data", CBSD68,
-                                "--levels", levels_arg(PAPER_DENOISE_LEVELS)], False),
+        "denoise-16b-cbsd68": (["--model", FULL_DENOISE, "--data", CBSD68, "--levels",
+                                levels_arg(PAPER_DENOISE_LEVELS)], False),
     }
     jpeg_estimator = MODELS / "estimator-jpeg.safetensors"
     runs["estimator-jpeg-live1"] = (["--model", jpeg_estimator, "--data", LIVE1_GRAY,

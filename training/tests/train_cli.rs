@@ -38,6 +38,16 @@ fn run_ok(args: &[&str]) -> Output {
     output
 }
 
+/// Runs `hyperres-train` and fails the test unless it exits non-zero saying `message`.
+fn run_refused(args: &[&str], message: &str) {
+    let output = hyperres_train(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains(message),
+        "hyperres-train {args:?} should fail with {message:?}: {stderr}"
+    );
+}
+
 /// `hyperres-train eval` of `model` on `data` (plus `extra`): the JSON report (written beside
 /// `data`, a temporary folder, not beside a committed model) and the output.
 fn eval(model: &Path, data: &Path, extra: &[&str]) -> (serde_json::Value, Output) {
@@ -164,15 +174,21 @@ fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
         meta.provenance.device
     );
     let b = weights(&bf16.join("model.safetensors"));
-    let refused = hyperres_train(&["train", "--levels", "15", "--precision", "fp16"])
-        .args(["--data", data.to_str().unwrap(), "--out"])
-        .arg(dir.path().join("fp16"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        !refused.status.success() && stderr.contains("loss scaling"),
-        "{stderr}"
+    let fp16 = dir.path().join("fp16");
+    let (data_str, fp16_str) = (data.to_str().unwrap(), fp16.to_str().unwrap());
+    run_refused(
+        &[
+            "train",
+            "--levels",
+            "15",
+            "--precision",
+            "fp16",
+            "--data",
+            data_str,
+            "--out",
+            fp16_str,
+        ],
+        "loss scaling",
     );
     assert!(b.iter().all(|(_, w)| w.kind() == tch::Kind::Float));
     // The same seed and data: the steps differ only by the convolutions' rounding.
@@ -355,14 +371,20 @@ fn eval_against_cpu_reports_the_distance_to_cpu_fp32() {
     for image in report["images"].as_array().unwrap() {
         assert_eq!(image["cpu_rel_l2"], 0.0, "{image}");
     }
-    let output = hyperres_train(&["eval", "--ffmpeg", "null", "--task", "denoise"])
-        .args(["--data", data.to_str().unwrap(), "--against-cpu"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success() && stderr.contains("cannot be used with"),
-        "--against-cpu compares a model, not a filter: {stderr}"
+    // --against-cpu compares a model, not a filter.
+    let data = data.to_str().unwrap();
+    run_refused(
+        &[
+            "eval",
+            "--ffmpeg",
+            "null",
+            "--task",
+            "denoise",
+            "--against-cpu",
+            "--data",
+            data,
+        ],
+        "cannot be used with",
     );
 }
 

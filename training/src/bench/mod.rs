@@ -131,8 +131,6 @@ struct Setup {
     resolutions: Vec<Resolution>,
     models: Vec<(String, PathBuf)>,
     torch: bool,
-    /// Whether CPU rows include bf16 (only where the CPU computes it natively).
-    cpu_bf16: bool,
     scratch: tempfile::TempDir,
 }
 
@@ -221,8 +219,7 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
             args.python.display()
         );
     }
-    let cpu_bf16 = cpu_has_bf16();
-    if !cpu_bf16 {
+    if !cpu_has_bf16() {
         eprintln!("CPU bf16 rows skipped: this CPU has no bf16 instructions (AVX512-BF16)");
     }
     Ok(Setup {
@@ -242,7 +239,6 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
         }),
         models,
         torch,
-        cpu_bf16,
         scratch,
     })
 }
@@ -273,9 +269,9 @@ fn untrained_full_model(bundled: &Metadata, path: &Path) -> anyhow::Result<PathB
 
 /// Thread counts and precisions a device is measured at: on the CPU fp32, and bf16 where the CPU
 /// has bf16 instructions, at each thread count; on CUDA all three precisions.
-fn variants(device: &str, threads: &[i32], cpu_bf16: bool) -> Vec<(i32, Precision)> {
+fn variants(device: &str, threads: &[i32]) -> Vec<(i32, Precision)> {
     if device == "cpu" {
-        let precisions: &[Precision] = if cpu_bf16 {
+        let precisions: &[Precision] = if cpu_has_bf16() {
             &[Precision::Fp32, Precision::Bf16]
         } else {
             &[Precision::Fp32]
@@ -325,7 +321,7 @@ fn model_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Re
     for device in devices {
         for (name, model) in &setup.models {
             for &size in &setup.resolutions {
-                for variant in variants(device, &args.threads, setup.cpu_bf16) {
+                for variant in variants(device, &args.threads) {
                     let (threads, precision) = variant;
                     let (measured, peak) =
                         ours(setup, model, device, variant, size, setup.runs, &[])?;
@@ -434,7 +430,7 @@ fn element_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::
     let mut rows = Vec::new();
     for device in devices {
         for &size in &setup.resolutions {
-            for variant in variants(device, &args.threads, setup.cpu_bf16) {
+            for variant in variants(device, &args.threads) {
                 let row = element_row(args, setup, device, size, variant)?;
                 eprintln!("element: {row}");
                 rows.push(row);

@@ -13,6 +13,7 @@ per result.
 import functools
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -90,11 +91,13 @@ def evaluate(name, *args, plot=False):
     wanted = key(args)
     if not (out.exists() and stored_keys().get(name) == wanted):
         out.parent.mkdir(parents=True, exist_ok=True)
-        command = [str(TRAIN), "eval", *map(str, args), "--json", str(out), "--markdown", str(out.with_suffix(".md"))]
+        command = ["eval", *args, "--json", out, "--markdown", out.with_suffix(".md")]
         if plot:
-            command += ["--plot", str(out.with_suffix(".png"))]
-        print("+", " ".join(command[1:]), flush=True)
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            command += ["--plot", out.with_suffix(".png")]
+        # Paths relative to the repository, so the reports name them the same on every machine.
+        command = [os.path.relpath(a, ROOT) if isinstance(a, Path) else str(a) for a in command]
+        print("+", " ".join(command), flush=True)
+        subprocess.run([str(TRAIN), *command], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
         # Written after each run, so an interrupted regeneration keeps what it finished.
         KEYS.write_text(json.dumps({**stored_keys(), name: wanted}, indent=1, sort_keys=True) + "\n")
     return json.loads(out.read_text())

@@ -56,6 +56,17 @@ pub enum StorageDtype {
     Bf16,
 }
 
+impl std::str::FromStr for StorageDtype {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<StorageDtype, String> {
+        [StorageDtype::F32, StorageDtype::F16, StorageDtype::Bf16]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| "must be f32, f16 or bf16".to_owned())
+    }
+}
+
 impl StorageDtype {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -63,12 +74,6 @@ impl StorageDtype {
             StorageDtype::F16 => "f16",
             StorageDtype::Bf16 => "bf16",
         }
-    }
-
-    fn parse(s: &str) -> Option<StorageDtype> {
-        [StorageDtype::F32, StorageDtype::F16, StorageDtype::Bf16]
-            .into_iter()
-            .find(|d| d.as_str() == s)
     }
 
     pub(crate) fn safetensors(self) -> safetensors::Dtype {
@@ -79,7 +84,7 @@ impl StorageDtype {
         }
     }
 
-    pub(crate) fn tch(self) -> Kind {
+    pub fn tch(self) -> Kind {
         match self {
             StorageDtype::F32 => Kind::Float,
             StorageDtype::F16 => Kind::Half,
@@ -181,9 +186,7 @@ impl Metadata {
             [low, high] if low <= high => [low, high],
             _ => return Err(fields.invalid("level_range", "must be [low, high]".into())),
         };
-        let dtype = fields.get("dtype")?;
-        let dtype = StorageDtype::parse(dtype)
-            .ok_or_else(|| fields.invalid("dtype", "must be f32, f16 or bf16".into()))?;
+        let dtype: StorageDtype = fields.parse("dtype")?;
         let input_skip = match header.get("input_skip").map(String::as_str) {
             None | Some("false") => false,
             Some("true") => true,

@@ -7,10 +7,7 @@ use clap::Args;
 use gsthyperres::checkpoint::{
     self, AuthorsCheckpoint, Metadata, Provenance, StorageDtype, import_authors, read_authors,
 };
-use gsthyperres::level_estimator::LevelEstimator;
-use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, ModelKind, Task};
-use tch::Device;
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -82,11 +79,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         },
     };
     checkpoint::save(&args.out, &meta, &tensors)?;
-    // Loading the result checks every name and shape against the metadata just written.
-    match kind {
-        ModelKind::Restorer => drop(Restorer::load(&args.out, Device::Cpu)?),
-        ModelKind::Estimator => drop(LevelEstimator::load(&args.out, Device::Cpu)?),
-    }
+    crate::convert::check_loads(&args.out, kind)?;
     println!(
         "{}: {kind} ({colour}, width {width}, {blocks} blocks, {} task) -> {}",
         args.from.display(),

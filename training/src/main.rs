@@ -1,7 +1,7 @@
 //! `hyperres-train`: trains, converts and evaluates gst-hyperres checkpoints.
 
 use clap::{Parser, Subcommand};
-use hyperres_training::{estimator, eval, import, keep_freed_memory, train};
+use hyperres_training::{convert, estimator, eval, import, keep_freed_memory, train};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,9 @@ enum Command {
     /// Convert an authors' PyTorch checkpoint (HyperRes or NoiseNet, .pth or .safetensors)
     /// into a gst-hyperres checkpoint.
     Import(import::ImportArgs),
+    /// Rewrite a checkpoint with its tensors stored as f32, f16 or bf16 (f16 halves a bundled
+    /// model's size; it is computed in f32 once loaded).
+    Convert(convert::ConvertArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +37,6 @@ fn main() -> anyhow::Result<()> {
         Command::Estimator(args) => estimator::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Import(args) => import::run(args),
+        Command::Convert(args) => convert::run(args),
     }
 }

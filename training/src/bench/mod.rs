@@ -46,9 +46,10 @@ pub struct BenchArgs {
     /// The bundled model (the size most users run).
     #[arg(long, default_value = "models/denoise-rgb.safetensors")]
     model: PathBuf,
-    /// The full-size (16-block) model; when the file is absent, an untrained one with the authors'
-    /// initialisation stands in for timing (speed does not depend on the weights' values).
-    #[arg(long, default_value = "models/wip/denoise-rgb-16b.safetensors")]
+    /// The full-size (16-block) model (bundled in f16, computed in f32 like the others); when the
+    /// file is absent, an untrained one with the authors' initialisation stands in for timing
+    /// (speed does not depend on the weights' values).
+    #[arg(long, default_value = "models/denoise-rgb-16b.safetensors")]
     full_model: PathBuf,
     /// A real video: its decoded frames go through the element, and its first frame is the clean
     /// picture of the FFmpeg comparison (skipped without it).

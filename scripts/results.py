@@ -237,11 +237,11 @@ def full_size_progress():
     else:
         text += (f"closing the gap to within {TARGET_GAP_DB} dB takes more training "
                  "(`scripts/gpu-train` continues it on a lent GPU). ")
-    master = evaluate_model("denoise-16b-f32-cbsd68")
     iterations = metadata(FULL_DENOISE)["iterations"]
     if iterations != metadata(BUNDLED_FULL_DENOISE)["iterations"]:
         return text + (f"Its f32 master (`{FULL_DENOISE.relative_to(ROOT)}`) has trained on to {iterations} "
                        "iterations since; `hyperres-train convert --dtype f16` makes the bundled copy from it again.\n")
+    master = evaluate_model("denoise-16b-f32-cbsd68")
     apart = max(abs(master[level]["psnr"] - full[level]["psnr"]) for level in DENOISE_LEVELS)
     return text + (f"It was made from its f32 master (`{FULL_DENOISE.relative_to(ROOT)}`, which "
                    f"training continues) by `hyperres-train convert --dtype f16`; on these images the two are within "

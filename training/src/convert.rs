@@ -28,8 +28,8 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let (mut meta, tensors) = checkpoint::read(&args.model)?;
     let from = meta.dtype;
     meta.dtype = args.dtype;
-    // The tensor whose rounding is largest against its own largest magnitude.
-    let mut worst = (0.0, 0.0, String::new());
+    // The tensor whose rounding is largest against its own largest magnitude, if any value changed.
+    let mut worst: Option<(f64, f64, &str)> = None;
     for (name, tensor) in &tensors {
         let stored = tensor.to_kind(args.dtype.tch()).to_kind(Kind::Float);
         let largest = tensor.abs().max().double_value(&[]);
@@ -47,16 +47,20 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
         } else {
             0.0
         };
-        if relative > worst.0 {
-            worst = (relative, rounding, name.clone());
+        if relative > worst.map_or(0.0, |w| w.0) {
+            worst = Some((relative, rounding, name));
         }
     }
     checkpoint::save(&args.out, &meta, &tensors)?;
     check_loads(&args.out, meta.kind())?;
-    let (relative, rounding, name) = worst;
+    let rounding = match worst {
+        Some((relative, rounding, name)) => format!(
+            "largest rounding {rounding:.1e} in {name:?}, {relative:.1e} of its largest magnitude"
+        ),
+        None => "every value kept exactly".into(),
+    };
     println!(
-        "{} ({}, {}) -> {} ({}, {}); largest rounding {rounding:.1e} in {name:?}, {relative:.1e} \
-         of its largest magnitude",
+        "{} ({}, {}) -> {} ({}, {}); {rounding}",
         args.model.display(),
         from.as_str(),
         megabytes(&args.model)?,

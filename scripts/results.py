@@ -221,13 +221,18 @@ def gpu_hours():
 TARGET_GAP_DB = 0.3
 
 
-def full_size_progress():
-    """Where the bundled full-size model stands against the paper, and what storing it in f16 costs."""
-    full = evaluate_model("denoise-16b-cbsd68")
+def paper_gaps(result):
+    """A denoiser's PSNR minus the paper's at the sigmas from 15 to 75 that the paper reports."""
+    return {level: result[level]["psnr"] - result[level]["published"]["psnr"] for level in PAPER_DENOISE_LEVELS}
+
+
+def full_size_progress(full):
+    """Where the bundled full-size model (its CBSD68 results by level, empty if there is none) stands
+    against the paper, and what storing it in f16 costs."""
     if not full:
         return ("No full-size model is bundled yet; closing the gap to within "
                 f"{TARGET_GAP_DB} dB takes one (`scripts/gpu-train` trains it on a lent GPU).\n")
-    gaps = {level: full[level]["psnr"] - full[level]["published"]["psnr"] for level in PAPER_DENOISE_LEVELS}
+    gaps = paper_gaps(full)
     bundled = BUNDLED_FULL_DENOISE.relative_to(ROOT)
     text = (f"The bundled full-size model (`{bundled}`: {model_card(BUNDLED_FULL_DENOISE)}) stands at "
             f"{', '.join(f'{g:+.2f} dB' for g in gaps.values())} against the paper at sigma "
@@ -319,8 +324,7 @@ def main():
         + table(["sigma", "noisy", "ours", "ours blind", "estimate error", "ours, 16 blocks", "paper HyperRes",
                  "FFmpeg nlmeans", "FFmpeg hqdn3d", "s/image ours / 16 blocks / nlmeans / hqdn3d"], rows)
         + "\n![PSNR against sigma](results/denoise-cbsd68.png)\n")
-    gaps = {s: ours[s]["psnr"] - ours[s]["published"]["psnr"] for s in DENOISE_LEVELS
-            if 15 <= s <= 75 and ours[s].get("published")}
+    gaps = paper_gaps(ours)
     meta = metadata(denoise_model)
     # The paper's recipe against ours (batch 8 of 64x64 crops): iterations, pixels per step, depth.
     iterations = 1_000_000 / int(meta["iterations"])
@@ -336,7 +340,7 @@ def main():
         f"iterations, {pixels:.1f}x the pixels per iteration and {depth:.1f}x the depth, some "
         f"{iterations * pixels * depth:,.0f}x this model's compute. "
         + gpu_hours()
-        + full_size_progress())
+        + full_size_progress(full))
 
     # Noise estimator.
     est = evaluate_model("estimator-noise-cbsd68")

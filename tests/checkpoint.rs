@@ -92,6 +92,29 @@ fn half_precision_storage_loads_to_rounded_values() {
 }
 
 #[test]
+fn unstorable_values_are_refused_and_the_old_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = random_restorer_checkpoint(dir.path(), SMALL, 13);
+    let before = std::fs::read(&path).unwrap();
+    let (meta, mut tensors) = checkpoint::read(&path).unwrap();
+    let f16 = checkpoint::Metadata {
+        dtype: StorageDtype::F16,
+        ..meta.clone()
+    };
+    // NaN weights in any dtype; 1e6 is finite in f32 but beyond f16's range.
+    for (value, meta) in [(f64::NAN, &meta), (1e6, &f16)] {
+        let name = tensors[0].0.clone();
+        tensors[0].1 = tensors[0].1.ones_like() * value;
+        let err = checkpoint::save(&path, meta, &tensors).unwrap_err();
+        assert!(
+            matches!(&err.problem, Problem::Unstorable { name: n, .. } if *n == name),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{err}");
+    }
+}
+
+#[test]
 fn restore_pads_odd_sizes_and_crops_back() {
     let dir = tempfile::tempdir().unwrap();
     let mut restorer = Restorer::load(

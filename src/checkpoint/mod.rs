@@ -56,6 +56,15 @@ pub enum Problem {
     },
     #[error("tensor {0:?} holds NaN or infinite values")]
     NonFinite(String),
+    #[error(
+        "tensor {name:?} (largest magnitude {largest:e}) does not fit in {dtype}: NaN, infinite or \
+         beyond its range; nothing was written"
+    )]
+    Unstorable {
+        name: String,
+        dtype: &'static str,
+        largest: f64,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("torch: {0}")]
@@ -203,14 +212,20 @@ fn serialize(
     let stored: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(name, t)| {
-            let t = t
-                .f_detach()?
-                .f_to_device(Device::Cpu)?
-                .f_to_kind(dtype.tch())?
-                .f_contiguous()?;
-            let mut bytes = vec![0u8; t.numel() * dtype.tch().elt_size_in_bytes()];
-            t.f_copy_data_u8(&mut bytes, t.numel())?;
-            let shape = t.size().iter().map(|&d| d as usize).collect();
+            let t = t.f_detach()?.f_to_device(Device::Cpu)?;
+            let stored = t.f_to_kind(dtype.tch())?.f_contiguous()?;
+            // A file the reader would refuse must not replace a good one (e.g. a training
+            // checkpoint after the weights turned NaN, or an f16 copy of values beyond 65504).
+            if !bool::try_from(stored.f_isfinite()?.f_all()?)? {
+                return Err(Problem::Unstorable {
+                    name: name.clone(),
+                    dtype: dtype.as_str(),
+                    largest: t.f_abs()?.f_max()?.f_double_value(&[])?,
+                });
+            }
+            let mut bytes = vec![0u8; stored.numel() * dtype.tch().elt_size_in_bytes()];
+            stored.f_copy_data_u8(&mut bytes, stored.numel())?;
+            let shape = stored.size().iter().map(|&d| d as usize).collect();
             Ok((name.clone(), shape, bytes))
         })
         .collect::<Result<_, Problem>>()?;

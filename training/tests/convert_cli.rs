@@ -118,7 +118,7 @@ fn refuses_weights_beyond_f16_range() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(
-        stderr.contains(&format!("{name:?}")) && stderr.contains("keep this checkpoint in f32"),
+        stderr.contains(&format!("{name:?}")) && stderr.contains("does not fit in f16"),
         "{stderr}"
     );
     assert!(!out.exists());

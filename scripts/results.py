@@ -30,6 +30,8 @@ MODELS = ROOT / "models"
 # bundled copy made from it with `hyperres-train convert --dtype f16` (half the bytes).
 FULL_DENOISE = MODELS / "wip" / "denoise-rgb-16b.safetensors"
 BUNDLED_FULL_DENOISE = MODELS / "denoise-rgb-16b.safetensors"
+# The full-size super-resolver (CPU-trained, stored in f16 like the denoiser).
+BUNDLED_FULL_SR = MODELS / "sr-rgb-16b.safetensors"
 KEYS = OUT / "keys.json"
 # The code behind every number (degradations, metrics, the eval itself, crate versions), and the
 # code behind our models' outputs. The element and the trainer's other parts are not in either, so
@@ -262,6 +264,7 @@ def model_runs():
                             levels_arg(DENOISE_LEVELS), "--blind", MODELS / "estimator-noise.safetensors"], True),
         "estimator-noise-cbsd68": (["--model", MODELS / "estimator-noise.safetensors", "--data", CBSD68], False),
         "sr-set5": (["--model", MODELS / "sr-rgb.safetensors", "--data", SET5, "--levels", levels_arg(SR_LEVELS)], True),
+        "sr-16b-set5": (["--model", BUNDLED_FULL_SR, "--data", SET5, "--levels", levels_arg(SR_LEVELS)], False),
         "denoise-16b-cbsd68": (["--model", BUNDLED_FULL_DENOISE, "--data", CBSD68, "--levels",
                                 levels_arg(DENOISE_LEVELS)], False),
         # The same levels as the bundled copy: the noise of an image depends on its level's place
@@ -392,13 +395,18 @@ def main():
     sr = MODELS / "sr-rgb.safetensors"
     ours = evaluate_model("sr-set5")
     if ours:
-        rows = [[f"x{s}", cell({"psnr": ours[s]["input_psnr"], "ssim": None}).split(" /")[0], cell(ours[s]),
-                 fmt((ours[s].get("published") or {}).get("psnr")), fmt(ours[s]["seconds"], 3)] for s in SR_LEVELS]
+        full = evaluate_model("sr-16b-set5") or {}
+        rows = [[f"x{s}", fmt(ours[s]["input_psnr"]), cell(ours[s]), cell(full[s]) if full else "-",
+                 fmt((ours[s].get("published") or {}).get("psnr")),
+                 " / ".join(fmt(r[s]["seconds"], 3) for r in (ours, full) if r)] for s in SR_LEVELS]
+        full_about = (f"; 16 blocks = `{BUNDLED_FULL_SR.relative_to(ROOT)}` ({model_card(BUNDLED_FULL_SR)})"
+                      if full else "")
         sections.append(
             "## Super-resolution: Set5, PSNR on Y (BT.601) (dB) / SSIM\n\n"
-            f"`models/sr-rgb.safetensors` ({model_card(sr)}); input and plain bicubic are the same image "
-            "(bicubic down and up with OpenCV's INTER_CUBIC).\n\n"
-            + table(["scale", "bicubic", "ours", "paper HyperRes", "s/image ours"], rows)
+            f"`models/sr-rgb.safetensors` ({model_card(sr)}){full_about}; input and plain bicubic are the same "
+            "image (bicubic down and up with OpenCV's INTER_CUBIC).\n\n"
+            + table(["scale", "bicubic", "ours", "ours, 16 blocks", "paper HyperRes",
+                     "s/image ours" + (" / 16 blocks" if full else "")], rows)
             + "\n![PSNR against scale](results/sr-set5.png)\n")
 
     header = (

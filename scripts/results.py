@@ -288,6 +288,11 @@ def evaluate_model(name):
     return by_level(evaluate(name, *run[0], plot=run[1])) if run else None
 
 
+def full_size_about(path):
+    """The sentence fragment that names a full-size model column's checkpoint in a table's caption."""
+    return f"; 16 blocks = `{path.relative_to(ROOT)}` ({model_card(path)})"
+
+
 def main():
     if not (DATA / "test").is_dir():
         sys.exit(f"no test sets under {DATA}/test (give the data folder: scripts/results DATA_DIR)")
@@ -317,8 +322,7 @@ def main():
                      f"{cell(nl[sigma])} ({nl[sigma]['label']})" if sigma in nl else "",
                      f"{cell(hq[sigma])} ({hq[sigma]['label']})" if sigma in hq else "",
                      " / ".join(fmt(t, 3) for t in seconds)])
-    full_about = (f"; 16 blocks = `{BUNDLED_FULL_DENOISE.relative_to(ROOT)}` ({model_card(BUNDLED_FULL_DENOISE)})"
-                  if full else "")
+    full_about = full_size_about(BUNDLED_FULL_DENOISE) if full else ""
     sections.append(
         "## Denoising: CBSD68, PSNR over RGB (dB) / SSIM\n\n"
         f"`models/denoise-rgb.safetensors` ({model_card(denoise_model)}); blind = level from "
@@ -399,8 +403,7 @@ def main():
         rows = [[f"x{s}", fmt(ours[s]["input_psnr"]), cell(ours[s]), cell(full[s]) if full else "-",
                  fmt((ours[s].get("published") or {}).get("psnr")),
                  " / ".join(fmt(r[s]["seconds"], 3) for r in (ours, full) if r)] for s in SR_LEVELS]
-        full_about = (f"; 16 blocks = `{BUNDLED_FULL_SR.relative_to(ROOT)}` ({model_card(BUNDLED_FULL_SR)})"
-                      if full else "")
+        full_about = full_size_about(BUNDLED_FULL_SR) if full else ""
         sections.append(
             "## Super-resolution: Set5, PSNR on Y (BT.601) (dB) / SSIM\n\n"
             f"`models/sr-rgb.safetensors` ({model_card(sr)}){full_about}; input and plain bicubic are the same "

@@ -90,14 +90,15 @@ fn estimator_level(task: Task) -> f64 {
 
 #[test]
 fn every_bundled_model_is_there_and_small() {
-    let names: Vec<String> = bundled().iter().map(|p| name(p)).collect();
+    let models = bundled();
+    let names: Vec<String> = models.iter().map(|p| name(p)).collect();
     for expected in EXPECTED {
         assert!(
             names.iter().any(|n| n == expected),
             "models/{expected}.safetensors is missing (found {names:?})"
         );
     }
-    for model in bundled() {
+    for model in models {
         let bytes = std::fs::metadata(&model).unwrap().len();
         assert!(bytes < MAX_BYTES, "{} is {bytes} bytes", model.display());
     }

@@ -1,17 +1,19 @@
 //! Checkpoints: `.safetensors` files whose header carries [`Metadata`]. Reading validates every
 //! tensor's name, shape and dtype and never panics on a bad file: each problem is an error that
-//! names the file.
+//! names the file. Writing is in `write.rs`.
 
 mod import;
 mod metadata;
+mod write;
 
 pub use import::{AuthorsCheckpoint, import_authors, read_authors};
 pub use metadata::{FORMAT_VERSION, Metadata, MetadataError, Provenance, StorageDtype};
+pub use write::{save, save_var_store, write_raw};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use safetensors::{Dtype, SafeTensorError, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use tch::{Device, Kind, TchError, Tensor, nn};
 
 use crate::task::ModelKind;
@@ -162,83 +164,6 @@ fn to_tensors(st: &SafeTensors<'_>, expected: Option<StorageDtype>) -> Result<Te
         tensors.push((name.to_owned(), tensor));
     }
     Ok(tensors)
-}
-
-/// Writes `tensors` with `meta`, atomically (see [`write_raw`]).
-pub fn save(
-    path: &Path,
-    meta: &Metadata,
-    tensors: &[(String, Tensor)],
-) -> Result<(), CheckpointError> {
-    write_raw(path, meta.to_header(), meta.dtype, tensors)
-}
-
-/// Writes any named tensors with a free-form header, stored as `dtype`, atomically (a temporary
-/// file in the same folder, then a rename), so a crash mid-write never leaves a truncated file.
-pub fn write_raw(
-    path: &Path,
-    header: HashMap<String, String>,
-    dtype: StorageDtype,
-    tensors: &[(String, Tensor)],
-) -> Result<(), CheckpointError> {
-    let bytes = serialize(header, dtype, tensors).map_err(|p| p.at(path))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Problem::Io(e).at(path)
-        })
-}
-
-/// Writes every variable of `vs` (sorted by name) with `meta`.
-pub fn save_var_store(
-    path: &Path,
-    meta: &Metadata,
-    vs: &nn::VarStore,
-) -> Result<(), CheckpointError> {
-    let mut tensors: Tensors = vs.variables().into_iter().collect();
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    save(path, meta, &tensors)
-}
-
-fn serialize(
-    header: HashMap<String, String>,
-    dtype: StorageDtype,
-    tensors: &[(String, Tensor)],
-) -> Result<Vec<u8>, Problem> {
-    let stored: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .iter()
-        .map(|(name, t)| {
-            let t = t.f_detach()?.f_to_device(Device::Cpu)?;
-            let stored = t.f_to_kind(dtype.tch())?.f_contiguous()?;
-            // A file the reader would refuse must not replace a good one (e.g. a training
-            // checkpoint after the weights turned NaN, or an f16 copy of values beyond 65504).
-            if !bool::try_from(stored.f_isfinite()?.f_all()?)? {
-                return Err(Problem::Unstorable {
-                    name: name.clone(),
-                    dtype: dtype.as_str(),
-                    largest: t.f_abs()?.f_max()?.f_double_value(&[])?,
-                });
-            }
-            let mut bytes = vec![0u8; stored.numel() * dtype.tch().elt_size_in_bytes()];
-            stored.f_copy_data_u8(&mut bytes, stored.numel())?;
-            let shape = stored.size().iter().map(|&d| d as usize).collect();
-            Ok((name.clone(), shape, bytes))
-        })
-        .collect::<Result<_, Problem>>()?;
-    let views = stored
-        .iter()
-        .map(|(name, shape, bytes)| {
-            Ok((
-                name.as_str(),
-                TensorView::new(dtype.safetensors(), shape.clone(), bytes)?,
-            ))
-        })
-        .collect::<Result<Vec<_>, SafeTensorError>>()?;
-    Ok(safetensors::serialize(views, Some(header))?)
 }
 
 /// Loads a checkpoint of `kind`: reads it, builds the network `build` describes for its metadata

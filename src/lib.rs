@@ -4,6 +4,7 @@
 //! dependency and is shared with the `hyperres-train` tool; `hyperres` is the element.
 
 pub mod checkpoint;
+pub mod cpu_bf16;
 pub mod cpu_buffers;
 pub mod cuda_fp32;
 pub mod frame;

@@ -28,23 +28,6 @@ pub fn prepare_device(device: Device) {
     }
 }
 
-/// Whether the CPU computes bf16 natively (AVX512-BF16, which every AMX CPU has too; BF16 on Arm):
-/// elsewhere torch emulates bf16 convolutions, slower than fp32.
-pub fn cpu_has_bf16() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512bf16")
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        std::arch::is_aarch64_feature_detected!("bf16")
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        false
-    }
-}
-
 /// The HyperRes network with its checkpoint metadata, on one device.
 #[derive(Debug)]
 pub struct Restorer {

@@ -12,9 +12,9 @@ use gst::prelude::*;
 use gst_controller::prelude::*;
 use gst_video::prelude::*;
 use gsthyperres::checkpoint;
+use gsthyperres::cpu_bf16;
 use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use gsthyperres::model::RestorerConfig;
-use gsthyperres::restorer::cpu_has_bf16;
 use gsthyperres::task::Task;
 use tch::{Kind, Tensor};
 
@@ -137,7 +137,7 @@ fn bf16_on_the_cpu_restores_as_well_as_fp32() {
         let warned = bus.pop_filtered(&[gst::MessageType::Warning]).is_some();
         assert_eq!(
             warned,
-            precision == "bf16" && !cpu_has_bf16(),
+            precision == "bf16" && !cpu_bf16::is_fast(),
             "{precision}"
         );
         restored

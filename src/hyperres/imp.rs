@@ -12,11 +12,11 @@ use gst_video::subclass::prelude::*;
 use tch::{Device, Kind};
 
 use super::{Mode, Precision, Task};
-use crate::cpu_buffers;
 use crate::frame::{Plane, Samples};
 use crate::level_estimator::LevelEstimator;
 use crate::restorer::{self, Restorer, Tiling};
 use crate::task::{self, Colour};
+use crate::{cpu_bf16, cpu_buffers};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -429,19 +429,19 @@ impl HyperRes {
             Precision::Bf16 => Kind::BFloat16,
         };
         // CPUs have no fast fp16 convolutions (slower than fp32 even with AVX512-FP16), where
-        // bf16 ones run on AMX.
+        // bf16 ones run on AMX (and only there: see `cpu_bf16`).
         if kind == Kind::Half && device == Device::Cpu {
             return Err(gst::error_msg!(
                 gst::ResourceError::Settings,
                 ["precision=fp16 needs a CUDA device (on the CPU, use bf16)"]
             ));
         }
-        if kind == Kind::BFloat16 && device == Device::Cpu && !restorer::cpu_has_bf16() {
+        if kind == Kind::BFloat16 && device == Device::Cpu && !cpu_bf16::is_fast() {
             gst::element_imp_warning!(
                 self,
                 gst::ResourceError::Settings,
                 [
-                    "precision=bf16: this CPU has no bf16 instructions, so bf16 runs emulated and slower than fp32"
+                    "precision=bf16: this CPU has no AMX, so bf16 runs slower than fp32 here (about 1.8x its time on such a CPU)"
                 ]
             );
         }

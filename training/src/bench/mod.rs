@@ -16,8 +16,8 @@ use std::str::FromStr;
 use anyhow::{Context, ensure};
 use clap::{Args, ValueEnum};
 use gsthyperres::checkpoint::{self, Metadata, Provenance};
+use gsthyperres::cpu_bf16;
 use gsthyperres::model::{HyperRes, RestorerConfig};
-use gsthyperres::restorer::cpu_has_bf16;
 use serde_json::{Value, json};
 use tch::{Device, nn};
 
@@ -220,8 +220,10 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
             args.python.display()
         );
     }
-    if !cpu_has_bf16() {
-        eprintln!("CPU bf16 rows skipped: this CPU has no bf16 instructions (AVX512-BF16)");
+    if !cpu_bf16::is_fast() {
+        eprintln!(
+            "CPU bf16 rows skipped: this CPU has no AMX, without which bf16 runs slower than fp32"
+        );
     }
     Ok(Setup {
         exe,
@@ -268,11 +270,11 @@ fn untrained_full_model(bundled: &Metadata, path: &Path) -> anyhow::Result<PathB
     Ok(path.into())
 }
 
-/// Thread counts and precisions a device is measured at: on the CPU fp32, and bf16 where the CPU
-/// has bf16 instructions, at each thread count; on CUDA all three precisions.
+/// Thread counts and precisions a device is measured at: on the CPU fp32, and bf16 where it is
+/// faster (AMX), at each thread count; on CUDA all three precisions.
 fn variants(device: &str, threads: &[i32]) -> Vec<(i32, Precision)> {
     if device == "cpu" {
-        let precisions: &[Precision] = if cpu_has_bf16() {
+        let precisions: &[Precision] = if cpu_bf16::is_fast() {
             &[Precision::Fp32, Precision::Bf16]
         } else {
             &[Precision::Fp32]

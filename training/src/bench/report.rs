@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use gsthyperres::restorer::cpu_has_bf16;
+use gsthyperres::cpu_bf16;
 use serde_json::{Value, json};
 
 pub(super) fn machine() -> Value {
@@ -17,7 +17,7 @@ pub(super) fn machine() -> Value {
         .unwrap_or_default();
     json!({
         "cpu": cpu,
-        "cpu_bf16": cpu_has_bf16(),
+        "cpu_bf16": cpu_bf16::is_fast(),
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "cuda_devices": tch::Cuda::device_count(),
     })

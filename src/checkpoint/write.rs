@@ -84,13 +84,13 @@ fn serialize(
             ))
         })
         .collect::<Result<Vec<_>, SafeTensorError>>()?;
-    sorted_header(safetensors::serialize(views, Some(header))?)
+    sorted_header(&safetensors::serialize(views, Some(header))?)
 }
 
 /// safetensors writes the metadata in `HashMap` order, which changes from run to run; with the
 /// header rewritten in sorted key order, a checkpoint's bytes depend on its contents only. Tensor
 /// offsets count from the end of the header, so its length may change.
-fn sorted_header(bytes: Vec<u8>) -> Result<Vec<u8>, Problem> {
+fn sorted_header(bytes: &[u8]) -> Result<Vec<u8>, Problem> {
     let invalid = |e: serde_json::Error| Problem::Invalid(format!("header: {e}"));
     let (len, rest) = bytes.split_at(8);
     let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;

@@ -433,16 +433,16 @@ impl HyperRes {
         if kind == Kind::Half && device == Device::Cpu {
             return Err(gst::error_msg!(
                 gst::ResourceError::Settings,
-                ["precision=fp16 needs a CUDA device (on the CPU, use bf16)"]
+                ["precision=fp16 needs a CUDA device (on the CPU: fp32, or bf16 where it has AMX)"]
             ));
         }
-        if kind == Kind::BFloat16 && device == Device::Cpu && !cpu_bf16::is_fast() {
+        if kind == Kind::BFloat16
+            && let Some(why) = cpu_bf16::slower_than_fp32(device)
+        {
             gst::element_imp_warning!(
                 self,
                 gst::ResourceError::Settings,
-                [
-                    "precision=bf16: this CPU has no AMX, so bf16 runs slower than fp32 here (about 1.8x its time on such a CPU)"
-                ]
+                ["precision=bf16: {why}"]
             );
         }
         restorer.set_kind(kind);

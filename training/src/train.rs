@@ -295,10 +295,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         tch::set_num_threads(threads);
     }
     let device = training_device(&args.run.device)?;
-    if args.precision == Precision::Bf16 && device == Device::Cpu && !cpu_bf16::is_fast() {
-        eprintln!(
-            "warning: this CPU has no AMX, so --precision bf16 trains slower than fp32 here (about 1.7x the step time on such a CPU); prefer --precision fp32"
-        );
+    if args.precision == Precision::Bf16
+        && let Some(why) = cpu_bf16::slower_than_fp32(device)
+    {
+        eprintln!("warning: --precision bf16: {why}; prefer --precision fp32");
     }
     let mut run = match &args.run.resume {
         Some(model) => Run::resume(&args, model, device)?,

@@ -1,7 +1,7 @@
 //! The built plugin loads with only GST_PLUGIN_PATH set: libtorch is found through the rpath, and
 //! libtorch_cuda stays a dependency so that CUDA is usable where a GPU exists.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// target/<profile>/, where cargo puts the plugin next to the test's deps/ folder.
@@ -70,11 +70,10 @@ fn plugin_links_libtorch_cuda_and_carries_an_rpath_to_libtorch() {
     );
 }
 
-#[test]
-fn gst_launch_runs_a_pipeline_with_only_gst_plugin_path() {
+/// Runs `videotestsrc ! hyperres HYPERRES_ARGS ! fakesink` through gst-launch-1.0 with only
+/// GST_PLUGIN_PATH (and `env`) set; returns whether it succeeded and its output.
+fn gst_launch(hyperres_args: &[&str], env: &[(&str, &Path)]) -> (bool, String) {
     let home = tempfile::tempdir().unwrap();
-    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/fixture-denoise-4b.safetensors");
     plugin();
     let output = Command::new("gst-launch-1.0")
         .args([
@@ -85,18 +84,15 @@ fn gst_launch_runs_a_pipeline_with_only_gst_plugin_path() {
             "!",
             "videoconvert",
             "!",
-        ])
-        .args([
             "hyperres",
-            &format!("model-location={}", model.display()),
-            "level=20",
-            "!",
         ])
-        .args(["videoconvert", "!", "fakesink"])
+        .args(hyperres_args)
+        .args(["!", "videoconvert", "!", "fakesink"])
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", home.path())
         .env("GST_PLUGIN_PATH", profile_dir())
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let log = format!(
@@ -104,5 +100,35 @@ fn gst_launch_runs_a_pipeline_with_only_gst_plugin_path() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success() && log.contains("Got EOS"), "{log}");
+    (output.status.success() && log.contains("Got EOS"), log)
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixture-denoise-4b.safetensors")
+}
+
+#[test]
+fn gst_launch_runs_a_pipeline_with_only_gst_plugin_path() {
+    let location = format!("model-location={}", fixture().display());
+    let (ok, log) = gst_launch(&[&location, "level=20"], &[]);
+    assert!(ok, "{log}");
+}
+
+/// Without model-location the element opens the bundled model for its task from
+/// GST_HYPERRES_MODEL_DIR when set (as it does from meson's install directory), and says where
+/// it looked when the file is not there.
+#[test]
+fn bundled_models_are_read_from_gst_hyperres_model_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["task=denoise", "level=20"];
+    let (ok, log) = gst_launch(&args, &[("GST_HYPERRES_MODEL_DIR", dir.path())]);
+    let expected = dir.path().join("denoise-rgb.safetensors");
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains(&expected.display().to_string()) && log.contains("GST_HYPERRES_MODEL_DIR"),
+        "{log}"
+    );
+    std::fs::copy(fixture(), &expected).unwrap();
+    let (ok, log) = gst_launch(&args, &[("GST_HYPERRES_MODEL_DIR", dir.path())]);
+    assert!(ok, "{log}");
 }

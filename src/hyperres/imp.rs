@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -363,12 +363,30 @@ fn resolve_device(name: &str) -> Result<Device, String> {
     }
 }
 
-/// A bundled checkpoint: `$GST_HYPERRES_MODEL_DIR` or the source tree's models/.
+/// A bundled checkpoint, in the first of: `$GST_HYPERRES_MODEL_DIR`; the directory `meson install`
+/// puts the models in (compiled in by a meson build, used once it exists); the source tree's
+/// models/ (a cargo build, or a meson build not yet installed).
 fn bundled(name: &str) -> PathBuf {
+    let installed = option_env!("GST_HYPERRES_INSTALLED_MODELS")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_dir());
     let dir = std::env::var_os("GST_HYPERRES_MODEL_DIR")
         .map(PathBuf::from)
+        .or(installed)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models")));
     dir.join(name)
+}
+
+/// What to do when the bundled checkpoint `path` (used because `property` was empty) is missing.
+fn missing_bundled_hint(path: &Path, property: &str, bundled: bool) -> String {
+    if bundled && !path.exists() {
+        format!(
+            " (the bundled one: set {property}, or GST_HYPERRES_MODEL_DIR to the folder holding \
+             the bundled models)"
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// The bundled model for `task`.
@@ -421,8 +439,11 @@ impl HyperRes {
         } else {
             PathBuf::from(&settings.model_location)
         };
-        let mut restorer = Restorer::load(&model, device)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
+        let mut restorer = Restorer::load(&model, device).map_err(|e| {
+            let hint =
+                missing_bundled_hint(&model, "model-location", settings.model_location.is_empty());
+            gst::error_msg!(gst::ResourceError::OpenRead, ["{e}{hint}"])
+        })?;
         let kind = match settings.precision {
             Precision::Auto | Precision::Fp32 => Kind::Float,
             Precision::Fp16 => Kind::Half,
@@ -471,8 +492,14 @@ impl HyperRes {
         };
         let estimator = estimator_location
             .map(|path| {
-                let estimator = LevelEstimator::load(&path, device)
-                    .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]))?;
+                let estimator = LevelEstimator::load(&path, device).map_err(|e| {
+                    let hint = missing_bundled_hint(
+                        &path,
+                        "estimator-location",
+                        settings.estimator_location.is_empty(),
+                    );
+                    gst::error_msg!(gst::ResourceError::OpenRead, ["{e}{hint}"])
+                })?;
                 estimator
                     .check_drives(meta)
                     .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{e}"]))?;

@@ -186,6 +186,35 @@ fn weights_are_generated_only_when_the_level_changes() {
     }
 }
 
+/// QoS is on by default: after a sink reports a frame 1 s late, a frame before the earliest time
+/// the sink can still show is dropped unrestored; with qos=false it is restored.
+#[test]
+fn late_frames_are_dropped_before_restoring_with_qos() {
+    let frame = vec![128u8; 16 * 16 * 3];
+    for qos in [true, false] {
+        let element = element(&[model(&fixture())]);
+        assert!(element.property::<bool>("qos"), "on by default");
+        element.set_property("qos", qos);
+        let mut h = harness_of(&element, &rgb_caps(16, 16));
+        push(&mut h, frame.clone(), 0);
+        let second = gst::ClockTime::SECOND;
+        let late_by = second.nseconds() as i64;
+        h.push_upstream_event(gst::event::Qos::new(
+            gst::QOSType::Underflow,
+            0.5,
+            late_by,
+            Some(second),
+        ));
+        let mut late = gst::Buffer::from_mut_slice(frame.clone());
+        late.get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_mseconds(1500));
+        assert_eq!(h.push(late), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(h.buffers_in_queue(), u32::from(!qos), "qos={qos}");
+        assert_eq!(updates(&h), 1);
+    }
+}
+
 #[test]
 fn a_control_source_drives_the_level_per_buffer() {
     let frame = packed_rgb(&Tensor::full(

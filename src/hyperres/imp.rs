@@ -5,6 +5,7 @@ use std::time::Instant;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
+use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::VideoFormat;
 use gst_video::prelude::*;
@@ -140,6 +141,14 @@ impl ObjectSubclass for HyperRes {
 }
 
 impl ObjectImpl for HyperRes {
+    fn constructed(&self) {
+        self.parent_constructed();
+        // A frame costs a forward pass: where a sink reports lateness (live playback), drop the
+        // frames that are already late before restoring them, as videoconvert and videoscale do.
+        // Without QoS events (a file transcode) nothing is dropped.
+        self.obj().set_qos(true);
+    }
+
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![

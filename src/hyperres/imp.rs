@@ -12,7 +12,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use tch::{Device, Kind};
 
-use super::{Mode, Precision, Task};
+use super::{FieldMode, Mode, Precision, Task};
 use crate::frame::{Plane, Samples};
 use crate::level_estimator::LevelEstimator;
 use crate::restorer::{self, Restorer, Tiling};
@@ -74,6 +74,7 @@ struct Live {
     level_smoothing: f64,
     tile_size: u32,
     tile_overlap: u32,
+    field_mode: FieldMode,
 }
 
 impl Default for Settings {
@@ -92,6 +93,7 @@ impl Default for Settings {
                 level_smoothing: DEFAULT_SMOOTHING,
                 tile_size: 0,
                 tile_overlap: DEFAULT_OVERLAP,
+                field_mode: FieldMode::Fields,
             },
         }
     }
@@ -237,6 +239,15 @@ impl ObjectImpl for HyperRes {
                     .default_value(DEFAULT_OVERLAP)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("field-mode", FieldMode::Fields)
+                    .nick("Field mode")
+                    .blurb(
+                        "Interlaced video: fields (each field restored on its own, never blending \
+                         the two fields' moments) or frame (the woven frame as one picture: about \
+                         1 dB better on static or progressive-segmented content, worse on motion)",
+                    )
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecInt::builder("threads")
                     .nick("Threads")
                     .blurb("CPU threads for torch (process-wide; 0: torch's default)")
@@ -281,6 +292,7 @@ impl ObjectImpl for HyperRes {
             "precision" => settings.precision = value.get().unwrap(),
             "tile-size" => settings.live.tile_size = value.get().unwrap(),
             "tile-overlap" => settings.live.tile_overlap = value.get().unwrap(),
+            "field-mode" => settings.live.field_mode = value.get().unwrap(),
             other => unreachable!("no writable property {other}"),
         }
     }
@@ -301,6 +313,7 @@ impl ObjectImpl for HyperRes {
             "precision" => settings.precision.to_value(),
             "tile-size" => settings.live.tile_size.to_value(),
             "tile-overlap" => settings.live.tile_overlap.to_value(),
+            "field-mode" => settings.live.field_mode.to_value(),
             "weight-updates" => lock(&self.weight_updates).to_value(),
             other => unreachable!("no property {other}"),
         }
@@ -644,6 +657,23 @@ impl BaseTransformImpl for HyperRes {
     }
 }
 
+/// The two fields of an interlaced `plane`, each as a plane of every other row with the byte
+/// offset of its first row; a 1-row frame has only the top one.
+fn fields(plane: Plane) -> Vec<(usize, Plane)> {
+    let field = |first: usize| {
+        let height = (plane.height + 1 - first) / 2;
+        (height > 0).then_some((
+            first * plane.stride,
+            Plane {
+                height,
+                stride: 2 * plane.stride,
+                ..plane
+            },
+        ))
+    };
+    [0, 1].into_iter().filter_map(field).collect()
+}
+
 /// How the samples of `format` sit in plane 0.
 fn samples_of(format: VideoFormat) -> Option<Samples> {
     use VideoFormat as F;
@@ -717,12 +747,24 @@ impl VideoFilterImpl for HyperRes {
             stride: frame.plane_stride()[0] as usize,
             samples,
         };
+        // An interlaced frame holds two pictures taken apart in time, one per field: each is
+        // restored on its own, as a plane of every other row (restoring the woven frame blends
+        // them where things move).
+        let parts = if frame.is_interlaced() && live.field_mode == FieldMode::Fields {
+            fields(plane)
+        } else {
+            vec![(0, plane)]
+        };
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-        let image = plane.read(data, state.restorer.device());
+        let device = state.restorer.device();
+        let images: Vec<_> = parts
+            .iter()
+            .map(|(offset, part)| part.read(&data[*offset..], device))
+            .collect();
 
         let requested = match live.mode {
             Mode::Auto => self
-                .auto_level(state, &image, &live, pts)
+                .auto_level(state, &images[0], &live, pts)
                 .unwrap_or(live.level),
             Mode::Manual => live.level,
         };
@@ -755,8 +797,10 @@ impl VideoFilterImpl for HyperRes {
             tile: i64::from(live.tile_size),
             overlap: i64::from(live.tile_overlap),
         };
-        let restored = state.restorer.restore_tiled(&image, tiling);
-        plane.write(&restored, data);
+        for ((offset, part), image) in parts.iter().zip(&images) {
+            let restored = state.restorer.restore_tiled(image, tiling);
+            part.write(&restored, &mut data[*offset..]);
+        }
         gst::trace!(
             CAT,
             imp = self,

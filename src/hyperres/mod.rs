@@ -65,6 +65,23 @@ pub enum Precision {
     Bf16 = 3,
 }
 
+/// How interlaced frames are restored.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstHyperResFieldMode")]
+pub enum FieldMode {
+    #[enum_value(
+        name = "Fields: each field restored as a picture of its own (keeps motion apart)",
+        nick = "fields"
+    )]
+    Fields = 0,
+    #[enum_value(
+        name = "Frame: the woven frame as one picture (static or progressive-segmented content)",
+        nick = "frame"
+    )]
+    Frame = 1,
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),

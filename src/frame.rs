@@ -6,38 +6,66 @@
 
 use tch::{Device, Kind, Tensor};
 
-/// Where the samples a model reads sit in a packed pixel.
+/// Where the samples a model reads sit in a plane's pixels, and how they are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Samples {
-    /// Three colour samples: byte offsets of R, G and B, and bytes per pixel.
-    Rgb {
-        offsets: [usize; 3],
-        pixel_bytes: usize,
-    },
-    /// One 8-bit sample per pixel: GRAY8, or the Y plane of a YUV frame.
-    Luma,
+pub struct Samples {
+    /// Byte offsets inside a pixel of the channels read: R, G and B, or Y alone (the first
+    /// `channels`).
+    offsets: [usize; 3],
+    channels: usize,
+    /// Bytes from one pixel to the next in a row.
+    pixel_bytes: usize,
+    depth: Depth,
+}
+
+/// How one sample is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// One byte.
+    Eight,
+    /// A little-endian 16-bit word holding `bits` significant bits, `shift` bits up (10-bit video
+    /// in the low bits, or P010's high bits; GRAY16: all 16).
+    Sixteen { bits: u32, shift: u32 },
+}
+
+impl Depth {
+    /// The largest sample value (what 1.0 maps to).
+    fn max(self) -> f64 {
+        match self {
+            Depth::Eight => 255.0,
+            Depth::Sixteen { bits, .. } => f64::from((1u32 << bits) - 1),
+        }
+    }
 }
 
 impl Samples {
+    /// Three 8-bit colour samples at byte `offsets` (R, G, B) in pixels of `pixel_bytes`.
+    pub fn rgb(offsets: [usize; 3], pixel_bytes: usize) -> Samples {
+        Samples {
+            offsets,
+            channels: 3,
+            pixel_bytes,
+            depth: Depth::Eight,
+        }
+    }
+
+    /// One luma sample at byte `offset` in pixels of `pixel_bytes` (1 for GRAY8 or a planar Y, 2
+    /// for packed 4:2:2 such as YUY2 or UYVY, or for 16-bit words).
+    pub fn luma(offset: usize, pixel_bytes: usize, depth: Depth) -> Samples {
+        Samples {
+            offsets: [offset, 0, 0],
+            channels: 1,
+            pixel_bytes,
+            depth,
+        }
+    }
+
     pub fn channels(self) -> i64 {
-        match self {
-            Samples::Rgb { .. } => 3,
-            Samples::Luma => 1,
-        }
+        self.channels as i64
     }
 
-    fn pixel_bytes(self) -> usize {
-        match self {
-            Samples::Rgb { pixel_bytes, .. } => pixel_bytes,
-            Samples::Luma => 1,
-        }
-    }
-
-    fn offsets(self) -> Vec<usize> {
-        match self {
-            Samples::Rgb { offsets, .. } => offsets.to_vec(),
-            Samples::Luma => vec![0],
-        }
+    fn offsets(&self) -> &[usize] {
+        &self.offsets[..self.channels]
     }
 }
 
@@ -54,7 +82,7 @@ impl Plane {
     /// Checks the geometry against a plane of `len` bytes; returns the bytes the plane spans
     /// (the last row need not be padded to the stride).
     fn check(&self, len: usize) -> usize {
-        let row = self.width * self.samples.pixel_bytes();
+        let row = self.width * self.samples.pixel_bytes;
         assert!(
             self.stride >= row,
             "stride {} below a row of {row} bytes",
@@ -75,58 +103,99 @@ impl Plane {
         let (h, w, bpp) = (
             self.height as i64,
             self.width as i64,
-            self.samples.pixel_bytes() as i64,
+            self.samples.pixel_bytes as i64,
         );
         let rows = Tensor::from_slice(&data[..needed]).as_strided(
             [h, w, bpp],
             [self.stride as i64, bpp, 1],
             0,
         );
+        let byte = |offset: usize| rows.select(2, offset as i64);
         let channels: Vec<Tensor> = self
             .samples
             .offsets()
             .iter()
-            .map(|&o| rows.select(2, o as i64))
+            .map(|&o| match self.samples.depth {
+                Depth::Eight => byte(o),
+                Depth::Sixteen { .. } => {
+                    byte(o).to_kind(Kind::Int) + byte(o + 1).to_kind(Kind::Int) * 256
+                }
+            })
             .collect();
         // On the CPU the stack and the conversion are the only full-frame copies (the scaling is
-        // in place). To a GPU the 8-bit samples travel (a quarter of the floats), staged once in
-        // page-locked memory (torch's caching host allocator, so no allocation per frame) for a
-        // copy queued on the stream, and are converted there. Stacked last, the samples keep
-        // the channels-last layout the restorer computes in.
+        // in place). To a GPU the integer samples travel (8-bit ones: a quarter of the floats),
+        // staged once in page-locked memory (torch's caching host allocator, so no allocation
+        // per frame) for a copy queued on the stream, and are converted there. Stacked last, the
+        // samples keep the channels-last layout the restorer computes in.
         let samples = Tensor::stack(&channels, 2);
         let samples = if device.is_cuda() {
+            let kind = samples.kind();
             samples
                 .pin_memory(device)
-                .to_device_(device, Kind::Uint8, true, false)
+                .to_device_(device, kind, true, false)
         } else {
             samples
         };
+        // A shifted sample is read with its (zero) low bits, as a fraction of the shifted maximum.
+        let full_scale = match self.samples.depth {
+            depth @ Depth::Eight => depth.max(),
+            depth @ Depth::Sixteen { shift, .. } => depth.max() * f64::from(1u32 << shift),
+        };
         let mut image = samples.to_kind(Kind::Float);
-        let _ = image.g_div_scalar_(255.0);
+        let _ = image.g_div_scalar_(full_scale);
         image.unsqueeze(0).permute([0, 3, 1, 2])
     }
 
-    /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to 8 bits into the plane's
-    /// samples, touching no other byte.
+    /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to the samples' depth into
+    /// the plane's samples, touching no other byte.
     pub fn write(&self, image: &Tensor, data: &mut [u8]) {
         self.check(data.len());
+        let depth = self.samples.depth;
         // One float buffer for the scaled frame, rounded and clamped in place (clamping after
-        // scaling is the same as before, and keeps out-of-range input from wrapping in u8).
-        let mut scaled = image.squeeze_dim(0) * 255.0;
-        let _ = scaled.round_().clamp_(0.0, 255.0);
-        let bytes = scaled
-            .to_kind(Kind::Uint8)
+        // scaling is the same as before, and keeps out-of-range input from wrapping).
+        let mut scaled = image.squeeze_dim(0) * depth.max();
+        let _ = scaled.round_().clamp_(0.0, depth.max());
+        let kind = match depth {
+            Depth::Eight => Kind::Uint8,
+            Depth::Sixteen { .. } => Kind::Int,
+        };
+        let values = scaled
+            .to_kind(kind)
             .permute([1, 2, 0])
             .contiguous()
-            .to_device(Device::Cpu);
-        let values = Vec::<u8>::try_from(bytes.view([-1])).expect("u8 tensor");
-        let (offsets, bpp) = (self.samples.offsets(), self.samples.pixel_bytes());
-        let channels = offsets.len();
-        for (y, row) in values.chunks_exact(self.width * channels).enumerate() {
+            .to_device(Device::Cpu)
+            .view([-1]);
+        let row = self.width * self.samples.offsets().len();
+        match depth {
+            Depth::Eight => {
+                let values = Vec::<u8>::try_from(values).expect("u8 tensor");
+                self.store(&values, row, data, |line, at, &value| line[at] = value);
+            }
+            Depth::Sixteen { shift, .. } => {
+                let values = Vec::<i32>::try_from(values).expect("i32 tensor");
+                self.store(&values, row, data, |line, at, &value| {
+                    let word = ((value as u32) << shift) as u16;
+                    line[at..at + 2].copy_from_slice(&word.to_le_bytes());
+                });
+            }
+        }
+    }
+
+    /// Puts `values` (rows of `row` values, channels last) into the plane with `put(line,
+    /// byte offset in the line, value)`.
+    fn store<T>(
+        &self,
+        values: &[T],
+        row: usize,
+        data: &mut [u8],
+        put: impl Fn(&mut [u8], usize, &T),
+    ) {
+        let (offsets, bpp) = (self.samples.offsets(), self.samples.pixel_bytes);
+        for (y, values) in values.chunks_exact(row).enumerate() {
             let line = &mut data[y * self.stride..];
-            for (x, pixel) in row.chunks_exact(channels).enumerate() {
-                for (&offset, &value) in offsets.iter().zip(pixel) {
-                    line[x * bpp + offset] = value;
+            for (x, pixel) in values.chunks_exact(offsets.len()).enumerate() {
+                for (&offset, value) in offsets.iter().zip(pixel) {
+                    put(line, x * bpp + offset, value);
                 }
             }
         }
@@ -155,10 +224,7 @@ pub fn packed_rgb(image: &Tensor) -> Vec<u8> {
         width,
         height,
         stride: 3 * width,
-        samples: Samples::Rgb {
-            offsets: [0, 1, 2],
-            pixel_bytes: 3,
-        },
+        samples: Samples::rgb([0, 1, 2], 3),
     };
     let mut bytes = vec![0; 3 * width * height];
     plane.write(&image.unsqueeze(0), &mut bytes);
@@ -176,10 +242,7 @@ mod tests {
             width: 2,
             height: 2,
             stride: 10,
-            samples: Samples::Rgb {
-                offsets: [2, 1, 0],
-                pixel_bytes: 4,
-            },
+            samples: Samples::rgb([2, 1, 0], 4),
         };
         let mut data: Vec<u8> = (0..20).map(|i| i as u8 * 10).collect();
         let image = plane.read(&data, Device::Cpu);
@@ -208,12 +271,54 @@ mod tests {
     }
 
     #[test]
+    fn sixteen_bit_samples_in_low_or_high_bits() {
+        // Two 10-bit samples, 0 and 1023, then padding, in the low bits (I420_10LE) or shifted
+        // to the high bits (P010).
+        for (shift, words) in [(0, [0u16, 1023, 0xbeef]), (6, [0, 1023 << 6, 0xbeef])] {
+            let plane = Plane {
+                width: 2,
+                height: 1,
+                stride: 6,
+                samples: Samples::luma(0, 2, Depth::Sixteen { bits: 10, shift }),
+            };
+            let mut data: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let image = plane.read(&data, Device::Cpu);
+            assert_eq!(Vec::<f32>::try_from(image.view([-1])).unwrap(), [0.0, 1.0]);
+            // 0.5 rounds to 512 (0x200), 1/1023 to 1.
+            let written = Tensor::from_slice(&[0.5f32, 1.0 / 1023.0]).view([1, 1, 1, 2]);
+            plane.write(&written, &mut data);
+            let words: Vec<u16> = data
+                .chunks(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            assert_eq!(words, [512 << shift, 1 << shift, 0xbeef], "shift {shift}");
+        }
+    }
+
+    #[test]
+    fn packed_luma_leaves_chroma_alone() {
+        // UYVY: U Y0 V Y1, one 4-byte group for two pixels.
+        let plane = Plane {
+            width: 2,
+            height: 1,
+            stride: 4,
+            samples: Samples::luma(1, 2, Depth::Eight),
+        };
+        let mut data = vec![10u8, 20, 30, 40];
+        let image = plane.read(&data, Device::Cpu);
+        assert_eq!(image.size(), [1, 1, 1, 2]);
+        assert!((image.double_value(&[0, 0, 0, 1]) - 40.0 / 255.0).abs() < 1e-6);
+        plane.write(&(1.0 - &image), &mut data);
+        assert_eq!(data, [10, 235, 30, 215]);
+    }
+
+    #[test]
     fn luma_plane_round_trips_exactly() {
         let plane = Plane {
             width: 3,
             height: 2,
             stride: 4,
-            samples: Samples::Luma,
+            samples: Samples::luma(0, 1, Depth::Eight),
         };
         let mut data = vec![7u8, 8, 9, 99, 10, 11, 12];
         let image = plane.read(&data, Device::Cpu);

@@ -582,6 +582,51 @@ fn gray_crop(name: &str) -> Vec<u8> {
     Vec::<u8>::try_from((luma * 255.0).round().to_kind(Kind::Uint8).view([-1])).unwrap()
 }
 
+/// Every YUV and gray format a gray model takes restores the luma as GRAY8 does: the frame is
+/// converted into the format by GStreamer's videoconvert, restored, and converted back, giving the
+/// GRAY8 result exactly for 8-bit formats, and within one 8-bit step for 10 and 16 bits (restored
+/// at their precision, then truncated back to 8 bits).
+#[test]
+fn every_luma_format_restores_the_luma_as_gray8_does() {
+    init();
+    let (w, h) = (64usize, 48usize);
+    let clean: Vec<u8> = gray_crop("cbsd68_102061_crop.png")
+        .chunks(192)
+        .take(h)
+        .flat_map(|row| row[..w].to_vec())
+        .collect();
+    let blocky = jpeg_round_trip(&clean, w, h, 20);
+    let through = |format: &str| {
+        let mut hx = gst_check::Harness::new_parse(&format!(
+            "videoconvert dither=none ! capsfilter caps=video/x-raw,format={format} ! \
+             hyperres task=dejpeg level=20 ! videoconvert dither=none ! \
+             capsfilter caps=video/x-raw,format=GRAY8"
+        ));
+        hx.set_src_caps_str(&format!(
+            "video/x-raw,format=GRAY8,width={w},height={h},framerate=30/1"
+        ));
+        push(&mut hx, blocky.clone(), 0)
+    };
+    let reference = through("GRAY8");
+    assert!(psnr_8bit(&reference, &clean) > psnr_8bit(&blocky, &clean) + 0.5);
+    for format in [
+        "I420", "YV12", "NV12", "NV21", "Y42B", "NV16", "Y444", "YUY2", "UYVY", "YVYU",
+    ] {
+        assert!(through(format) == reference, "{format}");
+    }
+    for format in [
+        "GRAY16_LE",
+        "I420_10LE",
+        "P010_10LE",
+        "I422_10LE",
+        "Y444_10LE",
+    ] {
+        let out = through(format);
+        let worst = out.iter().zip(&reference).map(|(a, b)| a.abs_diff(*b));
+        assert!(worst.max() <= Some(1), "{format}");
+    }
+}
+
 #[test]
 fn auto_mode_reads_jpeg_quality_with_the_bundled_estimator() {
     let (w, h) = (192, 192);

@@ -13,7 +13,7 @@ use gst_video::subclass::prelude::*;
 use tch::{Device, Kind};
 
 use super::{FieldMode, Mode, Precision, Task};
-use crate::frame::{Plane, Samples};
+use crate::frame::{Depth, Plane, Samples};
 use crate::level_estimator::LevelEstimator;
 use crate::restorer::{self, Restorer, Tiling};
 use crate::task::{self, Colour};
@@ -39,12 +39,25 @@ const RGB_FORMATS: [VideoFormat; 10] = [
     VideoFormat::Argb,
     VideoFormat::Abgr,
 ];
-/// Gray models restore GRAY8, or the Y plane of YUV video (chroma passes through).
-const LUMA_FORMATS: [VideoFormat; 4] = [
+/// Gray models restore GRAY8/16, or the luma of YUV video (chroma passes through): planar and
+/// semi-planar 4:2:0, 4:2:2 and 4:4:4, packed 4:2:2 (the usual capture formats), 8 and 10 bits.
+const LUMA_FORMATS: [VideoFormat; 16] = [
     VideoFormat::Gray8,
     VideoFormat::I420,
+    VideoFormat::Yv12,
     VideoFormat::Nv12,
+    VideoFormat::Nv21,
+    VideoFormat::Y42b,
+    VideoFormat::Nv16,
     VideoFormat::Y444,
+    VideoFormat::Yuy2,
+    VideoFormat::Uyvy,
+    VideoFormat::Yvyu,
+    VideoFormat::Gray16Le,
+    VideoFormat::I42010le,
+    VideoFormat::P01010le,
+    VideoFormat::I42210le,
+    VideoFormat::Y44410le,
 ];
 
 const DEFAULT_LEVEL: f64 = 25.0;
@@ -674,24 +687,87 @@ fn fields(plane: Plane) -> Vec<(usize, Plane)> {
     [0, 1].into_iter().filter_map(field).collect()
 }
 
-/// How the samples of `format` sit in plane 0.
+/// How the samples a model reads (R, G, B, or Y) sit in plane 0 of `format`, from GStreamer's
+/// description of the format; None where they are elsewhere or stored otherwise.
 fn samples_of(format: VideoFormat) -> Option<Samples> {
-    use VideoFormat as F;
-    let rgb = |offsets, pixel_bytes| {
-        Some(Samples::Rgb {
-            offsets,
-            pixel_bytes,
-        })
+    let info = gst_video::VideoFormatInfo::from_format(format);
+    let components: &[usize] = if info.is_rgb() { &[0, 1, 2] } else { &[0] };
+    let first = components[0];
+    let same_layout = components.iter().all(|&c| {
+        info.plane()[c] == 0
+            && info.depth()[c] == info.depth()[first]
+            && info.pixel_stride()[c] == info.pixel_stride()[first]
+    });
+    let pixel_bytes = usize::try_from(info.pixel_stride()[first]).ok()?;
+    let depth = match (info.depth()[first], info.shift()[first]) {
+        (8, 0) => Depth::Eight,
+        (bits @ 9..=16, shift) if info.is_le() && pixel_bytes % 2 == 0 => {
+            Depth::Sixteen { bits, shift }
+        }
+        _ => return None,
     };
-    match format {
-        F::Rgb => rgb([0, 1, 2], 3),
-        F::Bgr => rgb([2, 1, 0], 3),
-        F::Rgbx | F::Rgba => rgb([0, 1, 2], 4),
-        F::Bgrx | F::Bgra => rgb([2, 1, 0], 4),
-        F::Xrgb | F::Argb => rgb([1, 2, 3], 4),
-        F::Xbgr | F::Abgr => rgb([3, 2, 1], 4),
-        F::Gray8 | F::I420 | F::Nv12 | F::Y444 => Some(Samples::Luma),
+    if !same_layout || pixel_bytes == 0 {
+        return None;
+    }
+    let offset = |c: usize| info.poffset()[c] as usize;
+    match (components, depth) {
+        ([r, g, b], Depth::Eight) => Some(Samples::rgb(
+            [offset(*r), offset(*g), offset(*b)],
+            pixel_bytes,
+        )),
+        ([y], depth) => Some(Samples::luma(offset(*y), pixel_bytes, depth)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_format_has_its_samples_in_plane_0() {
+        gst::init().unwrap();
+        for format in RGB_FORMATS {
+            assert_eq!(
+                samples_of(format).map(Samples::channels),
+                Some(3),
+                "{format:?}"
+            );
+        }
+        for format in LUMA_FORMATS {
+            assert_eq!(
+                samples_of(format).map(Samples::channels),
+                Some(1),
+                "{format:?}"
+            );
+        }
+        let eight = Depth::Eight;
+        let ten = |shift| Depth::Sixteen { bits: 10, shift };
+        let cases = [
+            (VideoFormat::Bgra, Samples::rgb([2, 1, 0], 4)),
+            (VideoFormat::Xrgb, Samples::rgb([1, 2, 3], 4)),
+            (VideoFormat::Rgb, Samples::rgb([0, 1, 2], 3)),
+            (VideoFormat::I420, Samples::luma(0, 1, eight)),
+            (VideoFormat::Yuy2, Samples::luma(0, 2, eight)),
+            (VideoFormat::Uyvy, Samples::luma(1, 2, eight)),
+            (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
+            (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
+            (
+                VideoFormat::Gray16Le,
+                Samples::luma(0, 2, Depth::Sixteen { bits: 16, shift: 0 }),
+            ),
+        ];
+        for (format, samples) in cases {
+            assert_eq!(samples_of(format), Some(samples), "{format:?}");
+        }
+        // Big-endian words and 10-bit samples packed three to 32 bits are not read.
+        for format in [
+            VideoFormat::Gray16Be,
+            VideoFormat::V210,
+            VideoFormat::Nv1210le32,
+        ] {
+            assert_eq!(samples_of(format), None, "{format:?}");
+        }
     }
 }
 

@@ -720,57 +720,6 @@ fn samples_of(format: VideoFormat) -> Option<Samples> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_listed_format_has_its_samples_in_plane_0() {
-        gst::init().unwrap();
-        for format in RGB_FORMATS {
-            assert_eq!(
-                samples_of(format).map(Samples::channels),
-                Some(3),
-                "{format:?}"
-            );
-        }
-        for format in LUMA_FORMATS {
-            assert_eq!(
-                samples_of(format).map(Samples::channels),
-                Some(1),
-                "{format:?}"
-            );
-        }
-        let eight = Depth::Eight;
-        let ten = |shift| Depth::Sixteen { bits: 10, shift };
-        let cases = [
-            (VideoFormat::Bgra, Samples::rgb([2, 1, 0], 4)),
-            (VideoFormat::Xrgb, Samples::rgb([1, 2, 3], 4)),
-            (VideoFormat::Rgb, Samples::rgb([0, 1, 2], 3)),
-            (VideoFormat::I420, Samples::luma(0, 1, eight)),
-            (VideoFormat::Yuy2, Samples::luma(0, 2, eight)),
-            (VideoFormat::Uyvy, Samples::luma(1, 2, eight)),
-            (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
-            (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
-            (
-                VideoFormat::Gray16Le,
-                Samples::luma(0, 2, Depth::Sixteen { bits: 16, shift: 0 }),
-            ),
-        ];
-        for (format, samples) in cases {
-            assert_eq!(samples_of(format), Some(samples), "{format:?}");
-        }
-        // Big-endian words and 10-bit samples packed three to 32 bits are not read.
-        for format in [
-            VideoFormat::Gray16Be,
-            VideoFormat::V210,
-            VideoFormat::Nv1210le32,
-        ] {
-            assert_eq!(samples_of(format), None, "{format:?}");
-        }
-    }
-}
-
 impl VideoFilterImpl for HyperRes {
     fn set_info(
         &self,
@@ -884,5 +833,56 @@ impl VideoFilterImpl for HyperRes {
             cpu_buffers::cached_bytes() >> 20
         );
         Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_format_has_its_samples_in_plane_0() {
+        gst::init().unwrap();
+        for format in RGB_FORMATS {
+            assert_eq!(
+                samples_of(format).map(Samples::channels),
+                Some(3),
+                "{format:?}"
+            );
+        }
+        for format in LUMA_FORMATS {
+            assert_eq!(
+                samples_of(format).map(Samples::channels),
+                Some(1),
+                "{format:?}"
+            );
+        }
+        let eight = Depth::Eight;
+        let ten = |shift| Depth::Sixteen { bits: 10, shift };
+        let cases = [
+            (VideoFormat::Bgra, Samples::rgb([2, 1, 0], 4)),
+            (VideoFormat::Xrgb, Samples::rgb([1, 2, 3], 4)),
+            (VideoFormat::Rgb, Samples::rgb([0, 1, 2], 3)),
+            (VideoFormat::I420, Samples::luma(0, 1, eight)),
+            (VideoFormat::Yuy2, Samples::luma(0, 2, eight)),
+            (VideoFormat::Uyvy, Samples::luma(1, 2, eight)),
+            (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
+            (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
+            (
+                VideoFormat::Gray16Le,
+                Samples::luma(0, 2, Depth::Sixteen { bits: 16, shift: 0 }),
+            ),
+        ];
+        for (format, samples) in cases {
+            assert_eq!(samples_of(format), Some(samples), "{format:?}");
+        }
+        // Big-endian words and 10-bit samples packed three to 32 bits are not read.
+        for format in [
+            VideoFormat::Gray16Be,
+            VideoFormat::V210,
+            VideoFormat::Nv1210le32,
+        ] {
+            assert_eq!(samples_of(format), None, "{format:?}");
+        }
     }
 }

@@ -610,7 +610,8 @@ fn every_luma_format_restores_the_luma_as_gray8_does() {
     let reference = through("GRAY8");
     assert!(psnr_8bit(&reference, &clean) > psnr_8bit(&blocky, &clean) + 0.5);
     for format in [
-        "I420", "YV12", "NV12", "NV21", "Y42B", "NV16", "Y444", "YUY2", "UYVY", "YVYU",
+        "I420", "YV12", "NV12", "NV21", "Y42B", "NV16", "NV24", "Y444", "Y41B", "YUY2", "UYVY",
+        "YVYU", "AYUV",
     ] {
         assert!(through(format) == reference, "{format}");
     }

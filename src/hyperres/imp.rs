@@ -39,9 +39,10 @@ const RGB_FORMATS: [VideoFormat; 10] = [
     VideoFormat::Argb,
     VideoFormat::Abgr,
 ];
-/// Gray models restore GRAY8/16, or the luma of YUV video (chroma passes through): planar and
-/// semi-planar 4:2:0, 4:2:2 and 4:4:4, packed 4:2:2 (the usual capture formats), 8 and 10 bits.
-const LUMA_FORMATS: [VideoFormat; 16] = [
+/// Gray models restore GRAY8/16, or the luma of YUV video (chroma and alpha pass through):
+/// planar and semi-planar 4:2:0, 4:2:2, 4:4:4 and 4:1:1, packed 4:2:2 (the usual capture formats)
+/// and 4:4:4 with alpha, 8 and 10 bits.
+const LUMA_FORMATS: [VideoFormat; 19] = [
     VideoFormat::Gray8,
     VideoFormat::I420,
     VideoFormat::Yv12,
@@ -49,10 +50,13 @@ const LUMA_FORMATS: [VideoFormat; 16] = [
     VideoFormat::Nv21,
     VideoFormat::Y42b,
     VideoFormat::Nv16,
+    VideoFormat::Nv24,
     VideoFormat::Y444,
+    VideoFormat::Y41b,
     VideoFormat::Yuy2,
     VideoFormat::Uyvy,
     VideoFormat::Yvyu,
+    VideoFormat::Ayuv,
     VideoFormat::Gray16Le,
     VideoFormat::I42010le,
     VideoFormat::P01010le,
@@ -866,6 +870,7 @@ mod tests {
             (VideoFormat::I420, Samples::luma(0, 1, eight)),
             (VideoFormat::Yuy2, Samples::luma(0, 2, eight)),
             (VideoFormat::Uyvy, Samples::luma(1, 2, eight)),
+            (VideoFormat::Ayuv, Samples::luma(1, 4, eight)),
             (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
             (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
             (

@@ -253,6 +253,25 @@ fn interlaced_frames_are_restored_field_by_field() {
     );
 }
 
+/// bypass passes frames through untouched without computing, and can be switched while playing.
+#[test]
+fn bypass_switches_restoration_off_and_on_while_playing() {
+    let clean = load_crop("cbsd68_102061_crop.png")
+        .narrow(1, 0, 32)
+        .narrow(2, 0, 32);
+    let noisy = packed_rgb(&add_noise(&clean, 25.0, 1));
+    let element = element(&[model(&fixture()), ("bypass", "true")]);
+    let mut h = harness_of(&element, &rgb_caps(32, 32));
+    assert!(push(&mut h, noisy.clone(), 0) == noisy);
+    assert_eq!(updates(&h), 0, "nothing computed while bypassed");
+    element.set_property("bypass", false);
+    assert!(push(&mut h, noisy.clone(), 1) != noisy);
+    assert_eq!(updates(&h), 1);
+    element.set_property("bypass", true);
+    assert!(push(&mut h, noisy.clone(), 2) == noisy);
+    assert!(element.property::<bool>("bypass"));
+}
+
 /// QoS is on by default: after a sink reports a frame 1 s late, a frame before the earliest time
 /// the sink can still show is dropped unrestored; with qos=false it is restored.
 #[test]

@@ -273,6 +273,14 @@ impl ObjectImpl for HyperRes {
                     .default_value(0)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("bypass")
+                    .nick("Bypass")
+                    .blurb(
+                        "Pass frames through untouched and compute nothing (an on/off switch for \
+                         comparing, settable while playing; the model stays loaded)",
+                    )
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt64::builder("weight-updates")
                     .nick("Weight updates")
                     .blurb("How many times the weights were generated for a new level (diagnostics)")
@@ -310,6 +318,8 @@ impl ObjectImpl for HyperRes {
             "tile-size" => settings.live.tile_size = value.get().unwrap(),
             "tile-overlap" => settings.live.tile_overlap = value.get().unwrap(),
             "field-mode" => settings.live.field_mode = value.get().unwrap(),
+            // BaseTransform's passthrough: frames are pushed on as they are, without a call here.
+            "bypass" => self.obj().set_passthrough(value.get().unwrap()),
             other => unreachable!("no writable property {other}"),
         }
     }
@@ -331,6 +341,7 @@ impl ObjectImpl for HyperRes {
             "tile-size" => settings.live.tile_size.to_value(),
             "tile-overlap" => settings.live.tile_overlap.to_value(),
             "field-mode" => settings.live.field_mode.to_value(),
+            "bypass" => self.obj().is_passthrough().to_value(),
             "weight-updates" => lock(&self.weight_updates).to_value(),
             other => unreachable!("no property {other}"),
         }

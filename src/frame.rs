@@ -1,8 +1,9 @@
-//! Video frame memory <-> network tensors, without GStreamer types: a plane of 8-bit pixels
-//! described by its size, stride and where the colour samples sit in each pixel.
+//! Video frame memory <-> network tensors, without GStreamer types: a plane of pixels described
+//! by its size, stride, where the samples read sit in each pixel and how they are stored (8 bits,
+//! or 10 to 16 in 16-bit words).
 //!
 //! Only the restored samples are written back, so in-place processing leaves alpha, padding bytes
-//! and (for a luma plane) the chroma planes exactly as they were.
+//! and (for luma) the chroma samples exactly as they were.
 
 use tch::{Device, Kind, Tensor};
 

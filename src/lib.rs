@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod cpu_bf16;
 pub mod cpu_buffers;
 pub mod cuda_fp32;
+pub mod ensemble;
 pub mod frame;
 mod hyperres;
 pub mod level_estimator;

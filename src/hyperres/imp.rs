@@ -17,7 +17,7 @@ use crate::frame::{Depth, Plane, Samples};
 use crate::level_estimator::LevelEstimator;
 use crate::restorer::{self, Restorer, Tiling};
 use crate::task::{self, Colour};
-use crate::{cpu_bf16, cpu_buffers};
+use crate::{cpu_bf16, cpu_buffers, ensemble};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -92,6 +92,7 @@ struct Live {
     tile_size: u32,
     tile_overlap: u32,
     field_mode: FieldMode,
+    ensemble: u32,
 }
 
 impl Default for Settings {
@@ -111,6 +112,7 @@ impl Default for Settings {
                 tile_size: 0,
                 tile_overlap: DEFAULT_OVERLAP,
                 field_mode: FieldMode::Fields,
+                ensemble: 1,
             },
         }
     }
@@ -273,6 +275,18 @@ impl ObjectImpl for HyperRes {
                     .default_value(0)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("ensemble")
+                    .nick("Self-ensemble")
+                    .blurb(
+                        "Average the restorations of this many flipped and transposed copies of \
+                         each frame (1: off; 2, 4 or 8: about 0.1-0.2 dB more for 2, 4 or 8 times \
+                         the compute, for offline work)",
+                    )
+                    .minimum(1)
+                    .maximum(ensemble::MAX_COPIES as u32)
+                    .default_value(1)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoolean::builder("bypass")
                     .nick("Bypass")
                     .blurb(
@@ -318,6 +332,7 @@ impl ObjectImpl for HyperRes {
             "tile-size" => settings.live.tile_size = value.get().unwrap(),
             "tile-overlap" => settings.live.tile_overlap = value.get().unwrap(),
             "field-mode" => settings.live.field_mode = value.get().unwrap(),
+            "ensemble" => settings.live.ensemble = value.get().unwrap(),
             // BaseTransform's passthrough: frames are pushed on as they are, without a call here.
             "bypass" => self.obj().set_passthrough(value.get().unwrap()),
             other => unreachable!("no writable property {other}"),
@@ -341,6 +356,7 @@ impl ObjectImpl for HyperRes {
             "tile-size" => settings.live.tile_size.to_value(),
             "tile-overlap" => settings.live.tile_overlap.to_value(),
             "field-mode" => settings.live.field_mode.to_value(),
+            "ensemble" => settings.live.ensemble.to_value(),
             "bypass" => self.obj().is_passthrough().to_value(),
             "weight-updates" => lock(&self.weight_updates).to_value(),
             other => unreachable!("no property {other}"),
@@ -838,7 +854,8 @@ impl VideoFilterImpl for HyperRes {
             overlap: i64::from(live.tile_overlap),
         };
         for ((offset, part), image) in parts.iter().zip(&images) {
-            let restored = state.restorer.restore_tiled(image, tiling);
+            let restored =
+                ensemble::restore(&state.restorer, image, tiling, live.ensemble as usize);
             part.write(&restored, &mut data[*offset..]);
         }
         gst::trace!(

@@ -11,8 +11,9 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use clap::Args;
 use gsthyperres::checkpoint;
+use gsthyperres::ensemble;
 use gsthyperres::level_estimator::LevelEstimator;
-use gsthyperres::restorer::Restorer;
+use gsthyperres::restorer::{Restorer, Tiling};
 use gsthyperres::task::{Colour, ModelKind, Task};
 use serde_json::{Map, Value, json};
 use tch::{Device, Kind, Tensor};
@@ -70,6 +71,10 @@ pub struct EvalArgs {
     /// a CPU with AMX).
     #[arg(long, value_enum, default_value = "fp32")]
     precision: Precision,
+    /// Self-ensemble: average the restorations of this many flipped and transposed copies
+    /// (1..=8; the element's `ensemble`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
+    ensemble: u8,
     /// Also restore on the CPU in fp32 and report the relative L2 distance of the two outputs
     /// (`cpu_rel_l2`, before rounding): checks a CUDA device and precision against the CPU.
     #[arg(long, conflicts_with = "ffmpeg")]
@@ -120,6 +125,8 @@ enum Subject {
         blind: Option<LevelEstimator>,
         /// The CPU fp32 restorer of `--against-cpu`.
         cpu: Option<Box<Restorer>>,
+        /// Copies averaged (`--ensemble`).
+        copies: usize,
     },
     Estimator(LevelEstimator),
     Ffmpeg(FfmpegFilter),
@@ -179,11 +186,14 @@ impl Subject {
                 restorer,
                 blind,
                 cpu,
+                copies,
             } => {
                 // Float32 on the CPU (`restore` returns float32 in [0, 1]), before rounding.
                 let mut restore_raw = |level: f64| -> anyhow::Result<Tensor> {
                     restorer.set_level(level)?;
-                    let out = restorer.restore(&degraded.unsqueeze(0)).squeeze_dim(0);
+                    let images = degraded.unsqueeze(0);
+                    let out = ensemble::restore(restorer, &images, Tiling::default(), *copies)
+                        .squeeze_dim(0);
                     Ok(out.to_device(Device::Cpu))
                 };
                 let start = Instant::now();
@@ -408,6 +418,7 @@ fn load_subject(
                 restorer: Box::new(restorer),
                 blind,
                 cpu,
+                copies: usize::from(args.ensemble),
             }
         }
         ModelKind::Estimator => Subject::Estimator(LevelEstimator::load(model, device)?),

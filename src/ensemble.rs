@@ -2,7 +2,7 @@
 //! turned back and all averaged. The network is not equivariant to these, so its errors partly
 //! cancel: more quality for n times the compute (for offline work, not real time).
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::restorer::{Restorer, Tiling};
 
@@ -28,11 +28,14 @@ impl Symmetry {
         }
     }
 
-    fn flips(self) -> Vec<i64> {
-        [(self.flip_y, 2), (self.flip_x, 3)]
-            .into_iter()
-            .filter_map(|(on, dim)| on.then_some(dim))
-            .collect()
+    /// The dimensions flipped.
+    fn flips(self) -> &'static [i64] {
+        match (self.flip_y, self.flip_x) {
+            (false, false) => &[],
+            (true, false) => &[2],
+            (false, true) => &[3],
+            (true, true) => &[2, 3],
+        }
     }
 
     /// Applies the symmetry to `[N, C, H, W]` images.
@@ -43,7 +46,7 @@ impl Symmetry {
             x.shallow_clone()
         };
         let flips = self.flips();
-        if flips.is_empty() { x } else { x.flip(&flips) }
+        if flips.is_empty() { x } else { x.flip(flips) }
     }
 
     /// Undoes [`Symmetry::apply`].
@@ -52,7 +55,7 @@ impl Symmetry {
         let y = if flips.is_empty() {
             y.shallow_clone()
         } else {
-            y.flip(&flips)
+            y.flip(flips)
         };
         if self.transpose { y.transpose(2, 3) } else { y }
     }
@@ -62,19 +65,18 @@ impl Symmetry {
 /// 1 is the plain restoration.
 pub fn restore(restorer: &Restorer, images: &Tensor, tiling: Tiling, copies: usize) -> Tensor {
     let copies = copies.clamp(1, MAX_COPIES);
+    let sum = (0..copies)
+        .map(|k| {
+            let symmetry = Symmetry::nth(k);
+            symmetry.undo(&restorer.restore_tiled(&symmetry.apply(images), tiling))
+        })
+        .reduce(|total, restored| total + restored)
+        .expect("at least one copy");
     if copies == 1 {
-        return restorer.restore_tiled(images, tiling);
+        sum
+    } else {
+        sum / copies as f64
     }
-    let mut sum: Option<Tensor> = None;
-    for k in 0..copies {
-        let symmetry = Symmetry::nth(k);
-        let restored = symmetry.undo(&restorer.restore_tiled(&symmetry.apply(images), tiling));
-        sum = Some(match sum {
-            Some(total) => total + restored,
-            None => restored.to_kind(Kind::Float),
-        });
-    }
-    sum.expect("at least two copies") / copies as f64
 }
 
 #[cfg(test)]
@@ -83,7 +85,7 @@ mod tests {
 
     #[test]
     fn the_eight_symmetries_are_distinct_and_undone() {
-        let x = Tensor::arange(2 * 3 * 5, (Kind::Float, tch::Device::Cpu)).view([1, 2, 3, 5]);
+        let x = Tensor::arange(2 * 3 * 5, (tch::Kind::Float, tch::Device::Cpu)).view([1, 2, 3, 5]);
         let moved: Vec<Tensor> = (0..MAX_COPIES)
             .map(|k| Symmetry::nth(k).apply(&x))
             .collect();

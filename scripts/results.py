@@ -363,8 +363,8 @@ def main():
         + gpu_hours()
         + full_size_progress(full)
         + (f"Averaging 8 flipped and transposed copies (`ensemble=8`, 8 times the compute) puts it at "
-           f"{', '.join(f'{g:+.2f} dB' for g in paper_gaps(full8).values())} against the paper's single passes.\n"
-           if full8 else ""))
+           f"{', '.join(f'{g:+.2f} dB' for g in paper_gaps(full8).values())} against the paper's single passes "
+           f"at the same sigmas.\n" if full8 else ""))
 
     # Noise estimator.
     est = evaluate_model("estimator-noise-cbsd68")

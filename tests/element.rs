@@ -41,6 +41,13 @@ fn gray_fixture(dir: &Path) -> PathBuf {
     random_restorer_checkpoint(dir, config, 3)
 }
 
+/// The top-left `w` x `h` pixels of a committed crop as packed RGB, clean and with noise of `sigma`.
+fn noisy_crop(name: &str, w: i64, h: i64, sigma: f64, seed: i64) -> (Vec<u8>, Vec<u8>) {
+    let clean = load_crop(name).narrow(1, 0, h).narrow(2, 0, w);
+    let noisy = add_noise(&clean, sigma, seed);
+    (packed_rgb(&clean), packed_rgb(&noisy))
+}
+
 /// A harness around a `hyperres` configured with `properties` (the harness starts it at once).
 fn harness(properties: &[(&str, &str)], caps: &str) -> gst_check::Harness {
     harness_of(&element(properties), caps)
@@ -191,14 +198,9 @@ fn weights_are_generated_only_when_the_level_changes() {
 /// in interleaved mode and for the buffers a mixed stream flags as interlaced.
 #[test]
 fn interlaced_frames_are_restored_field_by_field() {
-    let field = |name: &str, seed: i64| {
-        let clean = load_crop(name).narrow(1, 0, 48).narrow(2, 0, 64);
-        let noisy = add_noise(&clean, 25.0, seed);
-        (packed_rgb(&clean), packed_rgb(&noisy))
-    };
     // Two different pictures in the two fields: the most motion there can be.
-    let (clean_top, top) = field("cbsd68_102061_crop.png", 1);
-    let (clean_bottom, bottom) = field("cbsd68_101087_crop.png", 2);
+    let (clean_top, top) = noisy_crop("cbsd68_102061_crop.png", 64, 48, 25.0, 1);
+    let (clean_bottom, bottom) = noisy_crop("cbsd68_101087_crop.png", 64, 48, 25.0, 2);
     let row = 64 * 3;
     let interleave = |a: &[u8], b: &[u8]| -> Vec<u8> {
         a.chunks(row)
@@ -257,11 +259,7 @@ fn interlaced_frames_are_restored_field_by_field() {
 /// back wrongly would blur the average and lose decibels instead).
 #[test]
 fn the_self_ensemble_restores_better_than_one_pass() {
-    let clean = load_crop("cbsd68_119082_crop.png")
-        .narrow(1, 0, 96)
-        .narrow(2, 0, 128);
-    let noisy = add_noise(&clean, 25.0, 4);
-    let (clean, noisy) = (packed_rgb(&clean), packed_rgb(&noisy));
+    let (clean, noisy) = noisy_crop("cbsd68_119082_crop.png", 128, 96, 25.0, 4);
     let fixture = fixture();
     let restored = |copies: &str| {
         let properties = [model(&fixture), ("level", "25.0"), ("ensemble", copies)];
@@ -279,10 +277,7 @@ fn the_self_ensemble_restores_better_than_one_pass() {
 /// bypass passes frames through untouched without computing, and can be switched while playing.
 #[test]
 fn bypass_switches_restoration_off_and_on_while_playing() {
-    let clean = load_crop("cbsd68_102061_crop.png")
-        .narrow(1, 0, 32)
-        .narrow(2, 0, 32);
-    let noisy = packed_rgb(&add_noise(&clean, 25.0, 1));
+    let (_, noisy) = noisy_crop("cbsd68_102061_crop.png", 32, 32, 25.0, 1);
     let element = element(&[model(&fixture()), ("bypass", "true")]);
     let mut h = harness_of(&element, &rgb_caps(32, 32));
     assert!(push(&mut h, noisy.clone(), 0) == noisy);

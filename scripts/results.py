@@ -231,6 +231,11 @@ def paper_gaps(result):
     return {level: result[level]["psnr"] - result[level]["published"]["psnr"] for level in PAPER_DENOISE_LEVELS}
 
 
+def gaps_text(gaps):
+    """Signed distances to the paper, as a sentence's list."""
+    return ", ".join(f"{g:+.2f} dB" for g in gaps.values())
+
+
 def full_size_progress(full):
     """Where the bundled full-size model (its CBSD68 results by level, empty if there is none) stands
     against the paper, and what storing it in f16 costs."""
@@ -240,7 +245,7 @@ def full_size_progress(full):
     gaps = paper_gaps(full)
     bundled = BUNDLED_FULL_DENOISE.relative_to(ROOT)
     text = (f"The bundled full-size model (`{bundled}`: {model_card(BUNDLED_FULL_DENOISE)}) stands at "
-            f"{', '.join(f'{g:+.2f} dB' for g in gaps.values())} against the paper at sigma "
+            f"{gaps_text(gaps)} against the paper at sigma "
             f"{', '.join(f'{level:g}' for level in gaps)}: ")
     if min(gaps.values()) >= -TARGET_GAP_DB:
         text += f"within {TARGET_GAP_DB} dB of the paper at every one of them, trained on this CPU alone. "
@@ -363,7 +368,7 @@ def main():
         + gpu_hours()
         + full_size_progress(full)
         + (f"Averaging 8 flipped and transposed copies (`ensemble=8`, 8 times the compute) puts it at "
-           f"{', '.join(f'{g:+.2f} dB' for g in paper_gaps(full8).values())} against the paper's single passes "
+           f"{gaps_text(paper_gaps(full8))} against the paper's single passes "
            f"at the same sigmas.\n" if full8 else ""))
 
     # Noise estimator.

@@ -220,10 +220,8 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
             args.python.display()
         );
     }
-    if !cpu_bf16::is_fast() {
-        eprintln!(
-            "CPU bf16 rows skipped: this CPU has no AMX, without which bf16 runs slower than fp32"
-        );
+    if let Some(why) = cpu_bf16::slower_than_fp32(Device::Cpu) {
+        eprintln!("CPU bf16 rows skipped: {why}");
     }
     Ok(Setup {
         exe,

@@ -454,6 +454,63 @@ fn start_error(configure: impl FnOnce(&gst::Element)) -> String {
     }
 }
 
+/// libtorch running out of memory (here: a frame whose first activation needs 17 GB, under a 12 GiB
+/// address-space limit) is an error that names the cause and the remedy, and the same element then
+/// restarts. The test runs itself again under `prlimit` so that the limit binds nothing else.
+#[test]
+fn running_out_of_memory_is_an_error_and_the_element_restarts() {
+    const NAME: &str = "running_out_of_memory_is_an_error_and_the_element_restarts";
+    if std::env::var_os("HYPERRES_TEST_MEMORY_LIMITED").is_none() {
+        let child = std::process::Command::new("prlimit")
+            .arg(format!("--as={}", 12u64 << 30))
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture"])
+            .env("HYPERRES_TEST_MEMORY_LIMITED", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(
+            child.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&child.stderr)
+        );
+        return;
+    }
+    init();
+    let pipeline = gst::parse::launch(
+        "videotestsrc pattern=black num-buffers=1 ! capsfilter name=size ! hyperres name=h device=cpu ! fakesink",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let hyperres = pipeline.by_name("h").unwrap();
+    hyperres.set_property("model-location", fixture().to_str().unwrap());
+    let bus = pipeline.bus().unwrap();
+    let run = |size: u32| {
+        let caps = format!("video/x-raw,format=RGB,width={size},height={size}");
+        let caps: gst::Caps = caps.parse().unwrap();
+        pipeline.by_name("size").unwrap().set_property("caps", caps);
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let types = [gst::MessageType::Error, gst::MessageType::Eos];
+        let message = bus.timed_pop_filtered(gst::ClockTime::from_seconds(60), &types);
+        pipeline.set_state(gst::State::Null).unwrap();
+        match message.expect("an error or the end of the stream").view() {
+            gst::MessageView::Error(e) => Some(format!("{}", e.error())),
+            _ => None,
+        }
+    };
+    let err = run(8192).expect("restoring 8192 x 8192 fails");
+    assert!(
+        err.starts_with("restoring the frame failed: ")
+            && err.contains("out of memory")
+            && err.contains("tile-size"),
+        "{err}"
+    );
+    assert_eq!(run(64), None, "the element restarts after the failure");
+    // The restarted element restored its frame (the count starts again at each start).
+    assert_eq!(hyperres.property::<u64>("weight-updates"), 1);
+}
+
 #[test]
 fn bad_configurations_give_error_messages_not_crashes() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,3 +1,5 @@
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
@@ -643,6 +645,60 @@ impl HyperRes {
         }
         state.estimate
     }
+
+    /// Restores the pictures `parts` of one frame in `data` at the level `live` asks for.
+    fn restore_parts(
+        &self,
+        state: &mut State,
+        live: &Live,
+        parts: &[(usize, Plane)],
+        data: &mut [u8],
+        pts: Option<gst::ClockTime>,
+    ) -> Result<(), String> {
+        let device = state.restorer.device();
+        let images: Vec<_> = parts
+            .iter()
+            .map(|(offset, part)| part.read(&data[*offset..], device))
+            .collect();
+
+        let requested = match live.mode {
+            Mode::Auto => self
+                .auto_level(state, &images[0], live, pts)
+                .unwrap_or(live.level),
+            Mode::Manual => live.level,
+        };
+        state.frames += 1;
+        let [low, high] = state.allowed;
+        let level = requested.clamp(low, high);
+        if level != requested && state.last_clamped != Some(requested) {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "level {requested} is outside {low}..{high} for this model; using {level}"
+            );
+            state.last_clamped = Some(requested);
+        }
+        let started = Instant::now();
+        if state.restorer.set_level(level).map_err(|e| e.to_string())? {
+            *lock(&self.weight_updates) += 1;
+            gst::debug!(
+                CAT,
+                imp = self,
+                "weights generated for level {level} in {:?}",
+                started.elapsed()
+            );
+        }
+        let tiling = Tiling {
+            tile: i64::from(live.tile_size),
+            overlap: i64::from(live.tile_overlap),
+        };
+        for ((offset, part), image) in parts.iter().zip(&images) {
+            let restored =
+                ensemble::restore(&state.restorer, image, tiling, live.ensemble as usize);
+            part.write(&restored, &mut data[*offset..]);
+        }
+        Ok(())
+    }
 }
 
 impl BaseTransformImpl for HyperRes {
@@ -812,51 +868,16 @@ impl VideoFilterImpl for HyperRes {
             vec![(0, plane)]
         };
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-        let device = state.restorer.device();
-        let images: Vec<_> = parts
-            .iter()
-            .map(|(offset, part)| part.read(&data[*offset..], device))
-            .collect();
-
-        let requested = match live.mode {
-            Mode::Auto => self
-                .auto_level(state, &images[0], &live, pts)
-                .unwrap_or(live.level),
-            Mode::Manual => live.level,
-        };
-        state.frames += 1;
-        let [low, high] = state.allowed;
-        let level = requested.clamp(low, high);
-        if level != requested && state.last_clamped != Some(requested) {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "level {requested} is outside {low}..{high} for this model; using {level}"
-            );
-            state.last_clamped = Some(requested);
-        }
-        let started = Instant::now();
-        if state
-            .restorer
-            .set_level(level)
-            .map_err(|_| gst::FlowError::Error)?
-        {
-            *lock(&self.weight_updates) += 1;
-            gst::debug!(
-                CAT,
-                imp = self,
-                "weights generated for level {level} in {:?}",
-                started.elapsed()
-            );
-        }
-        let tiling = Tiling {
-            tile: i64::from(live.tile_size),
-            overlap: i64::from(live.tile_overlap),
-        };
-        for ((offset, part), image) in parts.iter().zip(&images) {
-            let restored =
-                ensemble::restore(&state.restorer, image, tiling, live.ensemble as usize);
-            part.write(&restored, &mut data[*offset..]);
+        // libtorch reports failures, running out of memory above all, as panics: caught here they
+        // become an error naming the cause, and the element can be restarted (gstreamer-rs would
+        // catch them too, but then refuse every later call of this instance).
+        let restored = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.restore_parts(state, &live, &parts, data, pts)
+        }))
+        .unwrap_or_else(|panic| Err(torch_failure(&*panic)));
+        if let Err(message) = restored {
+            gst::element_imp_error!(self, gst::LibraryError::Failed, ("{message}"));
+            return Err(gst::FlowError::Error);
         }
         gst::trace!(
             CAT,
@@ -866,6 +887,28 @@ impl VideoFilterImpl for HyperRes {
         );
         Ok(gst::FlowSuccess::Ok)
     }
+}
+
+/// The message for a panic caught while restoring: tch's panics wrap libtorch's message, C++
+/// backtrace and all, in `Torch("...")`, of which the first line says what went wrong.
+fn torch_failure(panic: &(dyn Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    let cause = text.split_once("Torch(\"").map_or(text, |(_, torch)| torch);
+    let cause = cause
+        .split("\\n")
+        .next()
+        .unwrap_or(cause)
+        .trim_end_matches("\")");
+    let hint = if cause.contains("out of memory") || cause.contains("allocate memory") {
+        "; a tile-size (e.g. 512) bounds the memory a frame needs"
+    } else {
+        ""
+    };
+    format!("restoring the frame failed: {cause}{hint}")
 }
 
 #[cfg(test)]
@@ -917,5 +960,35 @@ mod tests {
         ] {
             assert_eq!(samples_of(format), None, "{format:?}");
         }
+    }
+
+    #[test]
+    fn libtorch_failures_become_one_line_messages() {
+        let caught =
+            |work: fn() -> tch::Tensor| torch_failure(&*panic::catch_unwind(work).unwrap_err());
+
+        let message = caught(|| {
+            let a = tch::Tensor::zeros([2, 3], (Kind::Float, Device::Cpu));
+            a.matmul(&a)
+        });
+        assert!(
+            message.starts_with(
+                "restoring the frame failed: mat1 and mat2 shapes cannot be multiplied"
+            ),
+            "{message}"
+        );
+        assert!(
+            !message.contains("Exception raised from") && !message.contains("\\n"),
+            "{message}"
+        );
+        assert!(!message.contains("tile-size"), "{message}");
+
+        // 4 PiB: more than any machine can give, so libtorch's allocator fails at once.
+        let message = caught(|| tch::Tensor::empty([1 << 50], (Kind::Float, Device::Cpu)));
+        assert!(message.contains("can't allocate memory"), "{message}");
+        assert!(
+            message.ends_with("a tile-size (e.g. 512) bounds the memory a frame needs"),
+            "{message}"
+        );
     }
 }

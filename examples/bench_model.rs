@@ -1,12 +1,14 @@
 //! Times the model's two hot paths on this machine:
 //! - a level change (weight regeneration) for the full model;
 //! - one training step (forward + backward over k levels) with each `LevelBatching`, in NCHW and
-//!   channels-last layout, in fp32 and in bf16 mixed precision (float32 weights, bf16 convolutions).
+//!   channels-last layout, in fp32 and in bf16 mixed precision (float32 weights, bf16 convolutions;
+//!   skipped on a CPU where bf16 is slower than fp32).
 //!
 //!     cargo run --release --example bench_model -- [--threads N] [--blocks N] [--batch N] [--patch N]
 
 use std::time::Instant;
 
+use gsthyperres::cpu_bf16;
 use gsthyperres::model::{HyperRes, Layout, LevelBatching, RestorerConfig};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Reduction, Tensor, nn};
@@ -64,11 +66,15 @@ fn main() {
         "training step: {blocks} blocks, width 64, {k} levels x batch {batch}, {patch}x{patch} crops, {} threads",
         tch::get_num_threads()
     );
-    let precisions = [("fp32", Kind::Float), ("bf16 mixed", Kind::BFloat16)];
+    let mut precisions = vec![("fp32", Kind::Float)];
+    match cpu_bf16::slower_than_fp32(device) {
+        None => precisions.push(("bf16 mixed", Kind::BFloat16)),
+        Some(why) => println!("  bf16 skipped: {why}"),
+    }
     let configurations = [LevelBatching::Grouped, LevelBatching::Loop]
         .into_iter()
         .flat_map(|b| [Layout::Nchw, Layout::ChannelsLast].map(|l| (b, l)))
-        .flat_map(|(b, l)| precisions.map(|p| (b, l, p)));
+        .flat_map(|(b, l)| precisions.iter().map(move |&p| (b, l, p)));
     for (batching, layout, (precision, kind)) in configurations {
         tch::manual_seed(0);
         let vs = nn::VarStore::new(device);

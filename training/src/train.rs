@@ -64,7 +64,8 @@ pub struct TrainArgs {
     /// exponent range, so no loss scaling, which fp16 would need).
     #[arg(long, value_enum, default_value = "fp32")]
     precision: Precision,
-    /// Convolve in PyTorch's default NCHW layout instead of channels-last (NHWC).
+    /// Convolve in PyTorch's default NCHW layout instead of channels-last (NHWC): 3-11% faster
+    /// in fp32 on an AVX2 CPU without AMX (scripts/bench-train measures both).
     #[arg(long)]
     nchw: bool,
     /// Recommended level range LOW,HIGH written to the checkpoint (default: the trained levels' span).

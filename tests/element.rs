@@ -496,7 +496,7 @@ fn running_out_of_memory_is_an_error_and_the_element_restarts() {
         let message = bus.timed_pop_filtered(gst::ClockTime::from_seconds(60), &types);
         pipeline.set_state(gst::State::Null).unwrap();
         match message.expect("an error or the end of the stream").view() {
-            gst::MessageView::Error(e) => Some(format!("{}", e.error())),
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
             _ => None,
         }
     };

@@ -51,6 +51,9 @@ pub struct BenchArgs {
     /// (speed does not depend on the weights' values).
     #[arg(long, default_value = "models/denoise-rgb-16b.safetensors")]
     full_model: PathBuf,
+    /// The fast model (the real-time pick on a CPU); timed even with --quick, skipped when absent.
+    #[arg(long, default_value = "models/denoise-rgb-fast.safetensors")]
+    fast_model: PathBuf,
     /// A real video: its decoded frames go through the element, and its first frame is the clean
     /// picture of the FFmpeg comparison (skipped without it).
     #[arg(long)]
@@ -205,6 +208,15 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
     let times_models = [Part::Model, Part::LevelChange]
         .iter()
         .any(|p| args.parts.contains(p));
+    if times_models && args.fast_model.exists() {
+        let fast = checkpoint::read(&args.fast_model)
+            .context("the fast model (--fast-model)")?
+            .0;
+        models.push((
+            format!("fast ({} blocks x {})", fast.blocks, fast.width),
+            args.fast_model.clone(),
+        ));
+    }
     if !args.quick && times_models {
         let full = if args.full_model.exists() {
             args.full_model.clone()

@@ -116,19 +116,24 @@ fn gst_launch_runs_a_pipeline_with_only_gst_plugin_path() {
 
 /// Without model-location the element opens the bundled model for its task from
 /// GST_HYPERRES_MODEL_DIR when set (as it does from meson's install directory), and says where
-/// it looked when the file is not there.
+/// it looked when the file is not there; a bare file name not in the working directory (here the
+/// crate's root) names a bundled model.
 #[test]
 fn bundled_models_are_read_from_gst_hyperres_model_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["task=denoise", "level=20"];
-    let (ok, log) = gst_launch(&args, &[("GST_HYPERRES_MODEL_DIR", dir.path())]);
-    let expected = dir.path().join("denoise-rgb.safetensors");
-    assert!(!ok, "{log}");
-    assert!(
-        log.contains(&expected.display().to_string()) && log.contains("GST_HYPERRES_MODEL_DIR"),
-        "{log}"
-    );
-    std::fs::copy(fixture(), &expected).unwrap();
-    let (ok, log) = gst_launch(&args, &[("GST_HYPERRES_MODEL_DIR", dir.path())]);
-    assert!(ok, "{log}");
+    let env = [("GST_HYPERRES_MODEL_DIR", dir.path())];
+    let by_task = ["task=denoise", "level=20"];
+    let by_name = ["model-location=other.safetensors", "level=20"];
+    for (args, name) in [(by_task, "denoise-rgb"), (by_name, "other")] {
+        let (ok, log) = gst_launch(&args, &env);
+        let expected = dir.path().join(format!("{name}.safetensors"));
+        assert!(!ok, "{log}");
+        assert!(
+            log.contains(&expected.display().to_string()) && log.contains("GST_HYPERRES_MODEL_DIR"),
+            "{log}"
+        );
+        std::fs::copy(fixture(), &expected).unwrap();
+        let (ok, log) = gst_launch(&args, &env);
+        assert!(ok, "{log}");
+    }
 }

@@ -445,15 +445,33 @@ fn bundled(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// What to do when the bundled checkpoint `path` (used because `property` was empty) is missing.
-fn missing_bundled_hint(path: &Path, property: &str, bundled: bool) -> String {
-    if bundled && !path.exists() {
+/// A `model-location` or `estimator-location` as given; a bare file name that is not in the
+/// working directory names a bundled checkpoint (`model-location=denoise-rgb-fast.safetensors`
+/// works wherever the plugin and its models are installed).
+fn checkpoint_location(location: &str) -> PathBuf {
+    let path = PathBuf::from(location);
+    let bare = path.parent().is_some_and(|dir| dir.as_os_str().is_empty());
+    if bare && !path.exists() {
+        bundled(location)
+    } else {
+        path
+    }
+}
+
+/// What to do when `path`, the checkpoint that `location` (the value of `property`) stands for,
+/// is a bundled one and missing.
+fn missing_bundled_hint(path: &Path, property: &str, location: &str) -> String {
+    if path.exists() || path == Path::new(location) {
+        String::new()
+    } else if location.is_empty() {
         format!(
             " (the bundled one: set {property}, or GST_HYPERRES_MODEL_DIR to the folder holding \
              the bundled models)"
         )
     } else {
-        String::new()
+        " (not in the working directory, so looked for among the bundled models; \
+         GST_HYPERRES_MODEL_DIR sets their folder)"
+            .to_string()
     }
 }
 
@@ -505,11 +523,10 @@ impl HyperRes {
         let model = if settings.model_location.is_empty() {
             bundled_model(settings.task)
         } else {
-            PathBuf::from(&settings.model_location)
+            checkpoint_location(&settings.model_location)
         };
         let mut restorer = Restorer::load(&model, device).map_err(|e| {
-            let hint =
-                missing_bundled_hint(&model, "model-location", settings.model_location.is_empty());
+            let hint = missing_bundled_hint(&model, "model-location", &settings.model_location);
             gst::error_msg!(gst::ResourceError::OpenRead, ["{e}{hint}"])
         })?;
         let kind = match settings.precision {
@@ -556,7 +573,7 @@ impl HyperRes {
                     ]
                 )
             })?),
-            (path, _) => Some(PathBuf::from(path)),
+            (location, _) => Some(checkpoint_location(location)),
         };
         let estimator = estimator_location
             .map(|path| {
@@ -564,7 +581,7 @@ impl HyperRes {
                     let hint = missing_bundled_hint(
                         &path,
                         "estimator-location",
-                        settings.estimator_location.is_empty(),
+                        &settings.estimator_location,
                     );
                     gst::error_msg!(gst::ResourceError::OpenRead, ["{e}{hint}"])
                 })?;

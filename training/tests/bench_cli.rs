@@ -53,11 +53,10 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
     assert!((ratio - expected).abs() < 1e-9);
     assert!(positive(&model["ours_peak_rss_mb"]) && positive(&model["torch_peak_rss_mb"]));
     // The CPU is measured in fp32, and in bf16 where that is fast (AMX), ours and PyTorch's alike.
-    let precisions: Vec<_> = report["model"]
-        .as_array()
-        .unwrap()
+    let rows = report["model"].as_array().unwrap();
+    let precisions: Vec<_> = rows
         .iter()
-        .filter(|r| positive(&r["ratio_vs_torch"]))
+        .filter(|r| r["model"] == model["model"] && positive(&r["ratio_vs_torch"]))
         .map(|r| r["precision"].as_str().unwrap())
         .collect();
     let expected: &[&str] = if cpu_bf16::is_fast() {
@@ -66,6 +65,12 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
         &["fp32"]
     };
     assert_eq!(precisions, expected);
+    // The bundled fast model is timed even with --quick.
+    assert!(
+        rows.iter()
+            .any(|r| r["model"] == "fast (4 blocks x 32)" && positive(&r["ratio_vs_torch"])),
+        "{rows:?}"
+    );
 
     let level = &report["level_change"][0];
     assert!(positive(&level["level_change_ms"]), "{level}");

@@ -338,18 +338,17 @@ def main():
         seconds = [r["seconds"] if r else None
                    for r in (o, fast.get(sigma), full.get(sigma), full8.get(sigma), nl.get(sigma), hq.get(sigma))]
         rows.append([sigma, fmt(o["input_psnr"]), cell(o), fmt(o.get("blind_psnr")), fmt(o.get("estimate_abs_error")),
-                     cell(fast[sigma]) if sigma in fast else "-", cell(full[sigma]) if sigma in full else "-", cell(full8[sigma]) if sigma in full8 else "-",
+                     *(cell(r[sigma]) if sigma in r else "-" for r in (fast, full, full8)),
                      fmt(paper.get("psnr")),
                      f"{cell(nl[sigma])} ({nl[sigma]['label']})" if sigma in nl else "",
                      f"{cell(hq[sigma])} ({hq[sigma]['label']})" if sigma in hq else "",
                      " / ".join(fmt(t, 3) for t in seconds)])
+    fast_about = f"; fast = `{FAST_DENOISE.relative_to(ROOT)}` ({model_card(FAST_DENOISE)})" if fast else ""
     full_about = full_size_about(BUNDLED_FULL_DENOISE) if full else ""
-    if fast:
-        full_about = f"; fast = `{FAST_DENOISE.relative_to(ROOT)}` ({model_card(FAST_DENOISE)})" + full_about
     sections.append(
         "## Denoising: CBSD68, PSNR over RGB (dB) / SSIM\n\n"
         f"`models/denoise-rgb.safetensors` ({model_card(denoise_model)}); blind = level from "
-        f"`models/estimator-noise.safetensors`{full_about}; x8 = its self-ensemble (`--ensemble 8`, the element's "
+        f"`models/estimator-noise.safetensors`{fast_about}{full_about}; x8 = its self-ensemble (`--ensemble 8`, the element's "
         "`ensemble=8`: the average of 8 flipped and transposed copies, 8 times the compute; the paper's figures are "
         "single passes). FFmpeg: the best of a few strengths per sigma, on the same "
         "noisy images (nlmeans in YUV 4:4:4, where it works; hqdn3d spatial only, single images).\n\n"

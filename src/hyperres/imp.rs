@@ -463,15 +463,11 @@ fn checkpoint_location(location: &str) -> PathBuf {
 fn missing_bundled_hint(path: &Path, property: &str, location: &str) -> String {
     if path.exists() || path == Path::new(location) {
         String::new()
-    } else if location.is_empty() {
-        format!(
-            " (the bundled one: set {property}, or GST_HYPERRES_MODEL_DIR to the folder holding \
-             the bundled models)"
-        )
     } else {
-        " (not in the working directory, so looked for among the bundled models; \
-         GST_HYPERRES_MODEL_DIR sets their folder)"
-            .to_string()
+        format!(
+            " (looked for among the bundled models: set {property} to a path, or \
+             GST_HYPERRES_MODEL_DIR to the folder holding the bundled models)"
+        )
     }
 }
 

@@ -102,4 +102,13 @@ fn parts_limit_the_run_to_the_sections_asked_for() {
     assert_eq!(element["device"], "cpu", "{element}");
     assert_eq!(element["precision"], "fp32", "{element}");
     assert!(element["videotestsrc_ms"].as_f64().is_some(), "{element}");
+    // The element runs the fast model too (the real-time pick), and the model names its rows.
+    let models: Vec<_> = report["element"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["bundled (4 blocks)", "fast (4 blocks x 32)"]);
+    assert!(stdout.contains("| fast (4 blocks x 32) |"), "{stdout}");
 }

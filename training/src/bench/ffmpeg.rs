@@ -91,7 +91,7 @@ pub(super) fn ffmpeg_rows(
     if !available("ffmpeg", "-version") {
         return Ok(json!("skipped: ffmpeg not found"));
     }
-    let mut restorer = Restorer::load(&setup.models[0].1, Device::Cpu)?;
+    let mut restorer = Restorer::load(&setup.models[0].path, Device::Cpu)?;
     restorer.set_level(args.sigma)?;
     tch::set_num_threads(threads);
     let mut rows = Vec::new();

@@ -127,13 +127,23 @@ impl Resolution {
 const TORCH_SCRIPT: &str = "scripts/bench_torch.py";
 const TILE_4K: i64 = 512;
 
+/// A model the run times.
+struct Timed {
+    name: String,
+    path: PathBuf,
+    /// Also run through the element (the bundled and fast models: the full-size one would take
+    /// longer than the rest of the run on a CPU).
+    in_element: bool,
+}
+
 /// What the run measures with, resolved once.
 struct Setup {
     exe: PathBuf,
     plugin_dir: PathBuf,
     runs: usize,
     resolutions: Vec<Resolution>,
-    models: Vec<(String, PathBuf)>,
+    /// The bundled model first (the memory and FFmpeg parts use it alone).
+    models: Vec<Timed>,
     torch: bool,
     scratch: tempfile::TempDir,
 }
@@ -150,7 +160,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "machine": machine(),
         "quick": args.quick,
         "runs": setup.runs,
-        "models": setup.models.iter().map(|(name, path)| json!({"name": name, "path": path})).collect::<Vec<_>>(),
+        "models": setup.models.iter().map(|m| json!({"name": m.name, "path": m.path})).collect::<Vec<_>>(),
     });
 
     // A part left out of `--parts` is marked so in the report.
@@ -200,30 +210,36 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
     let meta = checkpoint::read(&args.model)
         .with_context(|| "the bundled model (--model)".to_string())?
         .0;
-    let mut models = vec![(
-        format!("bundled ({} blocks)", meta.blocks),
-        args.model.clone(),
-    )];
+    let mut models = vec![Timed {
+        name: format!("bundled ({} blocks)", meta.blocks),
+        path: args.model.clone(),
+        in_element: true,
+    }];
+    if args.fast_model.exists() {
+        let fast = checkpoint::read(&args.fast_model)
+            .context("the fast model (--fast-model)")?
+            .0;
+        models.push(Timed {
+            name: format!("fast ({} blocks x {})", fast.blocks, fast.width),
+            path: args.fast_model.clone(),
+            in_element: true,
+        });
+    }
     // Only the model and level-change parts time the full-size model.
     let times_models = [Part::Model, Part::LevelChange]
         .iter()
         .any(|p| args.parts.contains(p));
-    if times_models && args.fast_model.exists() {
-        let fast = checkpoint::read(&args.fast_model)
-            .context("the fast model (--fast-model)")?
-            .0;
-        models.push((
-            format!("fast ({} blocks x {})", fast.blocks, fast.width),
-            args.fast_model.clone(),
-        ));
-    }
     if !args.quick && times_models {
         let full = if args.full_model.exists() {
             args.full_model.clone()
         } else {
             untrained_full_model(&meta, &scratch.path().join("full-untrained.safetensors"))?
         };
-        models.push(("full (16 blocks)".into(), full));
+        models.push(Timed {
+            name: "full (16 blocks)".into(),
+            path: full,
+            in_element: false,
+        });
     }
     let torch = args.python.exists() && Path::new(TORCH_SCRIPT).exists();
     if !torch {
@@ -332,12 +348,12 @@ fn ours(
 fn model_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Result<Vec<Value>> {
     let mut rows = Vec::new();
     for device in devices {
-        for (name, model) in &setup.models {
+        for Timed { name, path, .. } in &setup.models {
             for &size in &setup.resolutions {
                 for variant in variants(device, &args.threads) {
                     let (threads, precision) = variant;
                     let (measured, peak) =
-                        ours(setup, model, device, variant, size, setup.runs, &[])?;
+                        ours(setup, path, device, variant, size, setup.runs, &[])?;
                     let mut row = json!({
                         "device": device, "model": name, "resolution": size.name(),
                         "width": size.width, "height": size.height,
@@ -353,7 +369,7 @@ fn model_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Re
                         let theirs = process::run(
                             Command::new(&args.python)
                                 .arg(TORCH_SCRIPT)
-                                .arg(model)
+                                .arg(path)
                                 .args([device, &threads.to_string(), precision.name()])
                                 .args([size.width.to_string(), size.height.to_string()])
                                 .arg(setup.runs.to_string())
@@ -387,17 +403,9 @@ fn level_change_rows(
     let mut rows = Vec::new();
     for device in devices {
         let variant = (max_threads, Precision::Fp32);
-        for (name, model) in &setup.models {
-            let (constant, _) = ours(setup, model, device, variant, size, setup.runs, &[])?;
-            let (sweep, _) = ours(
-                setup,
-                model,
-                device,
-                variant,
-                size,
-                setup.runs,
-                &["--sweep"],
-            )?;
+        for Timed { name, path, .. } in &setup.models {
+            let (constant, _) = ours(setup, path, device, variant, size, setup.runs, &[])?;
+            let (sweep, _) = ours(setup, path, device, variant, size, setup.runs, &["--sweep"])?;
             let fps = |v: &Value| 1e3 / v["median_ms"].as_f64().unwrap_or(f64::NAN);
             let row = json!({
                 "device": device, "model": name, "threads": max_threads,
@@ -423,8 +431,8 @@ fn gst_launch(setup: &Setup, pipeline: &str) -> anyhow::Result<Finished> {
     )
 }
 
-/// The whole element in a pipeline (bundled model, in each of [`variants`]): ms per frame from
-/// synthetic frames and, with `--video`, from decoded ones.
+/// The whole element in a pipeline (the models marked `in_element`, in each of [`variants`]): ms
+/// per frame from synthetic frames and, with `--video`, from decoded ones.
 fn element_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::Result<Value> {
     if !available("gst-launch-1.0", "--version") {
         return Ok(json!("skipped: gst-launch-1.0 not found"));
@@ -442,21 +450,24 @@ fn element_rows(args: &BenchArgs, setup: &Setup, devices: &[String]) -> anyhow::
     )?;
     let mut rows = Vec::new();
     for device in devices {
-        for &size in &setup.resolutions {
-            for variant in variants(device, &args.threads) {
-                let row = element_row(args, setup, device, size, variant)?;
-                eprintln!("element: {row}");
-                rows.push(row);
+        for model in setup.models.iter().filter(|m| m.in_element) {
+            for &size in &setup.resolutions {
+                for variant in variants(device, &args.threads) {
+                    let row = element_row(args, setup, model, device, size, variant)?;
+                    eprintln!("element: {row}");
+                    rows.push(row);
+                }
             }
         }
     }
     Ok(Value::Array(rows))
 }
 
-/// One row of [`element_rows`]: the bundled model on `device` at `size`.
+/// One row of [`element_rows`]: `model` on `device` at `size`.
 fn element_row(
     args: &BenchArgs,
     setup: &Setup,
+    model: &Timed,
     device: &str,
     size: Resolution,
     (threads, precision): (i32, Precision),
@@ -465,7 +476,7 @@ fn element_row(
     let filter = format!(
         "hyperres model-location=\"{}\" device={device} precision={} threads={threads} level={} \
          ! fakesink",
-        setup.models[0].1.display(),
+        model.path.display(),
         precision.name(),
         args.sigma
     );
@@ -481,7 +492,7 @@ fn element_row(
         format!("videotestsrc num-buffers={n} ! video/x-raw,format=RGB,width={w},height={h}")
     })?;
     let mut row = json!({
-        "device": device, "resolution": size.name(), "threads": threads,
+        "device": device, "model": model.name, "resolution": size.name(), "threads": threads,
         "precision": precision.name(), "videotestsrc_ms": synthetic_ms, "peak_rss_mb": peak,
     });
     if let Some(video) = &args.video {
@@ -502,7 +513,7 @@ fn element_row(
 
 /// Peak memory and time of one large frame (4K by default), whole and in tiles (bundled model, CPU).
 fn memory_4k(setup: &Setup, size: Resolution, threads: i32) -> anyhow::Result<Value> {
-    let model = &setup.models[0].1;
+    let model = &setup.models[0].path;
     let variant = (threads, Precision::Fp32);
     let (whole, whole_peak) = ours(setup, model, "cpu", variant, size, 1, &[])?;
     let tile = TILE_4K.to_string();

@@ -113,9 +113,10 @@ pub(super) fn table(report: &Value) -> String {
     match report["element"].as_array() {
         Some(element) => section(
             &mut out,
-            "Element in a pipeline (bundled model; ms per frame)",
+            "Element in a pipeline (ms per frame)",
             &[
                 "device",
+                "model",
                 "size",
                 "threads",
                 "precision",
@@ -126,6 +127,7 @@ pub(super) fn table(report: &Value) -> String {
             element.iter().map(|r| {
                 vec![
                     text(&r["device"]),
+                    text(&r["model"]),
                     text(&r["resolution"]),
                     text(&r["threads"]),
                     text(&r["precision"]),

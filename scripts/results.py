@@ -296,6 +296,8 @@ def model_runs():
         blind = ["--blind", jpeg_estimator] if jpeg_estimator.exists() else []
         runs[f"{name}-live1"] = (["--model", MODELS / f"{name}.safetensors", "--data", data,
                                   "--levels", levels_arg(JPEG_LEVELS), *blind], True)
+        runs[f"{name}-fast-live1"] = (["--model", MODELS / f"{name}-fast.safetensors", "--data", data,
+                                       "--levels", levels_arg(JPEG_LEVELS)], False)
     return {name: run for name, run in runs.items() if run[0][1].exists()}
 
 
@@ -403,6 +405,9 @@ def main():
         else:
             filters = {"spp": best_ffmpeg("spp-rgb", "dejpeg", "rgb", data, {q: spp_rgb(q) for q in JPEG_LEVELS})}
         ours = evaluate_model(f"{name}-live1")
+        # The fast model's columns only where one is bundled.
+        fast = evaluate_model(f"{name}-fast-live1")
+        fast_cols = [fast] if fast else []
         rows = []
         for q in JPEG_LEVELS:
             jpeg = next(iter(filters.values()))[q]["input_psnr"]
@@ -410,18 +415,22 @@ def main():
             # eval gives the paper's figures for the colour the paper measured (gray) only.
             paper = (ours[q].get("published") or {}).get("psnr") if ours else None
             blind = [fmt(ours[q].get("blind_psnr")), fmt(ours[q].get("estimate_abs_error"))] if ours else ["-", "-"]
-            rows.append([q, fmt(jpeg), mine[0], *blind, fmt(paper),
+            rows.append([q, fmt(jpeg), mine[0], *blind, *(cell(f[q]) for f in fast_cols), fmt(paper),
                          *[f"{cell(f[q])} ({f[q]['label']})" for f in filters.values()],
-                         " / ".join([mine[1], *(fmt(f[q]["seconds"], 3) for f in filters.values())])])
+                         " / ".join([mine[1], *(fmt(f[q]["seconds"], 3) for f in fast_cols),
+                                     *(fmt(f[q]["seconds"], 3) for f in filters.values())])])
         about = (f"`models/{name}.safetensors` ({model_card(model)})" if model.exists()
                  else f"No {name} model is bundled yet (see `models/README.md`); the FFmpeg filters alone")
+        fast_model = MODELS / f"{name}-fast.safetensors"
+        fast_about = f"; fast = `{fast_model.relative_to(ROOT)}` ({model_card(fast_model)})" if fast else ""
         sections.append(
             f"## JPEG artifact removal: {title} (dB) / SSIM\n\n"
-            f"{about}; blind = quality from `models/estimator-jpeg.safetensors` (reading the luma). JPEG by "
-            "libjpeg-turbo at quality q; FFmpeg's post-processing filters given the best constant quantiser per "
-            "quality.\n\n"
-            + table(["quality", "JPEG", "ours", "ours blind", "estimate error", "paper HyperRes", *(f"FFmpeg {f}" for f in filters),
-                     "s/image " + " / ".join(["ours", *filters])], rows))
+            f"{about}; blind = quality from `models/estimator-jpeg.safetensors` (reading the luma){fast_about}. "
+            "JPEG by libjpeg-turbo at quality q; FFmpeg's post-processing filters given the best constant quantiser "
+            "per quality.\n\n"
+            + table(["quality", "JPEG", "ours", "ours blind", "estimate error", *(["ours, fast"] if fast else []),
+                     "paper HyperRes", *(f"FFmpeg {f}" for f in filters),
+                     "s/image " + " / ".join(["ours", *(["fast"] if fast else []), *filters])], rows))
 
     # Super-resolution, Set5, Y PSNR.
     sr = MODELS / "sr-rgb.safetensors"

@@ -14,15 +14,7 @@ fn bench(extra: &[&str]) -> (String, serde_json::Value) {
     let json = dir.path().join("bench.json");
     let output = Command::new(env!("CARGO_BIN_EXE_hyperres-bench"))
         .current_dir(&root)
-        .args([
-            "--quick",
-            "--devices",
-            "cpu",
-            "--threads",
-            "1",
-            "--runs",
-            "1",
-        ])
+        .args(["--devices", "cpu", "--threads", "1", "--runs", "1"])
         .args(["--resolutions", "48x32"])
         .args(["--model", "tests/data/fixture-denoise-4b.safetensors"])
         .args(extra)
@@ -38,7 +30,7 @@ fn bench(extra: &[&str]) -> (String, serde_json::Value) {
 
 #[test]
 fn quick_benchmark_at_tiny_sizes_reports_every_section() {
-    let (stdout, report) = bench(&["--memory-resolution", "96x64"]);
+    let (stdout, report) = bench(&["--quick", "--memory-resolution", "96x64"]);
     assert!(stdout.contains("## Model only"), "{stdout}");
 
     let positive = |v: &serde_json::Value| v.as_f64().is_some_and(|x| x > 0.0);
@@ -76,7 +68,9 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
     assert!(positive(&level["level_change_ms"]), "{level}");
     assert!(positive(&level["fps_level_every_frame"]), "{level}");
 
-    // Element times are differences of two runs: finite, if noisy at this size.
+    // Element times are differences of two runs: finite, if noisy at this size. --quick runs the
+    // bundled model alone there.
+    assert_eq!(report["element"].as_array().unwrap().len(), 1);
     let element = &report["element"][0];
     assert!(
         element["videotestsrc_ms"]

@@ -30,8 +30,14 @@ MODELS = ROOT / "models"
 # bundled copy made from it with `hyperres-train convert --dtype f16` (half the bytes).
 FULL_DENOISE = MODELS / "wip" / "denoise-rgb-16b.safetensors"
 BUNDLED_FULL_DENOISE = MODELS / "denoise-rgb-16b.safetensors"
-# The fast denoiser, for real time on a CPU (4 blocks x 32).
-FAST_DENOISE = MODELS / "denoise-rgb-fast.safetensors"
+
+
+def fast_model(name):
+    """The fast model (4 blocks x 32, for real time on a CPU) bundled beside models/NAME."""
+    return MODELS / f"{name}-fast.safetensors"
+
+
+FAST_DENOISE = fast_model("denoise-rgb")
 # The full-size super-resolver (CPU-trained, stored in f16 like the denoiser).
 BUNDLED_FULL_SR = MODELS / "sr-rgb-16b.safetensors"
 KEYS = OUT / "keys.json"
@@ -296,7 +302,7 @@ def model_runs():
         blind = ["--blind", jpeg_estimator] if jpeg_estimator.exists() else []
         runs[f"{name}-live1"] = (["--model", MODELS / f"{name}.safetensors", "--data", data,
                                   "--levels", levels_arg(JPEG_LEVELS), *blind], True)
-        runs[f"{name}-fast-live1"] = (["--model", MODELS / f"{name}-fast.safetensors", "--data", data,
+        runs[f"{name}-fast-live1"] = (["--model", fast_model(name), "--data", data,
                                        "--levels", levels_arg(JPEG_LEVELS)], False)
     return {name: run for name, run in runs.items() if run[0][1].exists()}
 
@@ -421,8 +427,8 @@ def main():
                                      *(fmt(f[q]["seconds"], 3) for f in filters.values())])])
         about = (f"`models/{name}.safetensors` ({model_card(model)})" if model.exists()
                  else f"No {name} model is bundled yet (see `models/README.md`); the FFmpeg filters alone")
-        fast_model = MODELS / f"{name}-fast.safetensors"
-        fast_about = f"; fast = `{fast_model.relative_to(ROOT)}` ({model_card(fast_model)})" if fast else ""
+        fast_path = fast_model(name)
+        fast_about = f"; fast = `{fast_path.relative_to(ROOT)}` ({model_card(fast_path)})" if fast else ""
         sections.append(
             f"## JPEG artifact removal: {title} (dB) / SSIM\n\n"
             f"{about}; blind = quality from `models/estimator-jpeg.safetensors` (reading the luma){fast_about}. "

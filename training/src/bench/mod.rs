@@ -131,8 +131,8 @@ const TILE_4K: i64 = 512;
 struct Timed {
     name: String,
     path: PathBuf,
-    /// Also run through the element (the bundled model; the fast one too but with --quick, which
-    /// must end within 10 minutes; the full-size one would take longer than the rest of a CPU run).
+    /// Also run through the element: the bundled model, and the fast one except with --quick (which
+    /// must end within 10 minutes); never the full-size one (longer than the rest of a CPU run).
     in_element: bool,
 }
 

@@ -111,18 +111,26 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     let clean = clip(root)?;
     let caps = format!("video/x-raw,format=RGB,width={SIDE},height={SIDE},framerate=12/1");
     let rgb = "videoconvert ! video/x-raw,format=RGB";
+    // Each stage is tapped twice: as I420 (whose Y plane is what the model restores) and as RGB.
+    let taps = |tee: &str| {
+        format!(
+            "{tee}. ! queue ! appsink name={tee}-yuv sync=false \
+             {tee}. ! queue ! {rgb} ! appsink name={tee}-rgb sync=false"
+        )
+    };
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src format=time caps={caps} ! videoconvert ! video/x-raw,format=I420 ! \
-         jpegenc quality={QUALITY} ! \
-         jpegdec ! video/x-raw,format=I420 ! tee name=jpeg \
-         jpeg. ! queue ! {rgb} ! appsink name=degraded sync=false \
-         jpeg. ! queue ! hyperres name=restorer mode=auto model-location=\"{}\" \
-         estimator-location=\"{}\" ! tee name=t \
-         t. ! queue ! {rgb} ! appsink name=restored sync=false \
-         t. ! queue ! jpegenc quality=95 ! avimux ! filesink location=\"{}\"",
-        paths.dejpeg.display(),
-        paths.jpeg_estimator.display(),
-        paths.out.join("restored.avi").display()
+         tee name=clean {clean} clean. ! queue ! jpegenc quality={QUALITY} ! \
+         jpegdec ! video/x-raw,format=I420 ! tee name=degraded {degraded} \
+         degraded. ! queue ! hyperres name=restorer mode=auto model-location=\"{model}\" \
+         estimator-location=\"{estimator}\" ! tee name=restored {restored} \
+         restored. ! queue ! jpegenc quality=95 ! avimux ! filesink location=\"{video}\"",
+        clean = taps("clean"),
+        degraded = taps("degraded"),
+        restored = taps("restored"),
+        model = paths.dejpeg.display(),
+        estimator = paths.jpeg_estimator.display(),
+        video = paths.out.join("restored.avi").display()
     ))?
     .downcast::<gst::Pipeline>()
     .map_err(|_| anyhow::anyhow!("not a pipeline"))?;
@@ -131,14 +139,19 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
         .context("appsrc")?
         .downcast::<AppSrc>()
         .unwrap();
-    let sink = |name| {
-        pipeline
-            .by_name(name)
-            .and_then(|e| e.downcast::<AppSink>().ok())
-            .context("appsink")
-    };
-    let degraded = collect(&sink("degraded")?, false);
-    let restored = collect(&sink("restored")?, true);
+    // sinks[stage][kind]: stage 0 clean, 1 degraded, 2 restored; kind 0 I420, 1 packed RGB.
+    let mut sinks = Vec::new();
+    for stage in ["clean", "degraded", "restored"] {
+        let mut kinds = Vec::new();
+        for kind in ["yuv", "rgb"] {
+            let sink = pipeline
+                .by_name(&format!("{stage}-{kind}"))
+                .and_then(|e| e.downcast::<AppSink>().ok())
+                .context("appsink")?;
+            kinds.push(collect(&sink, stage == "restored" && kind == "rgb"));
+        }
+        sinks.push(kinds);
+    }
     pipeline.set_state(gst::State::Playing)?;
     for (i, frame) in clean.iter().enumerate() {
         let mut buffer = gst::Buffer::from_mut_slice(packed_rgb(frame));
@@ -152,16 +165,10 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     wait(&pipeline)?;
     eprintln!();
 
-    let (degraded, restored) = (degraded.lock().unwrap(), restored.lock().unwrap());
-    let clean: Vec<Vec<u8>> = clean.iter().map(packed_rgb).collect();
-    let mean = |frames: &[Vec<u8>], plane: fn(&[u8]) -> Vec<u8>| {
-        frames
-            .iter()
-            .zip(&clean)
-            .map(|(f, c)| psnr_8bit(&plane(f), &plane(c)))
-            .sum::<f64>()
-            / clean.len() as f64
-    };
+    let frames: Vec<Vec<Vec<Vec<u8>>>> = sinks
+        .iter()
+        .map(|kinds| kinds.iter().map(|f| f.lock().unwrap().clone()).collect())
+        .collect();
     let estimated: f64 = pipeline
         .by_name("restorer")
         .context("hyperres")?
@@ -169,31 +176,32 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     println!(
         "JPEG quality {QUALITY}, restored at the estimated quality {estimated:.1} (auto mode, Y plane of I420)"
     );
-    // Luma is what the model restores; RGB also carries the untouched 4:2:0 chroma's loss.
-    for (name, plane) in [("Y", luma as fn(&[u8]) -> Vec<u8>), ("RGB", <[u8]>::to_vec)] {
+    // Y: the plane the model restores, the first SIDE x SIDE bytes of an I420 buffer (SIDE is a
+    // multiple of 4, so its rows are unpadded). RGB: the whole picture, including the loss of the
+    // untouched 4:2:0 chroma, which also shifts luma where the decoded colours clip.
+    let y_plane = (SIDE * SIDE) as usize;
+    for (name, kind) in [("Y", 0), ("RGB", 1)] {
+        let mean = |stage: usize| {
+            let pairs = frames[stage][kind].iter().zip(&frames[0][kind]);
+            let psnr = pairs.map(|(f, c)| match kind {
+                0 => psnr_8bit(&f[..y_plane], &c[..y_plane]),
+                _ => psnr_8bit(f, c),
+            });
+            psnr.sum::<f64>() / frames[0][kind].len() as f64
+        };
         println!(
             "PSNR {name} JPEG {:.2} dB -> restored {:.2} dB",
-            mean(&degraded, plane),
-            mean(&restored, plane)
+            mean(1),
+            mean(2)
         );
     }
-    let middle = restored.len() / 2;
+    let middle = frames[0][1].len() / 2;
     side_by_side(
-        &[&degraded[middle], &restored[middle], &clean[middle]],
+        &[1, 2, 0].map(|stage| frames[stage][1][middle].as_slice()),
         SIDE as u32,
         SIDE as u32,
         &paths.out,
     )
-}
-
-/// BT.601 luma of packed RGB.
-fn luma(rgb: &[u8]) -> Vec<u8> {
-    rgb.chunks_exact(3)
-        .map(|p| {
-            (0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])).round()
-                as u8
-        })
-        .collect()
 }
 
 /// A packed RGB frame and its width and height.

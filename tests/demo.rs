@@ -42,10 +42,11 @@ fn demo_restores_the_built_in_clip_and_refuses_a_missing_input() {
     }
     let side = image::open(out.path().join("side_by_side.png")).unwrap();
     assert_eq!((side.width(), side.height()), (480, 160));
-    // "PSNR Y JPEG X dB -> restored Z dB", then RGB: restoration must gain on both.
+    // "PSNR Y JPEG X dB -> restored Z dB" on the Y plane the model restores (about +1 dB), then
+    // RGB, whose untouched chroma keeps the gain smaller: restoration must gain on both.
     let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("PSNR")).collect();
     assert_eq!(lines.len(), 2, "{stdout}");
-    for (line, gain) in lines.iter().zip([0.25, 0.15]) {
+    for (line, gain) in lines.iter().zip([0.6, 0.15]) {
         let numbers: Vec<f64> = line
             .split_whitespace()
             .filter_map(|w| w.parse().ok())

@@ -1,8 +1,8 @@
 //! `hyperres-bench`: how fast the restorer runs on this machine, in one command, against the same
 //! architecture and weights in PyTorch eager and against FFmpeg's denoisers. Every measurement
 //! runs in a child process (our worker, the PyTorch script, `gst-launch-1.0`, `ffmpeg`) so that its
-//! peak resident memory is its own; times are medians, and whole-process tools are timed by
-//! difference (1 + N frames minus 1 frame) so that start-up does not count.
+//! peak resident memory is its own; times are medians, and start-up never counts: FFmpeg is timed
+//! by difference (1 + N frames minus 1 frame), the element by the intervals between its frames.
 
 mod ffmpeg;
 pub mod process;
@@ -421,14 +421,34 @@ fn level_change_rows(
     Ok(rows)
 }
 
-/// Seconds of one run of `gst-launch-1.0` over `pipeline` (with the plugin on its path).
+/// One run of `gst-launch-1.0` over `pipeline` (with the plugin on its path), logging the
+/// element's "frame done" trace line (stderr) for every frame.
 fn gst_launch(setup: &Setup, pipeline: &str) -> anyhow::Result<Finished> {
     process::run(
         Command::new("gst-launch-1.0")
             .arg("-q")
             .args(pipeline.split(' '))
-            .env("GST_PLUGIN_PATH", &setup.plugin_dir),
+            .env("GST_PLUGIN_PATH", &setup.plugin_dir)
+            .env("GST_DEBUG", "hyperres:TRACE")
+            .env("GST_DEBUG_NO_COLOR", "1"),
     )
+}
+
+/// Milliseconds between consecutive frames leaving the element, from the GStreamer log clock
+/// (`H:MM:SS.nnnnnnnnn`, a line's first field) of its "frame done" lines. Without queues one
+/// thread runs the source, the element and the sink, so an interval is the pipeline's whole cost
+/// of a frame; the first frame's start-up (plugin, model, first allocations) falls before them all.
+fn frame_intervals_ms(log: &str) -> Vec<f64> {
+    let seconds = |stamp: &str| -> Option<f64> {
+        let mut fields = stamp.split(':').map(|f| f.parse::<f64>().ok());
+        Some(fields.next()?? * 3600.0 + fields.next()?? * 60.0 + fields.next()??)
+    };
+    let done: Vec<f64> = log
+        .lines()
+        .filter(|line| line.contains("frame done"))
+        .filter_map(|line| seconds(line.split_whitespace().next()?))
+        .collect();
+    done.windows(2).map(|w| (w[1] - w[0]) * 1e3).collect()
 }
 
 /// The whole element in a pipeline (the models marked `in_element`, in each of [`variants`]): ms
@@ -481,12 +501,16 @@ fn element_row(
         args.sigma
     );
     let per_frame = |source: &dyn Fn(usize) -> String| -> anyhow::Result<(f64, f64)> {
-        let one = gst_launch(setup, &format!("{} ! {filter}", source(1)))?;
-        let more = gst_launch(setup, &format!("{} ! {filter}", source(1 + setup.runs)))?;
-        Ok((
-            (more.seconds - one.seconds) * 1e3 / setup.runs as f64,
-            more.peak_rss_mb,
-        ))
+        let run = gst_launch(setup, &format!("{} ! {filter}", source(1 + setup.runs)))?;
+        // A decoder may push a few frames past `eos-after` (they are timed too).
+        let mut intervals = frame_intervals_ms(&run.stderr);
+        ensure!(
+            intervals.len() >= setup.runs,
+            "{} frame intervals in the element's log, expected {}",
+            intervals.len(),
+            setup.runs
+        );
+        Ok((process::median(&mut intervals), run.peak_rss_mb))
     };
     let (synthetic_ms, peak) = per_frame(&|n| {
         format!("videotestsrc num-buffers={n} ! video/x-raw,format=RGB,width={w},height={h}")
@@ -527,4 +551,25 @@ fn memory_4k(setup: &Setup, size: Resolution, threads: i32) -> anyhow::Result<Va
     });
     eprintln!("4K memory: {value}");
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame_intervals_ms;
+
+    #[test]
+    fn frame_intervals_come_from_the_log_clock_of_frame_done_lines() {
+        // Lines as GStreamer 1.22 writes them (GST_DEBUG_NO_COLOR=1), between others.
+        let log = "\
+0:00:00.990000000 26930 0x55b74afce800 DEBUG hyperres imp.rs:651:<hyperres0> negotiated RGB 64x48
+0:00:01.016175403 26930 0x55b74afce800 TRACE hyperres imp.rs:896:<hyperres0> frame done; 0 MB
+0:00:01.022143448 26930 0x55b74afce800 TRACE hyperres imp.rs:896:<hyperres0> frame done; 0 MB
+1:02:03.500000000 26930 0x55b74afce800 TRACE hyperres imp.rs:896:<hyperres0> frame done; 0 MB";
+        let intervals = frame_intervals_ms(log);
+        assert_eq!(intervals.len(), 2);
+        assert!((intervals[0] - 5.968045).abs() < 1e-6, "{intervals:?}");
+        let hours = 3600.0 + 2.0 * 60.0 + 3.5 - 1.022143448;
+        assert!((intervals[1] - hours * 1e3).abs() < 1e-3, "{intervals:?}");
+        assert!(frame_intervals_ms("no frames here").is_empty());
+    }
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 /// What a finished child printed, how long it ran and its peak resident memory.
 pub struct Finished {
     pub stdout: String,
+    pub stderr: String,
     pub seconds: f64,
     pub peak_rss_mb: f64,
 }
@@ -45,6 +46,7 @@ pub fn run(command: &mut Command) -> anyhow::Result<Finished> {
     }
     Ok(Finished {
         stdout,
+        stderr,
         seconds,
         // ru_maxrss is in KiB on Linux.
         peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,

@@ -85,8 +85,18 @@ fn denoiser(paths: &Paths) -> String {
     )
 }
 
-/// Collects every frame `sink` receives (packed RGB, no row padding at the demo's size).
-fn collect(sink: &AppSink, progress: bool) -> Arc<Mutex<Vec<Vec<u8>>>> {
+/// The frames an appsink has received, in order.
+type Collected = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// One stage of the built-in clip: I420 buffers (whose Y plane is what the model restores) and
+/// packed RGB frames.
+struct Stage {
+    yuv: Vec<Vec<u8>>,
+    rgb: Vec<Vec<u8>>,
+}
+
+/// Collects every frame `sink` receives (no row padding at the demo's size).
+fn collect(sink: &AppSink, progress: bool) -> Collected {
     let frames = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
     let collected = frames.clone();
     sink.set_callbacks(
@@ -108,11 +118,11 @@ fn collect(sink: &AppSink, progress: bool) -> Arc<Mutex<Vec<Vec<u8>>>> {
 }
 
 fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
-    let clean = clip(root)?;
+    let pan = clip(root)?;
     let caps = format!("video/x-raw,format=RGB,width={SIDE},height={SIDE},framerate=12/1");
     let rgb = "videoconvert ! video/x-raw,format=RGB";
     // Each stage is tapped twice: as I420 (whose Y plane is what the model restores) and as RGB.
-    let taps = |tee: &str| {
+    let branches = |tee: &str| {
         format!(
             "{tee}. ! queue ! appsink name={tee}-yuv sync=false \
              {tee}. ! queue ! {rgb} ! appsink name={tee}-rgb sync=false"
@@ -125,9 +135,9 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
          degraded. ! queue ! hyperres name=restorer mode=auto model-location=\"{model}\" \
          estimator-location=\"{estimator}\" ! tee name=restored {restored} \
          restored. ! queue ! jpegenc quality=95 ! avimux ! filesink location=\"{video}\"",
-        clean = taps("clean"),
-        degraded = taps("degraded"),
-        restored = taps("restored"),
+        clean = branches("clean"),
+        degraded = branches("degraded"),
+        restored = branches("restored"),
         model = paths.dejpeg.display(),
         estimator = paths.jpeg_estimator.display(),
         video = paths.out.join("restored.avi").display()
@@ -139,21 +149,21 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
         .context("appsrc")?
         .downcast::<AppSrc>()
         .unwrap();
-    // sinks[stage][kind]: stage 0 clean, 1 degraded, 2 restored; kind 0 I420, 1 packed RGB.
-    let mut sinks = Vec::new();
-    for stage in ["clean", "degraded", "restored"] {
-        let mut kinds = Vec::new();
-        for kind in ["yuv", "rgb"] {
-            let sink = pipeline
+    let tap = |stage: &str| -> anyhow::Result<[Collected; 2]> {
+        let sink = |kind: &str| {
+            pipeline
                 .by_name(&format!("{stage}-{kind}"))
                 .and_then(|e| e.downcast::<AppSink>().ok())
-                .context("appsink")?;
-            kinds.push(collect(&sink, stage == "restored" && kind == "rgb"));
-        }
-        sinks.push(kinds);
-    }
+                .context("appsink")
+        };
+        Ok([
+            collect(&sink("yuv")?, false),
+            collect(&sink("rgb")?, stage == "restored"),
+        ])
+    };
+    let taps = [tap("clean")?, tap("degraded")?, tap("restored")?];
     pipeline.set_state(gst::State::Playing)?;
-    for (i, frame) in clean.iter().enumerate() {
+    for (i, frame) in pan.iter().enumerate() {
         let mut buffer = gst::Buffer::from_mut_slice(packed_rgb(frame));
         buffer
             .get_mut()
@@ -165,10 +175,11 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     wait(&pipeline)?;
     eprintln!();
 
-    let frames: Vec<Vec<Vec<Vec<u8>>>> = sinks
-        .iter()
-        .map(|kinds| kinds.iter().map(|f| f.lock().unwrap().clone()).collect())
-        .collect();
+    let take = |frames: Collected| std::mem::take(&mut *frames.lock().unwrap());
+    let [clean, degraded, restored] = taps.map(|[yuv, rgb]| Stage {
+        yuv: take(yuv),
+        rgb: take(rgb),
+    });
     let estimated: f64 = pipeline
         .by_name("restorer")
         .context("hyperres")?
@@ -179,25 +190,27 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     // Y: the plane the model restores, the first SIDE x SIDE bytes of an I420 buffer (SIDE is a
     // multiple of 4, so its rows are unpadded). RGB: the whole picture, including the loss of the
     // untouched 4:2:0 chroma, which also shifts luma where the decoded colours clip.
-    let y_plane = (SIDE * SIDE) as usize;
-    for (name, kind) in [("Y", 0), ("RGB", 1)] {
-        let mean = |stage: usize| {
-            let pairs = frames[stage][kind].iter().zip(&frames[0][kind]);
-            let psnr = pairs.map(|(f, c)| match kind {
-                0 => psnr_8bit(&f[..y_plane], &c[..y_plane]),
-                _ => psnr_8bit(f, c),
-            });
-            psnr.sum::<f64>() / frames[0][kind].len() as f64
-        };
-        println!(
-            "PSNR {name} JPEG {:.2} dB -> restored {:.2} dB",
-            mean(1),
-            mean(2)
-        );
-    }
-    let middle = frames[0][1].len() / 2;
+    let mean = |frames: &[Vec<u8>], reference: &[Vec<u8>], len: usize| {
+        let pairs = frames.iter().zip(reference);
+        pairs
+            .map(|(f, c)| psnr_8bit(&f[..len], &c[..len]))
+            .sum::<f64>()
+            / reference.len() as f64
+    };
+    let (y_len, rgb_len) = ((SIDE * SIDE) as usize, (3 * SIDE * SIDE) as usize);
+    println!(
+        "PSNR Y JPEG {:.2} dB -> restored {:.2} dB",
+        mean(&degraded.yuv, &clean.yuv, y_len),
+        mean(&restored.yuv, &clean.yuv, y_len)
+    );
+    println!(
+        "PSNR RGB JPEG {:.2} dB -> restored {:.2} dB",
+        mean(&degraded.rgb, &clean.rgb, rgb_len),
+        mean(&restored.rgb, &clean.rgb, rgb_len)
+    );
+    let middle = clean.rgb.len() / 2;
     side_by_side(
-        &[1, 2, 0].map(|stage| frames[stage][1][middle].as_slice()),
+        &[&degraded, &restored, &clean].map(|stage| stage.rgb[middle].as_slice()),
         SIDE as u32,
         SIDE as u32,
         &paths.out,

@@ -422,7 +422,7 @@ fn level_change_rows(
 }
 
 /// One run of `gst-launch-1.0` over `pipeline` (with the plugin on its path), logging the
-/// element's "frame done" trace line (stderr) for every frame.
+/// element's "frame done" trace line to stderr for every frame, whatever the caller's log settings.
 fn gst_launch(setup: &Setup, pipeline: &str) -> anyhow::Result<Finished> {
     process::run(
         Command::new("gst-launch-1.0")
@@ -430,7 +430,8 @@ fn gst_launch(setup: &Setup, pipeline: &str) -> anyhow::Result<Finished> {
             .args(pipeline.split(' '))
             .env("GST_PLUGIN_PATH", &setup.plugin_dir)
             .env("GST_DEBUG", "hyperres:TRACE")
-            .env("GST_DEBUG_NO_COLOR", "1"),
+            .env("GST_DEBUG_NO_COLOR", "1")
+            .env_remove("GST_DEBUG_FILE"),
     )
 }
 

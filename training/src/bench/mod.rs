@@ -436,9 +436,10 @@ fn gst_launch(setup: &Setup, pipeline: &str) -> anyhow::Result<Finished> {
 }
 
 /// Milliseconds between consecutive frames leaving the element, from the GStreamer log clock
-/// (`H:MM:SS.nnnnnnnnn`, a line's first field) of its "frame done" lines. Without queues one
-/// thread runs the source, the element and the sink, so an interval is the pipeline's whole cost
-/// of a frame; the first frame's start-up (plugin, model, first allocations) falls before them all.
+/// (`H:MM:SS.nnnnnnnnn`, a line's first field) of its "frame done" lines. The element shares its
+/// streaming thread with the sink and with what feeds it (`videotestsrc`, or the decoder and scaler
+/// after decodebin's internal queue), so an interval is the pipeline's whole cost of a frame; the
+/// first frame's start-up (plugin, model, first allocations) falls before them all.
 fn frame_intervals_ms(log: &str) -> Vec<f64> {
     let seconds = |stamp: &str| -> Option<f64> {
         let mut fields = stamp.split(':').map(|f| f.parse::<f64>().ok());

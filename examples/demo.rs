@@ -88,10 +88,10 @@ fn denoiser(paths: &Paths) -> String {
 /// The frames an appsink has received, in order.
 type Collected = Arc<Mutex<Vec<Vec<u8>>>>;
 
-/// One stage of the built-in clip: I420 buffers (whose Y plane is what the model restores) and
-/// packed RGB frames.
+/// The built-in clip's frames at one stage: their Y planes (what the model restores) and packed
+/// RGB.
 struct Stage {
-    yuv: Vec<Vec<u8>>,
+    y: Vec<Vec<u8>>,
     rgb: Vec<Vec<u8>>,
 }
 
@@ -118,10 +118,11 @@ fn collect(sink: &AppSink, progress: bool) -> Collected {
 }
 
 fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
-    let pan = clip(root)?;
+    let input: Vec<Vec<u8>> = clip(root)?.iter().map(packed_rgb).collect();
     let caps = format!("video/x-raw,format=RGB,width={SIDE},height={SIDE},framerate=12/1");
     let rgb = "videoconvert ! video/x-raw,format=RGB";
-    // Each stage is tapped twice: as I420 (whose Y plane is what the model restores) and as RGB.
+    // The degraded and restored frames are tapped twice: as I420 (whose Y plane is what the model
+    // restores) and as RGB; the clean ones as I420 only (their RGB is the input itself).
     let branches = |tee: &str| {
         format!(
             "{tee}. ! queue ! appsink name={tee}-yuv sync=false \
@@ -130,12 +131,12 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     };
     let pipeline = gst::parse::launch(&format!(
         "appsrc name=src format=time caps={caps} ! videoconvert ! video/x-raw,format=I420 ! \
-         tee name=clean {clean} clean. ! queue ! jpegenc quality={QUALITY} ! \
+         tee name=clean clean. ! queue ! appsink name=clean-yuv sync=false \
+         clean. ! queue ! jpegenc quality={QUALITY} ! \
          jpegdec ! video/x-raw,format=I420 ! tee name=degraded {degraded} \
          degraded. ! queue ! hyperres name=restorer mode=auto model-location=\"{model}\" \
          estimator-location=\"{estimator}\" ! tee name=restored {restored} \
          restored. ! queue ! jpegenc quality=95 ! avimux ! filesink location=\"{video}\"",
-        clean = branches("clean"),
         degraded = branches("degraded"),
         restored = branches("restored"),
         model = paths.dejpeg.display(),
@@ -149,22 +150,21 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
         .context("appsrc")?
         .downcast::<AppSrc>()
         .unwrap();
-    let tap = |stage: &str| -> anyhow::Result<[Collected; 2]> {
-        let sink = |kind: &str| {
-            pipeline
-                .by_name(&format!("{stage}-{kind}"))
-                .and_then(|e| e.downcast::<AppSink>().ok())
-                .context("appsink")
-        };
-        Ok([
-            collect(&sink("yuv")?, false),
-            collect(&sink("rgb")?, stage == "restored"),
-        ])
+    let tap = |name: &str, progress: bool| -> anyhow::Result<Collected> {
+        let sink = pipeline
+            .by_name(name)
+            .and_then(|e| e.downcast::<AppSink>().ok())
+            .context("appsink")?;
+        Ok(collect(&sink, progress))
     };
-    let taps = [tap("clean")?, tap("degraded")?, tap("restored")?];
+    let clean_y = tap("clean-yuv", false)?;
+    let taps = [
+        [tap("degraded-yuv", false)?, tap("degraded-rgb", false)?],
+        [tap("restored-yuv", false)?, tap("restored-rgb", true)?],
+    ];
     pipeline.set_state(gst::State::Playing)?;
-    for (i, frame) in pan.iter().enumerate() {
-        let mut buffer = gst::Buffer::from_mut_slice(packed_rgb(frame));
+    for (i, frame) in input.iter().enumerate() {
+        let mut buffer = gst::Buffer::from_mut_slice(frame.clone());
         buffer
             .get_mut()
             .unwrap()
@@ -175,9 +175,21 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     wait(&pipeline)?;
     eprintln!();
 
+    // An I420 buffer starts with its Y plane, unpadded: SIDE is a multiple of 4.
     let take = |frames: Collected| std::mem::take(&mut *frames.lock().unwrap());
-    let [clean, degraded, restored] = taps.map(|[yuv, rgb]| Stage {
-        yuv: take(yuv),
+    let y_planes = |yuv: Collected| {
+        let mut frames = take(yuv);
+        frames
+            .iter_mut()
+            .for_each(|f| f.truncate((SIDE * SIDE) as usize));
+        frames
+    };
+    let clean = Stage {
+        y: y_planes(clean_y),
+        rgb: input,
+    };
+    let [degraded, restored] = taps.map(|[yuv, rgb]| Stage {
+        y: y_planes(yuv),
         rgb: take(rgb),
     });
     let estimated: f64 = pipeline
@@ -187,26 +199,21 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     println!(
         "JPEG quality {QUALITY}, restored at the estimated quality {estimated:.1} (auto mode, Y plane of I420)"
     );
-    // Y: the plane the model restores, the first SIDE x SIDE bytes of an I420 buffer (SIDE is a
-    // multiple of 4, so its rows are unpadded). RGB: the whole picture, including the loss of the
-    // untouched 4:2:0 chroma, which also shifts luma where the decoded colours clip.
-    let mean = |frames: &[Vec<u8>], reference: &[Vec<u8>], len: usize| {
+    // Y: the plane the model restores. RGB: the whole picture against the input, including the
+    // loss of the untouched 4:2:0 chroma, which also shifts luma where the decoded colours clip.
+    let mean = |frames: &[Vec<u8>], reference: &[Vec<u8>]| {
         let pairs = frames.iter().zip(reference);
-        pairs
-            .map(|(f, c)| psnr_8bit(&f[..len], &c[..len]))
-            .sum::<f64>()
-            / reference.len() as f64
+        pairs.map(|(f, c)| psnr_8bit(f, c)).sum::<f64>() / reference.len() as f64
     };
-    let (y_len, rgb_len) = ((SIDE * SIDE) as usize, (3 * SIDE * SIDE) as usize);
     println!(
         "PSNR Y JPEG {:.2} dB -> restored {:.2} dB",
-        mean(&degraded.yuv, &clean.yuv, y_len),
-        mean(&restored.yuv, &clean.yuv, y_len)
+        mean(&degraded.y, &clean.y),
+        mean(&restored.y, &clean.y)
     );
     println!(
         "PSNR RGB JPEG {:.2} dB -> restored {:.2} dB",
-        mean(&degraded.rgb, &clean.rgb, rgb_len),
-        mean(&restored.rgb, &clean.rgb, rgb_len)
+        mean(&degraded.rgb, &clean.rgb),
+        mean(&restored.rgb, &clean.rgb)
     );
     let middle = clean.rgb.len() / 2;
     side_by_side(

@@ -1,6 +1,5 @@
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -9,16 +8,15 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::VideoFormat;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 use tch::{Device, Kind};
 
-use super::{FieldMode, Mode, Precision, Task};
-use crate::frame::{Depth, Plane, Samples};
+use super::{FieldMode, Mode, Precision, Task, formats, locations};
+use crate::frame::{Plane, Samples};
 use crate::level_estimator::LevelEstimator;
 use crate::restorer::{self, Restorer, Tiling};
-use crate::task::{self, Colour};
+use crate::task;
 use crate::{cpu_bf16, cpu_buffers, ensemble};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -28,43 +26,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("HyperRes restoration"),
     )
 });
-
-const RGB_FORMATS: [VideoFormat; 10] = [
-    VideoFormat::Rgb,
-    VideoFormat::Bgr,
-    VideoFormat::Rgbx,
-    VideoFormat::Bgrx,
-    VideoFormat::Xrgb,
-    VideoFormat::Xbgr,
-    VideoFormat::Rgba,
-    VideoFormat::Bgra,
-    VideoFormat::Argb,
-    VideoFormat::Abgr,
-];
-/// Gray models restore GRAY8/16, or the luma of YUV video (chroma and alpha pass through):
-/// planar and semi-planar 4:2:0, 4:2:2, 4:4:4 and 4:1:1, packed 4:2:2 (the usual capture formats)
-/// and 4:4:4 with alpha, 8 and 10 bits.
-const LUMA_FORMATS: [VideoFormat; 19] = [
-    VideoFormat::Gray8,
-    VideoFormat::I420,
-    VideoFormat::Yv12,
-    VideoFormat::Nv12,
-    VideoFormat::Nv21,
-    VideoFormat::Y42b,
-    VideoFormat::Nv16,
-    VideoFormat::Nv24,
-    VideoFormat::Y444,
-    VideoFormat::Y41b,
-    VideoFormat::Yuy2,
-    VideoFormat::Uyvy,
-    VideoFormat::Yvyu,
-    VideoFormat::Ayuv,
-    VideoFormat::Gray16Le,
-    VideoFormat::I42010le,
-    VideoFormat::P01010le,
-    VideoFormat::I42210le,
-    VideoFormat::Y44410le,
-];
 
 const DEFAULT_LEVEL: f64 = 25.0;
 const DEFAULT_INTERVAL: u32 = 30;
@@ -383,7 +344,7 @@ impl ElementImpl for HyperRes {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = formats_caps(RGB_FORMATS.iter().chain(&LUMA_FORMATS));
+            let caps = formats::caps_for(None);
             [gst::PadDirection::Src, gst::PadDirection::Sink]
                 .into_iter()
                 .map(|direction| {
@@ -398,12 +359,6 @@ impl ElementImpl for HyperRes {
         });
         TEMPLATES.as_ref()
     }
-}
-
-fn formats_caps<'a>(formats: impl IntoIterator<Item = &'a VideoFormat>) -> gst::Caps {
-    gst_video::VideoCapsBuilder::new()
-        .format_list(formats.into_iter().copied())
-        .build()
 }
 
 /// `auto`, `cpu`, `cuda` or `cuda:N`.
@@ -428,64 +383,6 @@ fn resolve_device(name: &str) -> Result<Device, String> {
                 "unknown device {other:?} (auto, cpu, cuda or cuda:N)"
             )),
         },
-    }
-}
-
-/// A bundled checkpoint, in the first of: `$GST_HYPERRES_MODEL_DIR`; the directory `meson install`
-/// puts the models in (compiled in by a meson build, used once it exists); the source tree's
-/// models/ (a cargo build, or a meson build not yet installed).
-fn bundled(name: &str) -> PathBuf {
-    let installed = option_env!("GST_HYPERRES_INSTALLED_MODELS")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_dir());
-    let dir = std::env::var_os("GST_HYPERRES_MODEL_DIR")
-        .map(PathBuf::from)
-        .or(installed)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models")));
-    dir.join(name)
-}
-
-/// A `model-location` or `estimator-location` as given; a bare file name that is not in the
-/// working directory names a bundled checkpoint (`model-location=denoise-rgb-fast.safetensors`
-/// works wherever the plugin and its models are installed).
-fn checkpoint_location(location: &str) -> PathBuf {
-    let path = PathBuf::from(location);
-    let bare = path.parent().is_some_and(|dir| dir.as_os_str().is_empty());
-    if bare && !path.exists() {
-        bundled(location)
-    } else {
-        path
-    }
-}
-
-/// What to do when `path`, the checkpoint that `location` (the value of `property`) stands for,
-/// is a bundled one and missing.
-fn missing_bundled_hint(path: &Path, property: &str, location: &str) -> String {
-    if path.exists() || path == Path::new(location) {
-        String::new()
-    } else {
-        format!(
-            " (looked for among the bundled models: set {property} to a path, or \
-             GST_HYPERRES_MODEL_DIR to the folder holding the bundled models)"
-        )
-    }
-}
-
-/// The bundled model for `task`.
-fn bundled_model(task: Task) -> PathBuf {
-    bundled(match task {
-        Task::Denoise => "denoise-rgb.safetensors",
-        Task::Dejpeg => "dejpeg-gray.safetensors",
-        Task::Sr => "sr-rgb.safetensors",
-    })
-}
-
-/// The bundled level estimator for `task`, where there is one.
-fn bundled_estimator(task: task::Task) -> Option<PathBuf> {
-    match task {
-        task::Task::Denoise => Some(bundled("estimator-noise.safetensors")),
-        task::Task::Dejpeg => Some(bundled("estimator-jpeg.safetensors")),
-        task::Task::Sr => None,
     }
 }
 
@@ -517,12 +414,13 @@ impl HyperRes {
         }
         restorer::prepare_device(device);
         let model = if settings.model_location.is_empty() {
-            bundled_model(settings.task)
+            locations::bundled_model(settings.task)
         } else {
-            checkpoint_location(&settings.model_location)
+            locations::checkpoint_location(&settings.model_location)
         };
         let mut restorer = Restorer::load(&model, device).map_err(|e| {
-            let hint = missing_bundled_hint(&model, "model-location", &settings.model_location);
+            let hint =
+                locations::missing_bundled_hint(&model, "model-location", &settings.model_location);
             gst::error_msg!(gst::ResourceError::OpenRead, ["{e}{hint}"])
         })?;
         let kind = match settings.precision {
@@ -560,7 +458,7 @@ impl HyperRes {
         );
         let estimator_location = match (settings.estimator_location.as_str(), settings.live.mode) {
             ("", Mode::Manual) => None,
-            ("", Mode::Auto) => Some(bundled_estimator(meta.task).ok_or_else(|| {
+            ("", Mode::Auto) => Some(locations::bundled_estimator(meta.task).ok_or_else(|| {
                 gst::error_msg!(
                     gst::ResourceError::Settings,
                     [
@@ -569,12 +467,12 @@ impl HyperRes {
                     ]
                 )
             })?),
-            (location, _) => Some(checkpoint_location(location)),
+            (location, _) => Some(locations::checkpoint_location(location)),
         };
         let estimator = estimator_location
             .map(|path| {
                 let estimator = LevelEstimator::load(&path, device).map_err(|e| {
-                    let hint = missing_bundled_hint(
+                    let hint = locations::missing_bundled_hint(
                         &path,
                         "estimator-location",
                         &settings.estimator_location,
@@ -746,12 +644,7 @@ impl BaseTransformImpl for HyperRes {
         let colour = lock(&self.state)
             .as_ref()
             .map(|s| s.restorer.metadata().colour);
-        let allowed = match colour {
-            Some(Colour::Rgb) => formats_caps(&RGB_FORMATS),
-            Some(Colour::Gray) => formats_caps(&LUMA_FORMATS),
-            None => formats_caps(RGB_FORMATS.iter().chain(&LUMA_FORMATS)),
-        };
-        let caps = caps.intersect(&allowed);
+        let caps = caps.intersect(&formats::caps_for(colour));
         Some(match filter {
             Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
             None => caps,
@@ -770,56 +663,6 @@ impl BaseTransformImpl for HyperRes {
     }
 }
 
-/// The two fields of an interlaced `plane`, each as a plane of every other row with the byte
-/// offset of its first row; a 1-row frame has only the top one.
-fn fields(plane: Plane) -> Vec<(usize, Plane)> {
-    let field = |first: usize| {
-        let height = (plane.height + 1 - first) / 2;
-        (height > 0).then_some((
-            first * plane.stride,
-            Plane {
-                height,
-                stride: 2 * plane.stride,
-                ..plane
-            },
-        ))
-    };
-    [0, 1].into_iter().filter_map(field).collect()
-}
-
-/// How the samples a model reads (R, G, B, or Y) sit in plane 0 of `format`, from GStreamer's
-/// description of the format; None where they are elsewhere or stored otherwise.
-fn samples_of(format: VideoFormat) -> Option<Samples> {
-    let info = gst_video::VideoFormatInfo::from_format(format);
-    let components: &[usize] = if info.is_rgb() { &[0, 1, 2] } else { &[0] };
-    let first = components[0];
-    let same_layout = components.iter().all(|&c| {
-        info.plane()[c] == 0
-            && info.depth()[c] == info.depth()[first]
-            && info.pixel_stride()[c] == info.pixel_stride()[first]
-    });
-    let pixel_bytes = usize::try_from(info.pixel_stride()[first]).ok()?;
-    let depth = match (info.depth()[first], info.shift()[first]) {
-        (8, 0) => Depth::Eight,
-        (bits @ 9..=16, shift) if info.is_le() && pixel_bytes % 2 == 0 => {
-            Depth::Sixteen { bits, shift }
-        }
-        _ => return None,
-    };
-    if !same_layout || pixel_bytes == 0 {
-        return None;
-    }
-    let offset = |c: usize| info.poffset()[c] as usize;
-    match (components, depth) {
-        ([r, g, b], Depth::Eight) => Some(Samples::rgb(
-            [offset(*r), offset(*g), offset(*b)],
-            pixel_bytes,
-        )),
-        ([y], depth) => Some(Samples::luma(offset(*y), pixel_bytes, depth)),
-        _ => None,
-    }
-}
-
 impl VideoFilterImpl for HyperRes {
     fn set_info(
         &self,
@@ -832,7 +675,7 @@ impl VideoFilterImpl for HyperRes {
         let state = state
             .as_mut()
             .ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
-        let samples = samples_of(in_info.format()).ok_or_else(|| {
+        let samples = formats::samples_of(in_info.format()).ok_or_else(|| {
             gst::loggable_error!(CAT, "unsupported format {:?}", in_info.format())
         })?;
         let colour = state.restorer.metadata().colour;
@@ -876,7 +719,7 @@ impl VideoFilterImpl for HyperRes {
         // restored on its own, as a plane of every other row (restoring the woven frame blends
         // them where things move).
         let parts = if frame.is_interlaced() && live.field_mode == FieldMode::Fields {
-            fields(plane)
+            formats::fields(plane)
         } else {
             vec![(0, plane)]
         };
@@ -927,53 +770,6 @@ fn torch_failure(panic: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_listed_format_has_its_samples_in_plane_0() {
-        gst::init().unwrap();
-        for format in RGB_FORMATS {
-            assert_eq!(
-                samples_of(format).map(Samples::channels),
-                Some(3),
-                "{format:?}"
-            );
-        }
-        for format in LUMA_FORMATS {
-            assert_eq!(
-                samples_of(format).map(Samples::channels),
-                Some(1),
-                "{format:?}"
-            );
-        }
-        let eight = Depth::Eight;
-        let ten = |shift| Depth::Sixteen { bits: 10, shift };
-        let cases = [
-            (VideoFormat::Bgra, Samples::rgb([2, 1, 0], 4)),
-            (VideoFormat::Xrgb, Samples::rgb([1, 2, 3], 4)),
-            (VideoFormat::Rgb, Samples::rgb([0, 1, 2], 3)),
-            (VideoFormat::I420, Samples::luma(0, 1, eight)),
-            (VideoFormat::Yuy2, Samples::luma(0, 2, eight)),
-            (VideoFormat::Uyvy, Samples::luma(1, 2, eight)),
-            (VideoFormat::Ayuv, Samples::luma(1, 4, eight)),
-            (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
-            (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
-            (
-                VideoFormat::Gray16Le,
-                Samples::luma(0, 2, Depth::Sixteen { bits: 16, shift: 0 }),
-            ),
-        ];
-        for (format, samples) in cases {
-            assert_eq!(samples_of(format), Some(samples), "{format:?}");
-        }
-        // Big-endian words and 10-bit samples packed three to 32 bits are not read.
-        for format in [
-            VideoFormat::Gray16Be,
-            VideoFormat::V210,
-            VideoFormat::Nv1210le32,
-        ] {
-            assert_eq!(samples_of(format), None, "{format:?}");
-        }
-    }
 
     #[test]
     fn libtorch_failures_become_one_line_messages() {

@@ -4,7 +4,9 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod formats;
 mod imp;
+mod locations;
 
 glib::wrapper! {
     pub struct HyperRes(ObjectSubclass<imp::HyperRes>)

@@ -1,0 +1,160 @@
+//! The raw video formats the element takes, and where a model's samples sit in them.
+
+use gst_video::VideoFormat;
+
+use crate::frame::{Depth, Plane, Samples};
+use crate::task::Colour;
+
+const RGB_FORMATS: [VideoFormat; 10] = [
+    VideoFormat::Rgb,
+    VideoFormat::Bgr,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+    VideoFormat::Xrgb,
+    VideoFormat::Xbgr,
+    VideoFormat::Rgba,
+    VideoFormat::Bgra,
+    VideoFormat::Argb,
+    VideoFormat::Abgr,
+];
+/// Gray models restore GRAY8/16, or the luma of YUV video (chroma and alpha pass through):
+/// planar and semi-planar 4:2:0, 4:2:2, 4:4:4 and 4:1:1, packed 4:2:2 (the usual capture formats)
+/// and 4:4:4 with alpha, 8 and 10 bits.
+const LUMA_FORMATS: [VideoFormat; 19] = [
+    VideoFormat::Gray8,
+    VideoFormat::I420,
+    VideoFormat::Yv12,
+    VideoFormat::Nv12,
+    VideoFormat::Nv21,
+    VideoFormat::Y42b,
+    VideoFormat::Nv16,
+    VideoFormat::Nv24,
+    VideoFormat::Y444,
+    VideoFormat::Y41b,
+    VideoFormat::Yuy2,
+    VideoFormat::Uyvy,
+    VideoFormat::Yvyu,
+    VideoFormat::Ayuv,
+    VideoFormat::Gray16Le,
+    VideoFormat::I42010le,
+    VideoFormat::P01010le,
+    VideoFormat::I42210le,
+    VideoFormat::Y44410le,
+];
+
+fn formats_caps<'a>(formats: impl IntoIterator<Item = &'a VideoFormat>) -> gst::Caps {
+    gst_video::VideoCapsBuilder::new()
+        .format_list(formats.into_iter().copied())
+        .build()
+}
+
+/// The formats a model of `colour` restores; with no model loaded yet, all of them.
+pub(super) fn caps_for(colour: Option<Colour>) -> gst::Caps {
+    match colour {
+        Some(Colour::Rgb) => formats_caps(&RGB_FORMATS),
+        Some(Colour::Gray) => formats_caps(&LUMA_FORMATS),
+        None => formats_caps(RGB_FORMATS.iter().chain(&LUMA_FORMATS)),
+    }
+}
+
+/// The two fields of an interlaced `plane`, each as a plane of every other row with the byte
+/// offset of its first row; a 1-row frame has only the top one.
+pub(super) fn fields(plane: Plane) -> Vec<(usize, Plane)> {
+    let field = |first: usize| {
+        let height = (plane.height + 1 - first) / 2;
+        (height > 0).then_some((
+            first * plane.stride,
+            Plane {
+                height,
+                stride: 2 * plane.stride,
+                ..plane
+            },
+        ))
+    };
+    [0, 1].into_iter().filter_map(field).collect()
+}
+
+/// How the samples a model reads (R, G, B, or Y) sit in plane 0 of `format`, from GStreamer's
+/// description of the format; None where they are elsewhere or stored otherwise.
+pub(super) fn samples_of(format: VideoFormat) -> Option<Samples> {
+    let info = gst_video::VideoFormatInfo::from_format(format);
+    let components: &[usize] = if info.is_rgb() { &[0, 1, 2] } else { &[0] };
+    let first = components[0];
+    let same_layout = components.iter().all(|&c| {
+        info.plane()[c] == 0
+            && info.depth()[c] == info.depth()[first]
+            && info.pixel_stride()[c] == info.pixel_stride()[first]
+    });
+    let pixel_bytes = usize::try_from(info.pixel_stride()[first]).ok()?;
+    let depth = match (info.depth()[first], info.shift()[first]) {
+        (8, 0) => Depth::Eight,
+        (bits @ 9..=16, shift) if info.is_le() && pixel_bytes % 2 == 0 => {
+            Depth::Sixteen { bits, shift }
+        }
+        _ => return None,
+    };
+    if !same_layout || pixel_bytes == 0 {
+        return None;
+    }
+    let offset = |c: usize| info.poffset()[c] as usize;
+    match (components, depth) {
+        ([r, g, b], Depth::Eight) => Some(Samples::rgb(
+            [offset(*r), offset(*g), offset(*b)],
+            pixel_bytes,
+        )),
+        ([y], depth) => Some(Samples::luma(offset(*y), pixel_bytes, depth)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_format_has_its_samples_in_plane_0() {
+        gst::init().unwrap();
+        for format in RGB_FORMATS {
+            assert_eq!(
+                samples_of(format).map(Samples::channels),
+                Some(3),
+                "{format:?}"
+            );
+        }
+        for format in LUMA_FORMATS {
+            assert_eq!(
+                samples_of(format).map(Samples::channels),
+                Some(1),
+                "{format:?}"
+            );
+        }
+        let eight = Depth::Eight;
+        let ten = |shift| Depth::Sixteen { bits: 10, shift };
+        let cases = [
+            (VideoFormat::Bgra, Samples::rgb([2, 1, 0], 4)),
+            (VideoFormat::Xrgb, Samples::rgb([1, 2, 3], 4)),
+            (VideoFormat::Rgb, Samples::rgb([0, 1, 2], 3)),
+            (VideoFormat::I420, Samples::luma(0, 1, eight)),
+            (VideoFormat::Yuy2, Samples::luma(0, 2, eight)),
+            (VideoFormat::Uyvy, Samples::luma(1, 2, eight)),
+            (VideoFormat::Ayuv, Samples::luma(1, 4, eight)),
+            (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
+            (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
+            (
+                VideoFormat::Gray16Le,
+                Samples::luma(0, 2, Depth::Sixteen { bits: 16, shift: 0 }),
+            ),
+        ];
+        for (format, samples) in cases {
+            assert_eq!(samples_of(format), Some(samples), "{format:?}");
+        }
+        // Big-endian words and 10-bit samples packed three to 32 bits are not read.
+        for format in [
+            VideoFormat::Gray16Be,
+            VideoFormat::V210,
+            VideoFormat::Nv1210le32,
+        ] {
+            assert_eq!(samples_of(format), None, "{format:?}");
+        }
+    }
+}

@@ -466,7 +466,7 @@ def main():
                      "s/image ours" + (" / 16 blocks" if full else "") + (" / x8" if full8 else "")], rows)
             + "\n![PSNR against scale](results/sr-set5.png)\n")
 
-    video = results_video.section(cached, fmt, table, DATA, ROOT, MODELS)
+    video = results_video.section(cached, cell, table, DATA, ROOT, MODELS)
     if video:
         sections.append(video)
 

@@ -35,16 +35,20 @@ def decode(video, out, element=(), env=None):
     return run(["gst-launch-1.0", "-m", *chain, "!", "filesink", f"location={out}"], env=env).stdout
 
 
+def raw(size):
+    """FFmpeg's arguments for raw I420 frames of `size` (WxH)."""
+    return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", size]
+
+
 def scores(frames, reference, size):
     """The clip's mean Y PSNR and SSIM (FFmpeg's psnr and ssim filters)."""
-    raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", size]
-    log = run(["ffmpeg", "-hide_banner", *raw, "-i", frames, *raw, "-i", reference, "-lavfi",
+    log = run(["ffmpeg", "-hide_banner", *raw(size), "-i", frames, *raw(size), "-i", reference, "-lavfi",
                "[0:v]split[a][b];[1:v]split[c][d];[a][c]psnr;[b][d]ssim", "-f", "null", "-"]).stderr
     return {"psnr": float(re.search(r"PSNR y:([\d.]+)", log)[1]), "ssim": float(re.search(r"SSIM Y:([\d.]+)", log)[1])}
 
 
-def section(cached, fmt, table, data, root, models):
-    """The Markdown section, or None without the clip. `cached`, `fmt` and `table` are results.py's."""
+def section(cached, cell, table, data, root, models):
+    """The Markdown section, or None without the clip. `cached`, `cell` and `table` are results.py's."""
     compressed, reference = (data / "video" / CLIP.format(kind) for kind in ("distorted", "pristine"))
     if not compressed.exists():
         return None
@@ -62,23 +66,25 @@ def section(cached, fmt, table, data, root, models):
         width, height = map(int, size.split("x"))
         frames = (tmp / "compressed.yuv").stat().st_size // (width * height * 3 // 2)
 
-        def write_scores(out, frames, **extra):
-            out.write_text(json.dumps({**scores(frames, tmp / "reference.yuv", size), **extra}))
+        def write_scores(out, yuv, **extra):
+            out.write_text(json.dumps({**scores(yuv, tmp / "reference.yuv", size), **extra}))
 
         def ours(name, model, level):
             settings = [f"model-location={model}", "mode=auto" if level == "auto" else f"level={level}"]
+            # Auto mode's estimator: the bundled one for the task.
+            estimator = [models / "estimator-jpeg.safetensors"] if level == "auto" else []
 
             def compute(out):
                 messages = decode(compressed, tmp / "ours.yuv", ["hyperres", *settings], env)
                 # The auto mode's last smoothed estimate, from its hyperres-level messages.
                 estimates = re.findall(r"hyperres-level, level=\(double\)([\d.e+-]+)", messages)
                 write_scores(out, tmp / "ours.yuv", **({"estimate": float(estimates[-1])} if estimates else {}))
-            return cached(f"video/{slug}-{name}-{level}", [*clip, model, *element_code, level], compute)
+            return cached(f"video/{slug}-{name}-{level}", [*clip, model, *estimator, *element_code, level], compute)
 
         def ffmpeg(graph):
             def compute(out):
-                raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", size]
-                run(["ffmpeg", "-y", *raw, "-i", tmp / "compressed.yuv", "-vf", graph, *raw, tmp / "filtered.yuv"])
+                run(["ffmpeg", "-y", *raw(size), "-i", tmp / "compressed.yuv", "-vf", graph, *raw(size),
+                     tmp / "filtered.yuv"])
                 write_scores(out, tmp / "filtered.yuv")
             return cached(f"video/{slug}-ffmpeg-{graph.replace('=', '').replace(':', '-')}", [*clip, "--ffmpeg", graph], compute)
 
@@ -90,8 +96,6 @@ def section(cached, fmt, table, data, root, models):
         filters = {name: max(((label, ffmpeg(graph)) for label, graph in graphs), key=lambda r: r[1]["psnr"])
                    for name, graphs in FILTERS.items()}
 
-    def cell(r):
-        return f"{fmt(r['psnr'])} / {fmt(r['ssim'], 3)}"
     rows = [["compressed input", cell(compressed_score), "", ""]]
     rows += [[f"ours, level {level}", cell(mine[level]), cell(mine_fast[level]), ""] for level in LEVELS]
     rows += [[f"ours, auto (estimated level {mine['auto']['estimate']:.0f})", cell(mine["auto"]), "", ""]]

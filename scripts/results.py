@@ -159,19 +159,21 @@ def hqdn3d(sigma):
 JPEG_QP = {10: (12, 16, 20), 30: (6, 8, 10), 50: (4, 6, 8), 70: (3, 4, 6), 80: (2, 3, 4, 6)}
 
 
-def spp(q, prefix=""):
-    return [(f"qp={qp}", f"{prefix}spp=quality=6:qp={qp}") for qp in JPEG_QP[q]]
+def spp(qps, prefix=""):
+    return [(f"qp={qp}", f"{prefix}spp=quality=6:qp={qp}") for qp in qps]
 
 
-def pp7(q):
-    return [(f"qp={qp}", f"pp7=qp={qp}") for qp in JPEG_QP[q]]
+def pp7(qps):
+    return [(f"qp={qp}", f"pp7=qp={qp}") for qp in qps]
 
 
-def deblock(_q):
+def deblock(_qps):
     return [(f"{kind}", f"deblock=filter={kind}:block=8") for kind in ("weak", "strong")]
 
 
 FFMPEG_SIGMAS = [15, 25, 50, 75]
+
+# FFmpeg's JPEG post-processing filters: each gives its candidate (label, graph)s for quantisers.
 JPEG_FILTERS = {"spp": spp, "pp7": pp7, "deblock": deblock}
 
 
@@ -215,13 +217,13 @@ def ffmpeg_baselines():
     best_ffmpeg("nlmeans", "denoise", "rgb", CBSD68, {s: nlmeans(s) for s in FFMPEG_SIGMAS})
     best_ffmpeg("hqdn3d", "denoise", "rgb", CBSD68, {s: hqdn3d(s) for s in FFMPEG_SIGMAS})
     for name, make in JPEG_FILTERS.items():
-        best_ffmpeg(name, "dejpeg", "gray", LIVE1_GRAY, {q: make(q) for q in JPEG_LEVELS})
+        best_ffmpeg(name, "dejpeg", "gray", LIVE1_GRAY, {q: make(JPEG_QP[q]) for q in JPEG_LEVELS})
     best_ffmpeg("spp-rgb", "dejpeg", "rgb", LIVE1, {q: spp_rgb(q) for q in JPEG_LEVELS})
 
 
 def spp_rgb(q):
     """spp on colour: the middle quantiser of the gray search only (colour runs are slow)."""
-    return spp(q, "format=yuv444p,")[1:2]
+    return spp(JPEG_QP[q], "format=yuv444p,")[1:2]
 
 
 JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}
@@ -415,7 +417,7 @@ def main():
                                 ("rgb", "dejpeg-rgb", "LIVE1 colour (4:2:0 JPEG), PSNR over RGB")):
         model, data = MODELS / f"{name}.safetensors", JPEG_SETS[name]
         if colour == "gray":
-            filters = {f: best_ffmpeg(f, "dejpeg", "gray", data, {q: make(q) for q in JPEG_LEVELS})
+            filters = {f: best_ffmpeg(f, "dejpeg", "gray", data, {q: make(JPEG_QP[q]) for q in JPEG_LEVELS})
                        for f, make in JPEG_FILTERS.items()}
         else:
             filters = {"spp": best_ffmpeg("spp-rgb", "dejpeg", "rgb", data, {q: spp_rgb(q) for q in JPEG_LEVELS})}
@@ -466,7 +468,7 @@ def main():
                      "s/image ours" + (" / 16 blocks" if full else "") + (" / x8" if full8 else "")], rows)
             + "\n![PSNR against scale](results/sr-set5.png)\n")
 
-    video = results_video.section(cached, cell, table, DATA, ROOT, MODELS)
+    video = results_video.section(cached, cell, table, JPEG_FILTERS, DATA, ROOT, MODELS)
     if video:
         sections.append(video)
 

@@ -4,6 +4,7 @@ FFmpeg's post-processing filters on the same decoded frames. Nothing here is syn
 artifacts are a real encoder's at a real bitrate, and the JPEG-trained models meet them untrained.
 """
 
+import functools
 import json
 import os
 import re
@@ -15,11 +16,8 @@ from pathlib import Path
 CLIP = "carphone_{}_176x144_h264.mp4"
 # JPEG-quality units: the H.264 clip is far below any JPEG quality the models were trained at.
 LEVELS = [3, 5, 10, 20, 40, 80]
-FILTERS = {
-    "spp": [(f"qp={qp}", f"spp=6:{qp}") for qp in (12, 16, 20, 24, 30)],
-    "pp7": [(f"qp={qp}", f"pp7=qp={qp}") for qp in (6, 10, 16, 24)],
-    "deblock": [(kind, f"deblock=filter={kind}:block=8") for kind in ("weak", "strong")],
-}
+# Quantisers tried for FFmpeg's filters (spp is best near 24, pp7 near 16 on this clip).
+FILTER_QP = (6, 10, 16, 20, 24, 30)
 
 
 def run(command, **kwargs):
@@ -47,8 +45,9 @@ def scores(frames, reference, size):
     return {"psnr": float(re.search(r"PSNR y:([\d.]+)", log)[1]), "ssim": float(re.search(r"SSIM Y:([\d.]+)", log)[1])}
 
 
-def section(cached, cell, table, data, root, models):
-    """The Markdown section, or None without the clip. `cached`, `cell` and `table` are results.py's."""
+def section(cached, cell, table, ffmpeg_filters, data, root, models):
+    """The Markdown section, or None without the clip. `cached`, `cell`, `table` and
+    `ffmpeg_filters` (name: quantisers -> candidate (label, graph)s) are results.py's."""
     compressed, reference = (data / "video" / CLIP.format(kind) for kind in ("distorted", "pristine"))
     if not compressed.exists():
         return None
@@ -61,13 +60,20 @@ def section(cached, cell, table, data, root, models):
     slug = CLIP.split("_")[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        decode(reference, tmp / "reference.yuv")
-        decode(compressed, tmp / "compressed.yuv")
-        width, height = map(int, size.split("x"))
-        frames = (tmp / "compressed.yuv").stat().st_size // (width * height * 3 // 2)
+
+        @functools.cache
+        def decoded(video):
+            """`video` decoded to raw I420 (once, and only where a result is not cached)."""
+            decode(video, tmp / f"{video.stem}.yuv")
+            return tmp / f"{video.stem}.yuv"
 
         def write_scores(out, yuv, **extra):
-            out.write_text(json.dumps({**scores(yuv, tmp / "reference.yuv", size), **extra}))
+            out.write_text(json.dumps({**scores(yuv, decoded(reference), size), **extra}))
+
+        def write_input_scores(out):
+            width, height = map(int, size.split("x"))
+            frames = decoded(compressed).stat().st_size // (width * height * 3 // 2)
+            write_scores(out, decoded(compressed), frames=frames)
 
         def ours(name, model, level):
             settings = [f"model-location={model}", "mode=auto" if level == "auto" else f"level={level}"]
@@ -81,20 +87,20 @@ def section(cached, cell, table, data, root, models):
                 write_scores(out, tmp / "ours.yuv", **({"estimate": float(estimates[-1])} if estimates else {}))
             return cached(f"video/{slug}-{name}-{level}", [*clip, model, *estimator, *element_code, level], compute)
 
-        def ffmpeg(graph):
+        def ffmpeg(name, label, graph):
             def compute(out):
-                run(["ffmpeg", "-y", *raw(size), "-i", tmp / "compressed.yuv", "-vf", graph, *raw(size),
+                run(["ffmpeg", "-y", *raw(size), "-i", decoded(compressed), "-vf", graph, *raw(size),
                      tmp / "filtered.yuv"])
                 write_scores(out, tmp / "filtered.yuv")
-            return cached(f"video/{slug}-ffmpeg-{graph.replace('=', '').replace(':', '-')}", [*clip, "--ffmpeg", graph], compute)
+            return cached(f"video/{slug}-ffmpeg-{name}-{label.replace('=', '')}", [*clip, "--ffmpeg", graph], compute)
 
         model, fast = models / "dejpeg-gray.safetensors", models / "dejpeg-gray-fast.safetensors"
-        compressed_score = cached(f"video/{slug}-input", [*clip, "--ffmpeg"],
-                                  lambda out: write_scores(out, tmp / "compressed.yuv"))
+        compressed_score = cached(f"video/{slug}-input", [*clip, "--ffmpeg"], write_input_scores)
         mine = {level: ours("dejpeg-gray", model, level) for level in [*LEVELS, "auto"]}
         mine_fast = {level: ours("dejpeg-gray-fast", fast, level) for level in LEVELS}
-        filters = {name: max(((label, ffmpeg(graph)) for label, graph in graphs), key=lambda r: r[1]["psnr"])
-                   for name, graphs in FILTERS.items()}
+        filters = {name: max(((label, ffmpeg(name, label, graph)) for label, graph in make(FILTER_QP)),
+                             key=lambda r: r[1]["psnr"])
+                   for name, make in ffmpeg_filters.items()}
 
     rows = [["compressed input", cell(compressed_score), "", ""]]
     rows += [[f"ours, level {level}", cell(mine[level]), cell(mine_fast[level]), ""] for level in LEVELS]
@@ -104,7 +110,7 @@ def section(cached, cell, table, data, root, models):
     best_filter, (label, r) = max(filters.items(), key=lambda f: f[1][1]["psnr"])
     return (
         "## Real compressed video: H.264, PSNR on Y (dB) / SSIM\n\n"
-        f"`{compressed.name}` (~9.5 kbps, severe blocking; {size}, {frames} frames) against `{reference.name}` (the same "
+        f"`{compressed.name}` (~9.5 kbps, severe blocking; {size}, {compressed_score['frames']} frames) against `{reference.name}` (the same "
         "clip at ~1.2 Mbps), both decoded by GStreamer (`decodebin`) to I420; ours is the element restoring the Y plane "
         f"in that pipeline (`models/dejpeg-gray.safetensors`; fast = `models/dejpeg-gray-fast.safetensors`), FFmpeg's "
         "filters run on the same decoded frames (best of a few quantisers). Scores: FFmpeg's `psnr` and `ssim` filters, "

@@ -669,18 +669,13 @@ fn tiled_frames_equal_whole_frames() {
 
 /// `gray` (`w` x `h` GRAY8) through GStreamer's JPEG encoder at `quality` and back.
 fn jpeg_round_trip(gray: &[u8], w: usize, h: usize, quality: u32) -> Vec<u8> {
-    init();
     let caps = format!("video/x-raw,format=GRAY8,width={w},height={h},framerate=1/1");
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, sink) = with_appsink(&format!(
         "appsrc name=src caps={caps} ! jpegenc quality={quality} ! jpegdec ! \
-         video/x-raw,format=GRAY8 ! appsink name=sink"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let by_name = |name| pipeline.by_name(name).unwrap();
-    let src = by_name("src").downcast::<gst_app::AppSrc>().unwrap();
-    let sink = by_name("sink").downcast::<gst_app::AppSink>().unwrap();
+         video/x-raw,format=GRAY8"
+    ));
+    let src = pipeline.by_name("src").unwrap();
+    let src = src.downcast::<gst_app::AppSrc>().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     src.push_buffer(gst::Buffer::from_mut_slice(gray.to_vec()))
         .unwrap();
@@ -688,6 +683,17 @@ fn jpeg_round_trip(gray: &[u8], w: usize, h: usize, quality: u32) -> Vec<u8> {
     let sample = sink.pull_sample().unwrap();
     pipeline.set_state(gst::State::Null).unwrap();
     plane_0(&sample)
+}
+
+/// The pipeline `description` ending in an appsink, not yet started.
+fn with_appsink(description: &str) -> (gst::Pipeline, gst_app::AppSink) {
+    init();
+    let pipeline = gst::parse::launch(&format!("{description} ! appsink name=sink sync=false"))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline.by_name("sink").unwrap();
+    (pipeline, sink.downcast::<gst_app::AppSink>().unwrap())
 }
 
 /// Plane 0 of a sample's video frame (GRAY8, or the Y of 8-bit YUV), without row padding.
@@ -712,17 +718,10 @@ fn gray_crop(name: &str) -> Vec<u8> {
 /// The luma of the first `frames` frames of `video`, decoded by GStreamer to I420 and passed
 /// through `filter` (a pipeline fragment), frame after frame.
 fn decoded_luma(video: &Path, filter: &str, frames: usize) -> Vec<u8> {
-    init();
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! {filter} ! \
-         appsink name=sink sync=false",
+    let (pipeline, sink) = with_appsink(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! {filter}",
         video.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline.by_name("sink").unwrap();
-    let sink = sink.downcast::<gst_app::AppSink>().unwrap();
+    ));
     pipeline.set_state(gst::State::Playing).unwrap();
     let luma = (0..frames)
         .flat_map(|_| plane_0(&sink.pull_sample().unwrap()))

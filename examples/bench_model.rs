@@ -2,7 +2,7 @@
 //! - a level change (weight regeneration) for the full model;
 //! - one training step (forward + backward over k levels) with each `LevelBatching`, in NCHW and
 //!   channels-last layout, in fp32 and in bf16 mixed precision (float32 weights, bf16 convolutions;
-//!   skipped on a CPU where bf16 is slower than fp32).
+//!   skipped on a CPU where bf16 is not faster than fp32, see `cpu_bf16`).
 //!
 //!     cargo run --release --example bench_model -- [--threads N] [--blocks N] [--batch N] [--patch N]
 

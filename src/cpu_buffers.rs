@@ -14,7 +14,9 @@ unsafe extern "C" {
 pub const DEFAULT_LIMIT: usize = 4 << 30;
 
 /// Installs the reusing allocator for every CPU tensor allocated afterwards in this process
-/// (once; later calls do nothing). Tensors allocated before keep their own deallocator.
+/// (once; later calls do nothing). Tensors allocated before keep their own deallocator, but
+/// oneDNN's scratch memory is freed through whichever allocator is current then, so install it
+/// before any convolution runs, not while one is running on another thread.
 pub fn reuse_buffers() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {

@@ -167,7 +167,7 @@ fn bf16_on_the_cpu_restores_as_well_as_fp32() {
             noisy.clone(),
             0,
         );
-        // Emulated bf16 (slower than fp32) is worth a warning; native bf16 is not.
+        // bf16 where the probe found it no faster than fp32 is worth a warning; elsewhere not.
         let warned = bus.pop_filtered(&[gst::MessageType::Warning]).is_some();
         assert_eq!(
             warned,

@@ -200,7 +200,7 @@ impl ObjectImpl for HyperRes {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("precision", Precision::Auto)
                     .nick("Precision")
-                    .blurb("Arithmetic of the network: auto (fp32), fp32, fp16 (CUDA) or bf16 (CUDA, or CPUs with AMX)")
+                    .blurb("Arithmetic of the network: auto (fp32), fp32, fp16 (CUDA) or bf16 (CUDA, or CPUs where it is faster: AMX, Zen 4)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("tile-size")
@@ -428,12 +428,14 @@ impl HyperRes {
             Precision::Fp16 => Kind::Half,
             Precision::Bf16 => Kind::BFloat16,
         };
-        // CPUs have no fast fp16 convolutions (slower than fp32 even with AVX512-FP16), where
-        // bf16 ones run on AMX (and only there: see `cpu_bf16`).
+        // CPUs have no fast fp16 convolutions (slower than fp32 even with AVX512-FP16); some
+        // have fast bf16 ones (see `cpu_bf16`).
         if kind == Kind::Half && device == Device::Cpu {
             return Err(gst::error_msg!(
                 gst::ResourceError::Settings,
-                ["precision=fp16 needs a CUDA device (on the CPU: fp32, or bf16 where it has AMX)"]
+                [
+                    "precision=fp16 needs a CUDA device (on the CPU: fp32, or bf16 where it is faster)"
+                ]
             ));
         }
         if kind == Kind::BFloat16

@@ -63,7 +63,10 @@ pub enum Precision {
     Fp32 = 1,
     #[enum_value(name = "fp16 (CUDA only)", nick = "fp16")]
     Fp16 = 2,
-    #[enum_value(name = "bf16 (CUDA, or a CPU with AMX)", nick = "bf16")]
+    #[enum_value(
+        name = "bf16 (CUDA, or a CPU where it is faster: AMX, Zen 4)",
+        nick = "bf16"
+    )]
     Bf16 = 3,
 }
 

@@ -68,7 +68,7 @@ pub struct EvalArgs {
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Arithmetic of the restorer, as the element's `precision`: fp32, fp16 (CUDA), bf16 (CUDA, or
-    /// a CPU with AMX).
+    /// a CPU where it is faster).
     #[arg(long, value_enum, default_value = "fp32")]
     precision: Precision,
     /// Self-ensemble: average the restorations of this many flipped and transposed copies

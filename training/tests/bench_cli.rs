@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use gsthyperres::cpu_bf16;
-
 /// Runs `hyperres-bench` at a tiny size on the CPU with the fixture model and `extra` arguments;
 /// returns its Markdown output and JSON report.
 fn bench(extra: &[&str]) -> (String, serde_json::Value) {
@@ -28,6 +26,16 @@ fn bench(extra: &[&str]) -> (String, serde_json::Value) {
     (String::from_utf8_lossy(&output.stdout).into(), report)
 }
 
+/// The precisions the CPU is measured in: fp32, and bf16 where the bench's probe found that faster
+/// (ours and PyTorch's alike).
+fn cpu_precisions(report: &serde_json::Value) -> &'static [&'static str] {
+    if report["machine"]["cpu_bf16"].as_bool().unwrap() {
+        &["fp32", "bf16"]
+    } else {
+        &["fp32"]
+    }
+}
+
 #[test]
 fn quick_benchmark_at_tiny_sizes_reports_every_section() {
     let (stdout, report) = bench(&["--quick", "--memory-resolution", "96x64"]);
@@ -44,19 +52,13 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
     let expected = model["ours_ms"].as_f64().unwrap() / model["torch_ms"].as_f64().unwrap();
     assert!((ratio - expected).abs() < 1e-9);
     assert!(positive(&model["ours_peak_rss_mb"]) && positive(&model["torch_peak_rss_mb"]));
-    // The CPU is measured in fp32, and in bf16 where that is fast (AMX), ours and PyTorch's alike.
     let rows = report["model"].as_array().unwrap();
     let precisions: Vec<_> = rows
         .iter()
         .filter(|r| r["model"] == model["model"] && positive(&r["ratio_vs_torch"]))
         .map(|r| r["precision"].as_str().unwrap())
         .collect();
-    let expected: &[&str] = if cpu_bf16::is_fast() {
-        &["fp32", "bf16"]
-    } else {
-        &["fp32"]
-    };
-    assert_eq!(precisions, expected);
+    assert_eq!(precisions, cpu_precisions(&report));
     // The bundled fast model is timed even with --quick.
     assert!(
         rows.iter()
@@ -70,7 +72,10 @@ fn quick_benchmark_at_tiny_sizes_reports_every_section() {
 
     // Element times are intervals between frames in the element's log. --quick runs the bundled
     // model alone there.
-    assert_eq!(report["element"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        report["element"].as_array().unwrap().len(),
+        cpu_precisions(&report).len()
+    );
     let element = &report["element"][0];
     assert!(positive(&element["videotestsrc_ms"]), "{element}");
 
@@ -92,12 +97,21 @@ fn parts_limit_the_run_to_the_sections_asked_for() {
     assert_eq!(element["precision"], "fp32", "{element}");
     assert!(element["videotestsrc_ms"].as_f64().is_some(), "{element}");
     // The element runs the fast model too (the real-time pick), and the model names its rows.
-    let models: Vec<_> = report["element"]
+    let rows: Vec<_> = report["element"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["model"].as_str().unwrap())
+        .map(|r| {
+            (
+                r["model"].as_str().unwrap(),
+                r["precision"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(models, ["bundled (4 blocks)", "fast (4 blocks x 32)"]);
+    let expected: Vec<_> = ["bundled (4 blocks)", "fast (4 blocks x 32)"]
+        .into_iter()
+        .flat_map(|m| cpu_precisions(&report).iter().map(move |&p| (m, p)))
+        .collect();
+    assert_eq!(rows, expected);
     assert!(stdout.contains("| fast (4 blocks x 32) |"), "{stdout}");
 }

@@ -297,7 +297,7 @@ fn untrained_full_model(bundled: &Metadata, path: &Path) -> anyhow::Result<PathB
 }
 
 /// Thread counts and precisions a device is measured at: on the CPU fp32, and bf16 where it is
-/// faster (AMX), at each thread count; on CUDA all three precisions.
+/// faster (`cpu_bf16`), at each thread count; on CUDA all three precisions.
 fn variants(device: &str, threads: &[i32]) -> Vec<(i32, Precision)> {
     if device == "cpu" {
         let precisions: &[Precision] = if cpu_bf16::is_fast() {

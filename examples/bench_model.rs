@@ -67,7 +67,7 @@ fn main() {
         tch::get_num_threads()
     );
     let mut precisions = vec![("fp32", Kind::Float)];
-    match cpu_bf16::slower_than_fp32(device) {
+    match cpu_bf16::not_worth_it(device) {
         None => precisions.push(("bf16 mixed", Kind::BFloat16)),
         Some(why) => println!("  bf16 skipped: {why}"),
     }

@@ -65,7 +65,7 @@ pub fn is_fast() -> bool {
 
 /// Why bf16 is a poor choice on `device`, if it is (the element and the trainer warn with it):
 /// on a CPU where it is not clearly faster than fp32.
-pub fn slower_than_fp32(device: Device) -> Option<String> {
+pub fn not_worth_it(device: Device) -> Option<String> {
     if device != Device::Cpu {
         return None;
     }

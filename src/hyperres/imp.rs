@@ -439,7 +439,7 @@ impl HyperRes {
             ));
         }
         if kind == Kind::BFloat16
-            && let Some(why) = cpu_bf16::slower_than_fp32(device)
+            && let Some(why) = cpu_bf16::not_worth_it(device)
         {
             gst::element_imp_warning!(
                 self,

@@ -297,7 +297,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     let device = training_device(&args.run.device)?;
     if args.precision == Precision::Bf16
-        && let Some(why) = cpu_bf16::slower_than_fp32(device)
+        && let Some(why) = cpu_bf16::not_worth_it(device)
     {
         eprintln!("warning: --precision bf16: {why}; prefer --precision fp32");
     }

@@ -248,7 +248,7 @@ fn prepare(args: &BenchArgs) -> anyhow::Result<Setup> {
             args.python.display()
         );
     }
-    if let Some(why) = cpu_bf16::slower_than_fp32(Device::Cpu) {
+    if let Some(why) = cpu_bf16::not_worth_it(Device::Cpu) {
         eprintln!("CPU bf16 rows skipped: {why}");
     }
     Ok(Setup {

@@ -13,20 +13,20 @@ use crate::model::Layout;
 /// One 3x3, 64-to-64 convolution (the network's inner layer) on a 64x64 channels-last map, in
 /// fp32 and in bf16: the fastest of 20 runs of each, in milliseconds.
 #[derive(Debug, Clone, Copy)]
-pub struct Probe {
-    pub fp32_ms: f64,
-    pub bf16_ms: f64,
+struct Probe {
+    fp32_ms: f64,
+    bf16_ms: f64,
 }
 
 impl Probe {
     /// Whether bf16 is clearly faster (it costs a little accuracy, so a tie is not enough).
-    pub fn bf16_is_faster(self) -> bool {
+    fn bf16_is_faster(self) -> bool {
         self.bf16_ms < 0.8 * self.fp32_ms
     }
 }
 
 /// The probe, measured once per process (under 0.1 s) at the threads torch uses then.
-pub fn probe() -> Probe {
+fn probe() -> Probe {
     static PROBE: OnceLock<Probe> = OnceLock::new();
     *PROBE.get_or_init(|| {
         let _no_grad = tch::no_grad_guard();

@@ -68,6 +68,11 @@ pub struct TrainArgs {
     /// in fp32 on an AVX2 CPU without AMX (scripts/bench-train measures both).
     #[arg(long)]
     nchw: bool,
+    /// How a step runs its k levels: `grouped` (one pass, grouped convolutions) or `loop` (the
+    /// network once per level); the same result. Default: the faster measured on the device
+    /// (grouped on CUDA, loop on a CPU); examples/bench_model times both.
+    #[arg(long)]
+    level_batching: Option<LevelBatching>,
     /// Recommended level range LOW,HIGH written to the checkpoint (default: the trained levels' span).
     #[arg(long, value_delimiter = ',')]
     range: Option<Vec<f64>>,
@@ -347,6 +352,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     } else {
         Layout::ChannelsLast
     };
+    let batching = args
+        .level_batching
+        .unwrap_or(LevelBatching::for_device(device));
     let (mut window_start, mut window_wait, mut window_loss) = (Instant::now(), 0.0, 0.0);
     let mut window_steps = 0;
 
@@ -359,7 +367,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let target = batch.target.to_device(device).repeat([k, 1, 1, 1]);
         let output = run
             .net
-            .forward_levels(&input, &c, LevelBatching::default())
+            .forward_levels(&input, &c, batching)
             .to_kind(Kind::Float);
         let loss = args.loss.between(&output, &target);
         loss.backward();
@@ -460,12 +468,13 @@ impl Validation {
                     .iter()
                     .zip(&self.degraded)
                     .map(|(clean, degraded)| {
-                        // Fresh weights: the level cache of `set_level` would be stale while training.
+                        // Fresh weights: the level cache of `set_level` would be stale while
+                        // training. One level: the plain pass, which `Grouped` is.
                         let out = tch::no_grad(|| {
                             net.forward_levels(
                                 &degraded[i].to_device(device),
                                 &c,
-                                LevelBatching::default(),
+                                LevelBatching::Grouped,
                             )
                         });
                         psnr(

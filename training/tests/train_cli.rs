@@ -205,6 +205,55 @@ fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
 }
 
 #[test]
+fn both_level_batchings_train_the_same_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let (looped, grouped) = (dir.path().join("loop"), dir.path().join("grouped"));
+    // The CPU's default is the loop; the grouped pass is CUDA's.
+    train(&data, &looped, &["--iters", "3"]);
+    train(
+        &data,
+        &grouped,
+        &["--iters", "3", "--level-batching", "grouped"],
+    );
+    let (a, b) = (
+        weights(&looped.join("model.safetensors")),
+        weights(&grouped.join("model.safetensors")),
+    );
+    let start = weights(&{
+        let fresh = dir.path().join("fresh");
+        train(&data, &fresh, &["--iters", "0"]);
+        fresh.join("model.safetensors")
+    });
+    // Different convolutions ran: they round differently, and only that.
+    assert!(
+        a.iter().zip(&b).any(|((_, x), (_, y))| !x.equal(y)),
+        "--level-batching grouped computed exactly as the loop"
+    );
+    for (((name, x), (_, y)), (_, w)) in a.iter().zip(&b).zip(&start) {
+        let gap = (x - y).abs().max().double_value(&[]);
+        let moved = (x - w).abs().max().double_value(&[]);
+        assert!(gap < 1e-6, "{name}: loop and grouped runs {gap} apart");
+        assert!(moved > 1e-5, "{name}: 3 steps moved it only {moved}");
+    }
+    let dir_str = dir.path().to_str().unwrap();
+    run_refused(
+        &[
+            "train",
+            "--levels",
+            "15",
+            "--level-batching",
+            "sideways",
+            "--data",
+            dir_str,
+            "--out",
+            dir_str,
+        ],
+        "grouped or loop",
+    );
+}
+
+#[test]
 fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let data = image_folder(dir.path());

@@ -843,3 +843,63 @@ fn the_bundled_gray_dejpeg_models_remove_jpeg_artifacts() {
         );
     }
 }
+
+/// An application's "auto" switch, flipped while playing: an element started in manual mode
+/// starts estimating with the bundled estimator, forgets a stale estimate when switched back to
+/// manual, and where no estimator exists says so once and keeps restoring at `level`.
+#[test]
+fn auto_mode_can_be_switched_on_while_playing() {
+    let clean = load_crop("cbsd68_119082_crop.png");
+    let noisy = |sigma| packed_rgb(&add_noise(&clean, sigma, 7));
+    let mut h = harness(&[model(&fixture())], &rgb_caps(192, 192));
+    let element = h.element().unwrap();
+    push(&mut h, noisy(50.0), 0);
+    assert_eq!(element.property::<f64>("estimated-level"), -1.0);
+
+    element.set_property_from_str("mode", "auto");
+    push(&mut h, noisy(50.0), 1);
+    let estimate: f64 = element.property("estimated-level");
+    assert!(
+        (estimate - 50.0).abs() <= 7.5,
+        "sigma 50: estimated {estimate}"
+    );
+
+    // Back to manual, then auto again on other footage: estimated at once (not at the next of
+    // every `estimate-interval` frames) and not smoothed with the old footage's estimate.
+    element.set_property_from_str("mode", "manual");
+    push(&mut h, noisy(15.0), 2);
+    element.set_property_from_str("mode", "auto");
+    push(&mut h, noisy(15.0), 3);
+    let estimate: f64 = element.property("estimated-level");
+    assert!(
+        (estimate - 15.0).abs() <= 2.25,
+        "sigma 15: estimated {estimate}"
+    );
+
+    // No estimator is bundled for super-resolution: one warning, and frames keep flowing.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut meta, tensors) = checkpoint::read(&fixture()).unwrap();
+    meta.task = Task::Sr;
+    let sr = dir.path().join("sr.safetensors");
+    checkpoint::save(&sr, &meta, &tensors).unwrap();
+    let mut h = harness(&[model(&sr), ("level", "2.0")], &rgb_caps(192, 192));
+    let element = h.element().unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let manual = push(&mut h, noisy(15.0), 0);
+    element.set_property_from_str("mode", "auto");
+    for seconds in 1..4 {
+        assert_eq!(push(&mut h, noisy(15.0), seconds), manual);
+    }
+    let warnings: Vec<_> = std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Warning]))
+        .map(|message| match message.view() {
+            gst::MessageView::Warning(w) => w.debug().unwrap_or_default().to_string(),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("no estimator is bundled for sr"),
+        "{warnings:?}"
+    );
+}

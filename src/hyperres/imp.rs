@@ -13,6 +13,7 @@ use gst_video::subclass::prelude::*;
 use tch::{Device, Kind};
 
 use super::{FieldMode, Mode, Precision, Task, formats, locations};
+use crate::checkpoint::Metadata;
 use crate::frame::{Plane, Samples};
 use crate::level_estimator::LevelEstimator;
 use crate::restorer::{self, Restorer, Tiling};
@@ -84,13 +85,15 @@ impl Default for Settings {
 /// What exists between start and stop.
 struct State {
     restorer: Restorer,
-    estimator: Option<LevelEstimator>,
+    /// The estimator for auto mode, or why there is none.
+    estimator: Result<LevelEstimator, String>,
     /// Levels the network accepts: the checkpoint's recommended range widened by a margin.
     allowed: [f64; 2],
     samples: Option<Samples>,
     frames: u64,
     estimate: Option<f64>,
     last_clamped: Option<f64>,
+    warned_no_estimator: bool,
 }
 
 pub struct HyperRes {
@@ -397,6 +400,39 @@ fn allowed_levels(task: task::Task, [low, high]: [f64; 2]) -> [f64; 2] {
     [(low - margin).max(floor), high + margin]
 }
 
+/// The level estimator `settings` name for the model `meta` describes: the error's kind and
+/// message when it cannot be had.
+fn open_estimator(
+    settings: &Settings,
+    meta: &Metadata,
+    device: Device,
+) -> Result<LevelEstimator, (gst::ResourceError, String)> {
+    let path = match settings.estimator_location.as_str() {
+        "" => locations::bundled_estimator(meta.task).ok_or_else(|| {
+            (
+                gst::ResourceError::Settings,
+                format!(
+                    "mode=auto needs estimator-location: no estimator is bundled for {}",
+                    meta.task
+                ),
+            )
+        })?,
+        location => locations::checkpoint_location(location),
+    };
+    let estimator = LevelEstimator::load(&path, device).map_err(|e| {
+        let hint = locations::missing_bundled_hint(
+            &path,
+            "estimator-location",
+            &settings.estimator_location,
+        );
+        (gst::ResourceError::OpenRead, format!("{e}{hint}"))
+    })?;
+    estimator
+        .check_drives(meta)
+        .map_err(|e| (gst::ResourceError::Settings, e))?;
+    Ok(estimator)
+}
+
 impl HyperRes {
     fn load(&self, settings: &Settings) -> Result<State, gst::ErrorMessage> {
         let device = resolve_device(&settings.device)
@@ -458,35 +494,17 @@ impl HyperRes {
             meta.colour,
             meta.levels
         );
-        let estimator_location = match (settings.estimator_location.as_str(), settings.live.mode) {
-            ("", Mode::Manual) => None,
-            ("", Mode::Auto) => Some(locations::bundled_estimator(meta.task).ok_or_else(|| {
-                gst::error_msg!(
-                    gst::ResourceError::Settings,
-                    [
-                        "mode=auto needs estimator-location: no estimator is bundled for {}",
-                        meta.task
-                    ]
-                )
-            })?),
-            (location, _) => Some(locations::checkpoint_location(location)),
+        // Auto mode asked for at start, or a named estimator, must load; otherwise the bundled one is
+        // loaded where it can be, so that an application may switch auto mode on while playing,
+        // and why it cannot be is kept for the warning that switch then gets.
+        let estimator = match open_estimator(settings, meta, device) {
+            Err((kind, message))
+                if settings.live.mode == Mode::Auto || !settings.estimator_location.is_empty() =>
+            {
+                return Err(gst::error_msg!(kind, ["{message}"]));
+            }
+            opened => opened.map_err(|(_, message)| message),
         };
-        let estimator = estimator_location
-            .map(|path| {
-                let estimator = LevelEstimator::load(&path, device).map_err(|e| {
-                    let hint = locations::missing_bundled_hint(
-                        &path,
-                        "estimator-location",
-                        &settings.estimator_location,
-                    );
-                    gst::error_msg!(gst::ResourceError::OpenRead, ["{e}{hint}"])
-                })?;
-                estimator
-                    .check_drives(meta)
-                    .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{e}"]))?;
-                Ok(estimator)
-            })
-            .transpose()?;
         let requested_task = match settings.task {
             Task::Denoise => task::Task::Denoise,
             Task::Dejpeg => task::Task::Dejpeg,
@@ -512,6 +530,7 @@ impl HyperRes {
             frames: 0,
             estimate: None,
             last_clamped: None,
+            warned_no_estimator: false,
         })
     }
 
@@ -523,7 +542,20 @@ impl HyperRes {
         live: &Live,
         pts: Option<gst::ClockTime>,
     ) -> Option<f64> {
-        let estimator = state.estimator.as_ref()?;
+        let estimator = match &state.estimator {
+            Ok(estimator) => estimator,
+            Err(why) => {
+                if !state.warned_no_estimator {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::ResourceError::Settings,
+                        ["{why}; restoring at level={}", live.level]
+                    );
+                    state.warned_no_estimator = true;
+                }
+                return None;
+            }
+        };
         if state
             .frames
             .is_multiple_of(u64::from(live.estimate_interval))
@@ -578,7 +610,11 @@ impl HyperRes {
             Mode::Auto => self
                 .auto_level(state, &images[0], live, pts)
                 .unwrap_or(live.level),
-            Mode::Manual => live.level,
+            Mode::Manual => {
+                // Switched back on later, auto mode estimates at once and afresh.
+                state.estimate = None;
+                live.level
+            }
         };
         state.frames += 1;
         let [low, high] = state.allowed;

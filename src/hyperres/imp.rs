@@ -272,6 +272,16 @@ impl ObjectImpl for HyperRes {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if !pspec.flags().contains(gst::PARAM_FLAG_MUTABLE_PLAYING)
+            && self.obj().current_state() > gst::State::Ready
+        {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "{} is read at start: the change takes effect after the next READY -> PAUSED",
+                pspec.name()
+            );
+        }
         let mut settings = lock(&self.settings);
         match pspec.name() {
             "model-location" => {

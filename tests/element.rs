@@ -846,7 +846,7 @@ fn the_bundled_gray_dejpeg_models_remove_jpeg_artifacts() {
 
 /// An application's "auto" switch, flipped while playing: an element started in manual mode
 /// starts estimating with the bundled estimator, forgets a stale estimate when switched back to
-/// manual, and where no estimator exists says so once and keeps restoring at `level`.
+/// manual or seeking, and where no estimator exists says so once and keeps restoring at `level`.
 #[test]
 fn auto_mode_can_be_switched_on_while_playing() {
     let clean = load_crop("cbsd68_119082_crop.png");
@@ -874,6 +874,23 @@ fn auto_mode_can_be_switched_on_while_playing() {
     assert!(
         (estimate - 15.0).abs() <= 2.25,
         "sigma 15: estimated {estimate}"
+    );
+
+    // A seek (a flush) lands on other footage: estimated at once, not smoothed with the old one.
+    element.set_property("estimate-interval", 1000u32);
+    element.set_property_from_str("mode", "manual");
+    push(&mut h, noisy(50.0), 4);
+    element.set_property_from_str("mode", "auto");
+    push(&mut h, noisy(50.0), 5);
+    assert!(h.push_event(gst::event::FlushStart::new()));
+    assert!(h.push_event(gst::event::FlushStop::new(true)));
+    let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+    assert!(h.push_event(gst::event::Segment::new(&segment)));
+    push(&mut h, noisy(15.0), 6);
+    let estimate: f64 = element.property("estimated-level");
+    assert!(
+        (estimate - 15.0).abs() <= 2.25,
+        "after a seek: estimated {estimate}"
     );
 
     // No estimator is bundled for super-resolution: one warning, and frames keep flowing.

@@ -699,6 +699,16 @@ impl BaseTransformImpl for HyperRes {
         })
     }
 
+    fn sink_event(&self, event: gst::Event) -> bool {
+        // After a seek the footage is another: auto mode estimates at once and afresh.
+        if let gst::EventView::FlushStop(_) = event.view()
+            && let Some(state) = lock(&self.state).as_mut()
+        {
+            state.estimate = None;
+        }
+        self.parent_sink_event(event)
+    }
+
     fn before_transform(&self, buffer: &gst::BufferRef) {
         // Frame-accurate control: let a control source set `level` for this buffer's time.
         let segment = self.obj().segment();

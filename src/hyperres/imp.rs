@@ -203,7 +203,7 @@ impl ObjectImpl for HyperRes {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("precision", Precision::Auto)
                     .nick("Precision")
-                    .blurb("Arithmetic of the network: auto (fp32), fp32, fp16 (CUDA) or bf16 (CUDA, or CPUs where it is faster: AMX, Zen 4)")
+                    .blurb("Arithmetic of the network: auto (fp16 on CUDA, fp32 on a CPU), fp32, fp16 (CUDA) or bf16 (CUDA, or CPUs where it is faster: AMX, Zen 4)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("tile-size")
@@ -469,11 +469,7 @@ impl HyperRes {
                 locations::missing_bundled_hint(&model, "model-location", &settings.model_location);
             gst::error_msg!(gst::ResourceError::OpenRead, ["{e}{hint}"])
         })?;
-        let kind = match settings.precision {
-            Precision::Auto | Precision::Fp32 => Kind::Float,
-            Precision::Fp16 => Kind::Half,
-            Precision::Bf16 => Kind::BFloat16,
-        };
+        let kind = settings.precision.kind_on(device);
         // CPUs have no fast fp16 convolutions (slower than fp32 even with AVX512-FP16); some
         // have fast bf16 ones (see `cpu_bf16`).
         if kind == Kind::Half && device == Device::Cpu {

@@ -74,9 +74,9 @@ impl Precision {
     /// The tensor kind the network computes in on `device`.
     pub(crate) fn kind_on(self, device: tch::Device) -> tch::Kind {
         match self {
-            // Measured on an H200 (README, "On a GPU"): fp16 is 4-5x fp32's frame rate and within
-            // 0.001 dB of its PSNR, with activations far from fp16's limit. CPUs have no fast fp16,
-            // and bf16, fast only on some, costs a hundredth of a dB: fp32 there.
+            // README, "On a GPU": fp16 runs at 4-5x fp32's frame rate on an H200, within 0.01 dB
+            // of its PSNR, activations far from fp16's limit (scripts/fp16_check.py). CPUs have no
+            // fast fp16, and bf16, fast only on some, costs a hundredth of a dB: fp32 there.
             Precision::Auto if device.is_cuda() => tch::Kind::Half,
             Precision::Auto | Precision::Fp32 => tch::Kind::Float,
             Precision::Fp16 => tch::Kind::Half,

@@ -93,7 +93,7 @@ fn main() {
             }
         });
         println!(
-            "  {batching:?}, {layout:?}, {precision}: {step:.1} ms per step ({:.2} it/s)",
+            "  {batching}, {layout:?}, {precision}: {step:.1} ms per step ({:.2} it/s)",
             1e3 / step
         );
     }

@@ -3,6 +3,9 @@
 //! The model code (`model`, `checkpoint`, `restorer`, `level_estimator`, `task`) has no GStreamer
 //! dependency and is shared with the `hyperres-train` tool; `hyperres` is the element.
 
+// First: its `named_enum!` serves the modules below.
+#[macro_use]
+pub mod task;
 pub mod checkpoint;
 pub mod cpu_bf16;
 pub mod cpu_buffers;
@@ -13,7 +16,6 @@ mod hyperres;
 pub mod level_estimator;
 pub mod model;
 pub mod restorer;
-pub mod task;
 
 use gst::glib;
 

@@ -1,8 +1,5 @@
 //! What a model restores, in which colour, and the units of its level.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// The degradation a restorer removes (or an estimator measures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Task {
@@ -70,7 +67,8 @@ pub struct UnknownName {
     pub expected: &'static str,
 }
 
-/// Implements `as_str`, `Display` and `FromStr` from one table of (variant, name) pairs.
+/// Implements `as_str`, `Display` and `FromStr` from one table of (variant, name) pairs (for any
+/// enum of the crate: `task` is declared first, with `#[macro_use]`).
 macro_rules! named_enum {
     ($ty:ty, $what:literal, [$(($variant:path, $name:literal)),+ $(,)?]) => {
         impl $ty {
@@ -78,17 +76,17 @@ macro_rules! named_enum {
                 match self { $($variant => $name),+ }
             }
         }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
-        impl FromStr for $ty {
-            type Err = UnknownName;
-            fn from_str(s: &str) -> Result<Self, UnknownName> {
+        impl std::str::FromStr for $ty {
+            type Err = $crate::task::UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($name => Ok($variant),)+
-                    _ => Err(UnknownName {
+                    _ => Err($crate::task::UnknownName {
                         what: $what,
                         found: s.to_owned(),
                         expected: concat!($($name, " "),+).trim_ascii_end(),
@@ -130,6 +128,5 @@ named_enum!(
         (ModelKind::Estimator, "estimator")
     ]
 );
-
 /// The authors divide every task's level by 255 to get the network's input c.
 pub const LEVEL_DIVISOR: f64 = 255.0;

@@ -76,17 +76,14 @@ impl LevelBatching {
     }
 }
 
-impl std::str::FromStr for LevelBatching {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, String> {
-        match name.to_ascii_lowercase().as_str() {
-            "grouped" => Ok(LevelBatching::Grouped),
-            "loop" => Ok(LevelBatching::Loop),
-            _ => Err(format!("unknown level batching {name:?} (grouped or loop)")),
-        }
-    }
-}
+named_enum!(
+    LevelBatching,
+    "level batching",
+    [
+        (LevelBatching::Grouped, "grouped"),
+        (LevelBatching::Loop, "loop")
+    ]
+);
 
 /// The HyperRes network (parameters live in the `nn::Path` it was built on).
 #[derive(Debug)]

@@ -249,7 +249,7 @@ fn both_level_batchings_train_the_same_network() {
             "--out",
             dir_str,
         ],
-        "grouped or loop",
+        "expected one of: grouped loop",
     );
 }
 

@@ -16,11 +16,9 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reference"))
-from hyperres_ref import HyperRes, restorer_state_from_ours  # noqa: E402
+from hyperres_ref import load  # noqa: E402
 
 ckpt, device, threads, precision, width, height, runs = sys.argv[1:8]
 threads, width, height, runs = int(threads), int(width), int(height), int(runs)
@@ -32,13 +30,9 @@ torch.set_num_threads(threads)
 torch.backends.cudnn.benchmark = True
 # fp32 as ours computes it on CUDA: IEEE, not TF32 (PyTorch's default for convolutions).
 torch.backends.cudnn.conv.fp32_precision = "ieee"
-with safe_open(ckpt, "pt") as f:
-    meta = f.metadata()
+model, meta = load(ckpt)
 channels = 3 if meta["colour"] == "rgb" else 1
-blocks = int(meta["blocks"])
-model = HyperRes(channels, int(meta["width"]), blocks, meta.get("input_skip") == "true")
-model.load_state_dict(restorer_state_from_ours(load_file(ckpt), blocks), strict=True)
-model = model.to(device=device, dtype=dtype, memory_format=layout).eval()
+model = model.to(device=device, dtype=dtype, memory_format=layout)
 low, high = json.loads(meta["level_range"])
 c = (low + high) / 2 / float(meta["level_divisor"])
 frame = torch.rand(1, channels, height, width, device=device).contiguous(memory_format=layout)

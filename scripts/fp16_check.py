@@ -20,11 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import safe_open
-from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reference"))
-from hyperres_ref import HyperRes, MetaConv, restorer_state_from_ours  # noqa: E402
+from hyperres_ref import MetaConv, load  # noqa: E402
 
 folder, count = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 4
 torch.set_num_threads(2)
@@ -50,15 +48,10 @@ def psnr(restored, clean):
 
 
 for checkpoint in sorted(Path("models").glob("*.safetensors")):
-    with safe_open(checkpoint, "pt") as f:
-        meta = f.metadata()
-    if meta.get("kind") != "restorer":
+    model, meta = load(checkpoint)
+    if meta["kind"] != "restorer":
         continue
-    channels, blocks = (3 if meta["colour"] == "rgb" else 1), int(meta["blocks"])
-    model = HyperRes(channels, int(meta["width"]), blocks, meta.get("input_skip") == "true")
-    state = restorer_state_from_ours(load_file(checkpoint), blocks)
-    model.load_state_dict({name: value.float() for name, value in state.items()}, strict=True)
-    model.eval()
+    channels = 3 if meta["colour"] == "rgb" else 1
     half = copy.deepcopy(model).half()
     peak = {"activation": 0.0, "weight": 0.0}
 
@@ -89,8 +82,8 @@ for checkpoint in sorted(Path("models").glob("*.safetensors")):
                 if level in levels[1:4]:
                     # PyTorch's CPU fp16 convolutions are slow (35 s for a 6-block 480x320 frame
                     # here): compared on the central 192x192 crop.
-                    crop = (..., slice(top := (degraded.shape[2] - 192) // 2, top + 192),
-                            slice(left := (degraded.shape[3] - 192) // 2, left + 192))
+                    top, left = (degraded.shape[2] - 192) // 2, (degraded.shape[3] - 192) // 2
+                    crop = (..., slice(top, top + 192), slice(left, left + 192))
                     full = model(degraded[crop], c)
                     reduced = half(degraded[crop].half(), c).float()
                     gains.setdefault(level, []).append(psnr(reduced, clean[crop]) - psnr(full, clean[crop]))

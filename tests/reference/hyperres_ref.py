@@ -132,22 +132,30 @@ def restorer_state_from_ours(ours, blocks):
     return state
 
 
-def forward(ckpt, input_path, output_path):
+def load(ckpt):
+    """One of our checkpoints (restorer or estimator) as the reference module, in float32 (strict
+    load), with its metadata."""
     with safe_open(ckpt, "pt") as f:
         meta = f.metadata()
     ours = load_file(ckpt)
-    inputs = load_file(input_path)
     channels = 3 if meta["colour"] == "rgb" else 1
     width, blocks = int(meta["width"]), int(meta["blocks"])
-    torch.set_grad_enabled(False)
     if meta["kind"] == "restorer":
         model = HyperRes(channels, width, blocks, meta.get("input_skip") == "true")
         model.load_state_dict(restorer_state_from_ours(ours, blocks), strict=True)
-        c = inputs["level"].item() / float(meta["level_divisor"])
-        y = model(inputs["x"], c)
     else:
         model = NoiseNet(channels, width, blocks)
         model.load_state_dict(ours, strict=True)
+    return model.eval(), meta
+
+
+def forward(ckpt, input_path, output_path):
+    model, meta = load(ckpt)
+    inputs = load_file(input_path)
+    torch.set_grad_enabled(False)
+    if meta["kind"] == "restorer":
+        y = model(inputs["x"], inputs["level"].item() / float(meta["level_divisor"]))
+    else:
         y = model(inputs["x"])
     save_file({"y": y.contiguous()}, output_path)
 

@@ -3,14 +3,16 @@
 //! Without INPUT it makes a short clip from a committed real photo (a slow pan), compresses every
 //! frame with GStreamer's JPEG encoder at quality 15, restores the Y plane of the decoded I420
 //! frames with the bundled dejpeg model at the quality the bundled JPEG estimator reads from them
-//! (auto mode; chroma passes through), and reports PSNR before and after. INPUT (any file GStreamer decodes) is denoised by the bundled denoise model, its level
-//! picked by the bundled estimator (auto mode). It writes, into the output folder, the restored
+//! (auto mode; chroma passes through), and reports PSNR before and after. INPUT (any file
+//! GStreamer decodes) is denoised by the bundled denoise model at the noise sigma the bundled
+//! estimator reads (auto mode), or at `--level`. It writes, into the output folder, the restored
 //! video (`restored.avi`) and a side-by-side PNG (degraded | restored | original; without an
 //! original, degraded | restored).
 //!
-//!     demo [INPUT] [--out FOLDER]     (FOLDER defaults to demo-output)
+//!     demo [INPUT [--level SIGMA]] [--out FOLDER]     (FOLDER defaults to demo-output)
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
@@ -19,6 +21,7 @@ use gst_app::{AppSink, AppSrc};
 use gst_video::prelude::*;
 use gsthyperres::frame::{packed_rgb, psnr_8bit};
 use image::RgbImage;
+use indicatif::{ProgressBar, ProgressStyle};
 use tch::{Kind, Tensor};
 
 const QUALITY: u32 = 15;
@@ -35,13 +38,17 @@ struct Paths {
 
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (mut input, mut out) = (None, PathBuf::from("demo-output"));
+    let (mut input, mut out, mut level) = (None, PathBuf::from("demo-output"), None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--out" => out = args.next().context("--out needs a folder")?.into(),
+            "--level" => {
+                let sigma = args.next().context("--level needs a noise sigma")?;
+                level = Some(sigma.parse::<f64>().context("--level needs a number")?);
+            }
             _ if input.is_none() && !arg.starts_with("--") => input = Some(PathBuf::from(arg)),
-            _ => bail!("usage: demo [INPUT] [--out FOLDER]"),
+            _ => bail!("usage: demo [INPUT [--level SIGMA]] [--out FOLDER]"),
         }
     }
     let paths = Paths {
@@ -57,7 +64,8 @@ fn main() -> anyhow::Result<()> {
     gsthyperres::plugin_register_static()?;
     match input {
         Some(input) if !input.exists() => bail!("{} does not exist", input.display()),
-        Some(input) => restore_file(&input, &paths),
+        Some(input) => restore_file(&input, &paths, level),
+        None if level.is_some() => bail!("--level applies to an INPUT video"),
         None => restore_clip(root, &paths),
     }
 }
@@ -76,10 +84,14 @@ fn clip(root: &Path) -> anyhow::Result<Vec<Tensor>> {
         .collect())
 }
 
-/// The denoising part of the pipeline for an input file.
-fn denoiser(paths: &Paths) -> String {
+/// The denoising part of the pipeline for an input file: at `level`, or in auto mode.
+fn denoiser(paths: &Paths, level: Option<f64>) -> String {
+    let mode = match level {
+        Some(level) => format!("level={level}"),
+        None => "mode=auto estimate-interval=8".into(),
+    };
     format!(
-        "hyperres mode=auto model-location=\"{}\" estimator-location=\"{}\" estimate-interval=8",
+        "hyperres name=restorer {mode} model-location=\"{}\" estimator-location=\"{}\"",
         paths.denoise.display(),
         paths.estimator.display()
     )
@@ -96,7 +108,7 @@ struct Stage {
 }
 
 /// Collects every frame `sink` receives (no row padding at the demo's size).
-fn collect(sink: &AppSink, progress: bool) -> Collected {
+fn collect(sink: &AppSink, progress: Option<Progress>) -> Collected {
     let frames = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
     let collected = frames.clone();
     sink.set_callbacks(
@@ -105,10 +117,9 @@ fn collect(sink: &AppSink, progress: bool) -> Collected {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
                 let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                let mut frames = collected.lock().unwrap();
-                frames.push(map.to_vec());
-                if progress {
-                    eprint!("\rframes restored: {}/{FRAMES}", frames.len());
+                collected.lock().unwrap().push(map.to_vec());
+                if let Some(progress) = &progress {
+                    progress.frame(buffer);
                 }
                 Ok(gst::FlowSuccess::Ok)
             })
@@ -150,17 +161,22 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
         .context("appsrc")?
         .downcast::<AppSrc>()
         .unwrap();
-    let tap = |name: &str, progress: bool| -> anyhow::Result<Collected> {
+    let progress = Progress::new(&pipeline, "JPEG quality", None)?;
+    progress.set_duration(gst::ClockTime::from_mseconds(FRAMES as u64 * 1000 / 12));
+    let tap = |name: &str, progress: Option<Progress>| -> anyhow::Result<Collected> {
         let sink = pipeline
             .by_name(name)
             .and_then(|e| e.downcast::<AppSink>().ok())
             .context("appsink")?;
         Ok(collect(&sink, progress))
     };
-    let clean_y = tap("clean-yuv", false)?;
+    let clean_y = tap("clean-yuv", None)?;
     let taps = [
-        [tap("degraded-yuv", false)?, tap("degraded-rgb", false)?],
-        [tap("restored-yuv", false)?, tap("restored-rgb", true)?],
+        [tap("degraded-yuv", None)?, tap("degraded-rgb", None)?],
+        [
+            tap("restored-yuv", None)?,
+            tap("restored-rgb", Some(progress.clone()))?,
+        ],
     ];
     pipeline.set_state(gst::State::Playing)?;
     for (i, frame) in input.iter().enumerate() {
@@ -173,7 +189,7 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     }
     src.end_of_stream()?;
     wait(&pipeline)?;
-    eprintln!();
+    progress.finish();
 
     // An I420 buffer starts with its Y plane, unpadded: SIDE is a multiple of 4.
     let take = |frames: Collected| std::mem::take(&mut *frames.lock().unwrap());
@@ -227,7 +243,7 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
 /// A packed RGB frame and its width and height.
 type Frame = (Vec<u8>, u32, u32);
 
-fn restore_file(input: &Path, paths: &Paths) -> anyhow::Result<()> {
+fn restore_file(input: &Path, paths: &Paths, level: Option<f64>) -> anyhow::Result<()> {
     let uri = gst::glib::filename_to_uri(std::fs::canonicalize(input)?, None)?;
     let pipeline = gst::parse::launch(&format!(
         "uridecodebin uri=\"{uri}\" ! videoconvert ! video/x-raw,format=RGB ! tee name=before \
@@ -235,11 +251,12 @@ fn restore_file(input: &Path, paths: &Paths) -> anyhow::Result<()> {
          before. ! queue ! {} ! tee name=after \
          after. ! queue ! appsink name=first-out max-buffers=1 drop=true sync=false \
          after. ! queue ! videoconvert ! jpegenc quality=95 ! avimux ! filesink location=\"{}\"",
-        denoiser(paths),
+        denoiser(paths, level),
         paths.out.join("restored.avi").display()
     ))?
     .downcast::<gst::Pipeline>()
     .map_err(|_| anyhow::anyhow!("not a pipeline"))?;
+    let progress = Progress::new(&pipeline, "noise sigma", level)?;
     let first = |name: &str| -> anyhow::Result<Arc<Mutex<Option<Frame>>>> {
         let sink = pipeline
             .by_name(name)
@@ -248,15 +265,13 @@ fn restore_file(input: &Path, paths: &Paths) -> anyhow::Result<()> {
             .unwrap();
         let kept = Arc::new(Mutex::new(None));
         let slot = kept.clone();
-        let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let progress = name == "first-out";
+        let progress = (name == "first-out").then(|| progress.clone());
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let n = frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    if progress {
-                        eprint!("\rframes restored: {n}");
+                    if let (Some(progress), Some(buffer)) = (&progress, sample.buffer()) {
+                        progress.frame(buffer);
                     }
                     let mut slot = slot.lock().unwrap();
                     if slot.is_none() {
@@ -286,19 +301,97 @@ fn restore_file(input: &Path, paths: &Paths) -> anyhow::Result<()> {
         Ok(kept)
     };
     let (before, after) = (first("first-in")?, first("first-out")?);
+    // Prerolled, the pipeline knows the input's duration (not every source does).
+    pipeline.set_state(gst::State::Paused)?;
+    if pipeline.state(gst::ClockTime::NONE).0.is_ok()
+        && let Some(duration) = pipeline.query_duration::<gst::ClockTime>()
+    {
+        progress.set_duration(duration);
+    }
     pipeline.set_state(gst::State::Playing)?;
     wait(&pipeline)?;
-    eprintln!();
+    progress.finish();
     let (before, after) = (before.lock().unwrap().take(), after.lock().unwrap().take());
     let (Some((a, w, h)), Some((b, _, _))) = (before, after) else {
         bail!("{} gave no video frames", input.display());
     };
+    let how = match level {
+        Some(level) => format!("noise sigma {level}"),
+        None => {
+            let estimated: f64 = pipeline
+                .by_name("restorer")
+                .context("hyperres")?
+                .property("estimated-level");
+            format!("the estimated noise sigma {estimated:.1} (auto mode; --level sets it)")
+        }
+    };
     println!(
-        "restored {} -> {}",
+        "restored {} at {how} -> {}",
         input.display(),
         paths.out.join("restored.avi").display()
     );
     side_by_side(&[&a, &b], w, h, &paths.out)
+}
+
+/// A progress bar over the stream's time (a spinner where the duration is unknown), with the
+/// level the restorer is working at: the one set, or its auto-mode estimate once it has one.
+#[derive(Clone)]
+struct Progress {
+    bar: ProgressBar,
+    restorer: gst::glib::WeakRef<gst::Element>,
+    unit: &'static str,
+    set: Option<f64>,
+    frames: Arc<AtomicU64>,
+}
+
+impl Progress {
+    fn new(pipeline: &gst::Pipeline, unit: &'static str, set: Option<f64>) -> anyhow::Result<Self> {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(ProgressStyle::with_template(
+            "{elapsed_precise} {spinner} {msg}",
+        )?);
+        let restorer = pipeline.by_name("restorer").context("hyperres")?;
+        Ok(Self {
+            bar,
+            restorer: restorer.downgrade(),
+            unit,
+            set,
+            frames: Arc::default(),
+        })
+    }
+
+    fn set_duration(&self, duration: gst::ClockTime) {
+        self.bar.set_length(duration.mseconds());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {percent}% ETA {eta} {msg}",
+        ) {
+            self.bar.set_style(style);
+        }
+    }
+
+    /// Called with each restored frame.
+    fn frame(&self, buffer: &gst::BufferRef) {
+        let n = self.frames.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(end) = buffer
+            .pts()
+            .map(|pts| pts + buffer.duration().unwrap_or(gst::ClockTime::ZERO))
+        {
+            self.bar.set_position(end.mseconds());
+        }
+        let level = self.set.unwrap_or_else(|| {
+            let restorer = self.restorer.upgrade();
+            restorer.map_or(-1.0, |r| r.property::<f64>("estimated-level"))
+        });
+        self.bar.set_message(if level < 0.0 {
+            format!("{n} frames, estimating the {}", self.unit)
+        } else {
+            format!("{n} frames, {} {level:.1}", self.unit)
+        });
+    }
+
+    fn finish(&self) {
+        self.bar.finish();
+    }
 }
 
 fn wait(pipeline: &gst::Pipeline) -> anyhow::Result<()> {

@@ -908,15 +908,52 @@ fn auto_mode_can_be_switched_on_while_playing() {
     for seconds in 1..4 {
         assert_eq!(push(&mut h, noisy(15.0), seconds), manual);
     }
-    let warnings: Vec<_> = std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Warning]))
-        .map(|message| match message.view() {
-            gst::MessageView::Warning(w) => w.debug().unwrap_or_default().to_string(),
-            _ => unreachable!(),
-        })
-        .collect();
+    let warnings = warnings(&bus);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains("no estimator is bundled for sr"),
         "{warnings:?}"
     );
+}
+
+/// The warnings posted on `bus` so far: message and debug text.
+fn warnings(bus: &gst::Bus) -> Vec<String> {
+    std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Warning]))
+        .map(|message| match message.view() {
+            gst::MessageView::Warning(w) => {
+                format!("{} {}", w.error(), w.debug().unwrap_or_default())
+            }
+            _ => unreachable!(),
+        })
+        .collect()
+}
+
+/// A level beyond the model's range widened by a quarter of it restores at the widened range's
+/// end, and posts one warning each time the level leaves the range, not one per frame.
+#[test]
+fn an_out_of_range_level_is_clamped_with_one_warning_per_excursion() {
+    let clean = load_crop("cbsd68_119082_crop.png");
+    let noisy = packed_rgb(&add_noise(&clean, 50.0, 7));
+    let (meta, _) = checkpoint::read(&fixture()).unwrap();
+    let [low, high] = meta.level_range;
+    let top = high + 0.25 * (high - low);
+    let mut h = harness(
+        &[model(&fixture()), ("level", &top.to_string())],
+        &rgb_caps(192, 192),
+    );
+    let element = h.element().unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let at_top = push(&mut h, noisy.clone(), 0);
+    let levels = [1000.0, 2000.0, 25.0, 500.0];
+    for (seconds, level) in (1..).zip(levels) {
+        element.set_property("level", level);
+        let restored = push(&mut h, noisy.clone(), seconds);
+        assert_eq!(restored == at_top, level > top, "level {level}");
+    }
+    let warnings = warnings(&bus);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let expected = format!("level 1000 is outside 0..{top} for this model; restoring at {top}");
+    assert!(warnings[0].contains(&expected), "{warnings:?}");
+    assert!(warnings[1].contains("level 500 is outside"), "{warnings:?}");
 }

@@ -92,7 +92,8 @@ struct State {
     samples: Option<Samples>,
     frames: u64,
     estimate: Option<f64>,
-    last_clamped: Option<f64>,
+    /// Whether the last frame's level was clamped to `allowed`.
+    clamped: bool,
     warned_no_estimator: bool,
 }
 
@@ -535,7 +536,7 @@ impl HyperRes {
             samples: None,
             frames: 0,
             estimate: None,
-            last_clamped: None,
+            clamped: false,
             warned_no_estimator: false,
         })
     }
@@ -625,14 +626,17 @@ impl HyperRes {
         state.frames += 1;
         let [low, high] = state.allowed;
         let level = requested.clamp(low, high);
-        if level != requested && state.last_clamped != Some(requested) {
-            gst::warning!(
-                CAT,
-                imp = self,
-                "level {requested} is outside {low}..{high} for this model; using {level}"
+        let clamped = level != requested;
+        // One message each time the level leaves the range, not one per frame: a control source
+        // ramping beyond it changes the level on every frame.
+        if clamped && !state.clamped {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::Settings,
+                ("level {requested} is outside {low}..{high} for this model; restoring at {level}")
             );
-            state.last_clamped = Some(requested);
         }
+        state.clamped = clamped;
         let started = Instant::now();
         if state.restorer.set_level(level).map_err(|e| e.to_string())? {
             *lock(&self.weight_updates) += 1;

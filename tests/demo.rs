@@ -1,5 +1,5 @@
-//! The demo (`scripts/demo` runs the release build of examples/demo.rs) makes its files and
-//! fails clearly on a wrong input path.
+//! The demo (`scripts/demo` runs the release build of examples/demo.rs) makes its files, restores
+//! a video file, and fails clearly on a wrong input path.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,7 +22,7 @@ fn demo() -> PathBuf {
 }
 
 #[test]
-fn demo_restores_the_built_in_clip_and_refuses_a_missing_input() {
+fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(demo())
         .args(["--out", out.path().to_str().unwrap()])
@@ -52,6 +52,28 @@ fn demo_restores_the_built_in_clip_and_refuses_a_missing_input() {
             .filter_map(|w| w.parse().ok())
             .collect();
         assert!(numbers[1] > numbers[0] + gain, "{line}");
+    }
+
+    // The restored clip as an INPUT video: denoised at a set level, then in auto mode.
+    let video = out.path().join("restored.avi");
+    for (args, expected) in [
+        (&["--level", "10"][..], "at noise sigma 10 ->"),
+        (&[], "at the estimated noise sigma "),
+    ] {
+        let again = tempfile::tempdir().unwrap();
+        let output = Command::new(demo())
+            .arg(&video)
+            .args(args)
+            .args(["--out", again.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains(expected),
+            "{stdout}"
+        );
+        let side = image::open(again.path().join("side_by_side.png")).unwrap();
+        assert_eq!((side.width(), side.height()), (320, 160));
     }
 
     let missing = Path::new("/nonexistent/clip.mp4");

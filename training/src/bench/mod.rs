@@ -400,12 +400,15 @@ fn level_change_rows(
     max_threads: i32,
 ) -> anyhow::Result<Vec<Value>> {
     let size = setup.resolutions[0];
+    // Two medians to compare, the sweep's over its whole cycle of 10 levels: --quick's 2 frames
+    // each once read 0.75 against 1.12 frames/s on a 2-core VM where 10 read 1.21 against 1.20.
+    let runs = setup.runs.max(10);
     let mut rows = Vec::new();
     for device in devices {
         let variant = (max_threads, Precision::Fp32);
         for Timed { name, path, .. } in &setup.models {
-            let (constant, _) = ours(setup, path, device, variant, size, setup.runs, &[])?;
-            let (sweep, _) = ours(setup, path, device, variant, size, setup.runs, &["--sweep"])?;
+            let (constant, _) = ours(setup, path, device, variant, size, runs, &[])?;
+            let (sweep, _) = ours(setup, path, device, variant, size, runs, &["--sweep"])?;
             let fps = |v: &Value| 1e3 / v["median_ms"].as_f64().unwrap_or(f64::NAN);
             let row = json!({
                 "device": device, "model": name, "threads": max_threads,

@@ -109,16 +109,24 @@ fn main() -> anyhow::Result<()> {
         glib::ControlFlow::Continue
     })?;
 
-    // The scripted sweep: the level follows a slow triangle between 10 and 60, changed from the
+    // The scripted sweep: the level follows a slow triangle across the model's recommended range
+    // (its `model-info`, there once the element has loaded the model), changed from the
     // application while the pipeline plays.
     if options.estimator.is_none() {
         let started = Instant::now();
         let restore = restore.clone();
         glib::timeout_add(Duration::from_millis(250), move || {
-            let phase = (started.elapsed().as_secs_f64() / 4.0).fract();
-            let level = 10.0 + 50.0 * (1.0 - (2.0 * phase - 1.0).abs());
-            restore.set_property("level", level);
-            println!("level {level:.1}");
+            let info = restore.property::<Option<gst::Structure>>("model-info");
+            let range = info.and_then(|info| {
+                let bound = |name| info.get::<f64>(name).ok();
+                Some((bound("recommended-min")?, bound("recommended-max")?))
+            });
+            if let Some((low, high)) = range {
+                let phase = (started.elapsed().as_secs_f64() / 4.0).fract();
+                let level = low + (high - low) * (1.0 - (2.0 * phase - 1.0).abs());
+                restore.set_property("level", level);
+                println!("level {level:.1}");
+            }
             glib::ControlFlow::Continue
         });
     }

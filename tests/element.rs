@@ -957,3 +957,44 @@ fn an_out_of_range_level_is_clamped_with_one_warning_per_excursion() {
     assert!(warnings[0].contains(&expected), "{warnings:?}");
     assert!(warnings[1].contains("level 500 is outside"), "{warnings:?}");
 }
+
+/// `model-info` describes the loaded model while it is loaded, for an application's controls.
+#[test]
+fn model_info_describes_the_loaded_model() {
+    let element = element(&[model(&fixture())]);
+    assert!(
+        element
+            .property::<Option<gst::Structure>>("model-info")
+            .is_none()
+    );
+    let h = harness_of(&element, &rgb_caps(64, 64));
+    let info: gst::Structure = element
+        .property::<Option<gst::Structure>>("model-info")
+        .unwrap();
+    let (meta, _) = checkpoint::read(&fixture()).unwrap();
+    let [low, high] = meta.level_range;
+    assert_eq!(info.get::<&str>("task").unwrap(), "denoise");
+    assert_eq!(info.get::<&str>("colour").unwrap(), "rgb");
+    assert_eq!(info.get::<i64>("blocks").unwrap(), meta.blocks);
+    let levels: Vec<f64> = info
+        .get::<gst::Array>("levels")
+        .unwrap()
+        .iter()
+        .map(|v| v.get().unwrap())
+        .collect();
+    assert_eq!(levels, meta.levels);
+    assert_eq!(info.get::<f64>("recommended-min").unwrap(), low);
+    assert_eq!(
+        info.get::<f64>("accepted-max").unwrap(),
+        high + 0.25 * (high - low)
+    );
+    assert!(info.get::<bool>("auto-mode").unwrap());
+    assert_eq!(info.get::<&str>("device").unwrap(), "cpu");
+    assert_eq!(info.get::<&str>("precision").unwrap(), "fp32");
+    drop(h);
+    assert!(
+        element
+            .property::<Option<gst::Structure>>("model-info")
+            .is_none()
+    );
+}

@@ -102,6 +102,8 @@ pub struct HyperRes {
     state: Mutex<Option<State>>,
     estimated_level: Mutex<f64>,
     weight_updates: Mutex<u64>,
+    /// `model-info`: kept apart from `state`, which a frame holds while it is restored.
+    model_info: Mutex<Option<gst::Structure>>,
 }
 
 impl Default for HyperRes {
@@ -111,6 +113,7 @@ impl Default for HyperRes {
             state: Mutex::default(),
             estimated_level: Mutex::new(NO_ESTIMATE),
             weight_updates: Mutex::default(),
+            model_info: Mutex::default(),
         }
     }
 }
@@ -262,6 +265,15 @@ impl ObjectImpl for HyperRes {
                     )
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("model-info")
+                    .nick("Model info")
+                    .blurb(
+                        "The loaded model and how it runs, from READY -> PAUSED on (else NULL): \
+                         task, colour, blocks, width, trained levels, the recommended and accepted \
+                         level ranges, whether auto mode has an estimator, device and precision",
+                    )
+                    .read_only()
+                    .build(),
                 glib::ParamSpecUInt64::builder("weight-updates")
                     .nick("Weight updates")
                     .blurb("How many times the weights were generated for a new level (diagnostics)")
@@ -336,6 +348,7 @@ impl ObjectImpl for HyperRes {
             "ensemble" => settings.live.ensemble.to_value(),
             "bypass" => self.obj().is_passthrough().to_value(),
             "weight-updates" => lock(&self.weight_updates).to_value(),
+            "model-info" => lock(&self.model_info).to_value(),
             other => unreachable!("no property {other}"),
         }
     }
@@ -409,6 +422,35 @@ fn allowed_levels(task: task::Task, [low, high]: [f64; 2]) -> [f64; 2] {
         task::Task::Dejpeg | task::Task::Sr => 1.0,
     };
     [(low - margin).max(floor), high + margin]
+}
+
+/// What an application needs to set up its controls for the loaded model (a level slider's range
+/// and units, whether an "auto" switch can work) and to tell where it runs.
+fn model_info(state: &State) -> gst::Structure {
+    let meta = state.restorer.metadata();
+    let device = match state.restorer.device() {
+        Device::Cuda(index) => format!("cuda:{index}"),
+        other => format!("{other:?}").to_lowercase(),
+    };
+    let precision = match state.restorer.kind() {
+        Kind::Half => "fp16",
+        Kind::BFloat16 => "bf16",
+        _ => "fp32",
+    };
+    gst::Structure::builder("hyperres-model")
+        .field("task", meta.task.as_str())
+        .field("colour", meta.colour.as_str())
+        .field("blocks", meta.blocks)
+        .field("width", meta.width)
+        .field("levels", gst::Array::new(meta.levels.iter().copied()))
+        .field("recommended-min", meta.level_range[0])
+        .field("recommended-max", meta.level_range[1])
+        .field("accepted-min", state.allowed[0])
+        .field("accepted-max", state.allowed[1])
+        .field("auto-mode", state.estimator.is_ok())
+        .field("device", device)
+        .field("precision", precision)
+        .build()
 }
 
 /// The level estimator `settings` name for the model `meta` describes: the error's kind and
@@ -671,14 +713,18 @@ impl BaseTransformImpl for HyperRes {
         let state = self
             .load(&settings)
             .inspect_err(|e| gst::error!(CAT, imp = self, "{e:?}"))?;
+        *lock(&self.model_info) = Some(model_info(&state));
         *lock(&self.state) = Some(state);
         *lock(&self.weight_updates) = 0;
         *lock(&self.estimated_level) = NO_ESTIMATE;
+        self.obj().notify("model-info");
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *lock(&self.state) = None;
+        *lock(&self.model_info) = None;
+        self.obj().notify("model-info");
         cpu_buffers::release();
         Ok(())
     }

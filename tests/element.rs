@@ -998,3 +998,47 @@ fn model_info_describes_the_loaded_model() {
             .is_none()
     );
 }
+
+/// `model-location` changed while playing: the next frame is restored by the new model, exactly
+/// as an element started with it restores it; a model that cannot restore the negotiated format,
+/// or does not load, is refused with a warning and the current one stays.
+#[test]
+fn the_model_can_be_changed_while_playing() {
+    let clean = load_crop("cbsd68_119082_crop.png");
+    let noisy = packed_rgb(&add_noise(&clean, 25.0, 7));
+    let caps = rgb_caps(192, 192);
+    let fast = repo_path("models/denoise-rgb-fast.safetensors");
+    let by_fast = push(&mut harness(&[model(&fast)], &caps), noisy.clone(), 0);
+    let mut h = harness(&[model(&fixture())], &caps);
+    let element = h.element().unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    let by_fixture = push(&mut h, noisy.clone(), 0);
+    assert!(by_fixture != by_fast);
+
+    let dir = tempfile::tempdir().unwrap();
+    for refused in [
+        gray_fixture(dir.path()),
+        dir.path().join("missing.safetensors"),
+    ] {
+        element.set_property("model-location", refused.to_str().unwrap());
+        assert!(push(&mut h, noisy.clone(), 1) == by_fixture, "{refused:?}");
+    }
+    element.set_property("model-location", fast.to_str().unwrap());
+    assert!(
+        push(&mut h, noisy.clone(), 2) == by_fast,
+        "not the new model's output"
+    );
+    let info: gst::Structure = element
+        .property::<Option<gst::Structure>>("model-info")
+        .unwrap();
+    assert_eq!(info.get::<i64>("width").unwrap(), 32);
+
+    let warnings = warnings(&bus);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("a gray model cannot restore the negotiated format"),
+        "{warnings:?}"
+    );
+    assert!(warnings[1].contains("missing.safetensors"), "{warnings:?}");
+}

@@ -49,6 +49,8 @@ struct Settings {
 /// Settings read for every frame (copied out of the lock, no allocation).
 #[derive(Debug, Clone, Copy)]
 struct Live {
+    /// Counts the changes of `model-location`: a frame that sees a new count loads the model.
+    model_generation: u64,
     level: f64,
     mode: Mode,
     estimate_interval: u32,
@@ -69,6 +71,7 @@ impl Default for Settings {
             precision: Precision::Auto,
             threads: 0,
             live: Live {
+                model_generation: 0,
                 level: DEFAULT_LEVEL,
                 mode: Mode::Manual,
                 estimate_interval: DEFAULT_INTERVAL,
@@ -84,6 +87,9 @@ impl Default for Settings {
 
 /// What exists between start and stop.
 struct State {
+    /// The settings the model was loaded with (a model changed while playing is loaded with them);
+    /// their `model_generation` counts the last change of `model-location` acted on, loaded or not.
+    loaded_with: Settings,
     restorer: Restorer,
     /// The estimator for auto mode, or why there is none.
     estimator: Result<LevelEstimator, String>,
@@ -145,8 +151,12 @@ impl ObjectImpl for HyperRes {
             vec![
                 glib::ParamSpecString::builder("model-location")
                     .nick("Model location")
-                    .blurb("Restorer checkpoint (.safetensors); empty: the bundled model for the task")
-                    .mutable_ready()
+                    .blurb(
+                        "Restorer checkpoint (.safetensors); empty: the bundled model for the task. \
+                         Changed while playing, the next frame loads it; one that fails to load or \
+                         cannot restore the negotiated format is refused with a warning",
+                    )
+                    .mutable_playing()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("task", Task::Denoise)
                     .nick("Task")
@@ -298,7 +308,9 @@ impl ObjectImpl for HyperRes {
         let mut settings = lock(&self.settings);
         match pspec.name() {
             "model-location" => {
-                settings.model_location = value.get::<Option<String>>().unwrap().unwrap_or_default()
+                settings.model_location =
+                    value.get::<Option<String>>().unwrap().unwrap_or_default();
+                settings.live.model_generation += 1;
             }
             "task" => settings.task = value.get().unwrap(),
             // GObject validation already refuses NaN and values beyond ±1e6.
@@ -487,9 +499,10 @@ fn open_estimator(
 }
 
 impl HyperRes {
-    fn load(&self, settings: &Settings) -> Result<State, gst::ErrorMessage> {
-        let device = resolve_device(&settings.device)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{e}"]))?;
+    /// The model `settings` name, loaded; or the kind of error and why.
+    fn load(&self, settings: &Settings) -> Result<State, (gst::ResourceError, String)> {
+        let device =
+            resolve_device(&settings.device).map_err(|e| (gst::ResourceError::Settings, e))?;
         if settings.device == "auto" && device == Device::Cpu {
             gst::info!(CAT, imp = self, "no CUDA device: running on the CPU");
             gst::element_imp_info!(
@@ -510,17 +523,16 @@ impl HyperRes {
         let mut restorer = Restorer::load(&model, device).map_err(|e| {
             let hint =
                 locations::missing_bundled_hint(&model, "model-location", &settings.model_location);
-            gst::error_msg!(gst::ResourceError::OpenRead, ["{e}{hint}"])
+            (gst::ResourceError::OpenRead, format!("{e}{hint}"))
         })?;
         let kind = settings.precision.kind_on(device);
         // CPUs have no fast fp16 convolutions (slower than fp32 even with AVX512-FP16); some
         // have fast bf16 ones (see `cpu_bf16`).
         if kind == Kind::Half && device == Device::Cpu {
-            return Err(gst::error_msg!(
+            return Err((
                 gst::ResourceError::Settings,
-                [
-                    "precision=fp16 needs a CUDA device (on the CPU: fp32, or bf16 where it is faster)"
-                ]
+                "precision=fp16 needs a CUDA device (on the CPU: fp32, or bf16 where it is faster)"
+                    .into(),
             ));
         }
         if kind == Kind::BFloat16
@@ -550,7 +562,7 @@ impl HyperRes {
             Err((kind, message))
                 if settings.live.mode == Mode::Auto || !settings.estimator_location.is_empty() =>
             {
-                return Err(gst::error_msg!(kind, ["{message}"]));
+                return Err((kind, message));
             }
             opened => opened.map_err(|(_, message)| message),
         };
@@ -572,6 +584,7 @@ impl HyperRes {
         }
         let allowed = allowed_levels(meta.task, meta.level_range);
         Ok(State {
+            loaded_with: settings.clone(),
             restorer,
             estimator,
             allowed,
@@ -638,6 +651,61 @@ impl HyperRes {
             self.obj().notify("estimated-level");
         }
         state.estimate
+    }
+
+    /// Loads the model `model-location` names if it changed (`generation`) since the current one
+    /// was loaded, with the settings the element started with and the current per-frame ones; one
+    /// that fails to load or cannot restore the negotiated format is refused with a warning, and
+    /// the current model stays. Returns whether the model changed.
+    fn change_model(&self, generation: u64) -> bool {
+        let mut guard = lock(&self.state);
+        let Some(state) = guard.as_mut() else {
+            return false;
+        };
+        if state.loaded_with.live.model_generation == generation {
+            return false;
+        }
+        let settings = {
+            let current = lock(&self.settings);
+            Settings {
+                model_location: current.model_location.clone(),
+                live: Live {
+                    model_generation: generation,
+                    ..current.live
+                },
+                ..state.loaded_with.clone()
+            }
+        };
+        let refused = match self.load(&settings) {
+            Err((_, why)) => why,
+            Ok(new) => match state.samples {
+                Some(samples)
+                    if samples.channels() != new.restorer.metadata().colour.channels() =>
+                {
+                    format!(
+                        "a {} model cannot restore the negotiated format (set it before starting)",
+                        new.restorer.metadata().colour
+                    )
+                }
+                samples => {
+                    *state = State { samples, ..new };
+                    *lock(&self.model_info) = Some(model_info(state));
+                    *lock(&self.estimated_level) = NO_ESTIMATE;
+                    return true;
+                }
+            },
+        };
+        // Not tried again until model-location changes again.
+        state.loaded_with.live.model_generation = generation;
+        gst::element_imp_warning!(
+            self,
+            gst::ResourceError::Settings,
+            (
+                "model-location {:?} refused: {refused}; the current model stays",
+                settings.model_location
+            )
+        );
+        false
     }
 
     /// Restores the pictures `parts` of one frame in `data` at the level `live` asks for.
@@ -710,9 +778,10 @@ impl BaseTransformImpl for HyperRes {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let state = self
-            .load(&settings)
-            .inspect_err(|e| gst::error!(CAT, imp = self, "{e:?}"))?;
+        let state = self.load(&settings).map_err(|(kind, message)| {
+            gst::error!(CAT, imp = self, "{message}");
+            gst::error_msg!(kind, ["{message}"])
+        })?;
         *lock(&self.model_info) = Some(model_info(&state));
         *lock(&self.state) = Some(state);
         *lock(&self.weight_updates) = 0;
@@ -809,6 +878,9 @@ impl VideoFilterImpl for HyperRes {
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let live = lock(&self.settings).live;
+        if self.change_model(live.model_generation) {
+            self.obj().notify("model-info");
+        }
         let pts = frame.buffer().pts();
         let mut guard = lock(&self.state);
         let state = guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;

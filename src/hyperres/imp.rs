@@ -676,7 +676,10 @@ impl HyperRes {
                 ..state.loaded_with.clone()
             }
         };
-        let refused = match self.load(&settings) {
+        // As in `transform_frame_ip`: a libtorch failure must not disable the element.
+        let loaded = panic::catch_unwind(AssertUnwindSafe(|| self.load(&settings)))
+            .unwrap_or_else(|panic| Err((gst::ResourceError::Failed, torch_failure(&*panic))));
+        let refused = match loaded {
             Err((_, why)) => why,
             Ok(new) => match state.samples {
                 Some(samples)

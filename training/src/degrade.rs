@@ -31,6 +31,23 @@ pub fn degrade(
     }
 }
 
+/// Refuses levels given as `flag` at which `task` has no degradation to apply: a noise sigma
+/// below 0, a JPEG quality outside 1..100, an SR scale below 1, or no number at all.
+pub fn check_levels(task: Task, levels: &[f64], flag: &str) -> anyhow::Result<()> {
+    let (low, high, meaning) = match task {
+        Task::Denoise => (0.0, f64::INFINITY, "a noise sigma of at least 0"),
+        Task::Dejpeg => (1.0, 100.0, "a JPEG quality from 1 to 100"),
+        Task::Sr => (1.0, f64::INFINITY, "a scale factor of at least 1"),
+    };
+    for level in levels {
+        anyhow::ensure!(
+            level.is_finite() && (low..=high).contains(level),
+            "{flag} {level}: a {task} level is {meaning}"
+        );
+    }
+    Ok(())
+}
+
 /// Applies `f` to each `[C, H, W]` image of a batch (or to the one image given).
 fn per_image(x: &Tensor, f: impl Fn(&Tensor) -> anyhow::Result<Tensor>) -> anyhow::Result<Tensor> {
     if x.dim() == 3 {
@@ -57,6 +74,26 @@ pub fn add_noise(clean: &Tensor, sigma: f64, rng: &mut impl Rng) -> Tensor {
 mod tests {
     use super::*;
     use tch::{Device, Kind};
+
+    #[test]
+    fn levels_without_a_degradation_are_refused() {
+        let refused = [
+            (Task::Denoise, -5.0),
+            (Task::Denoise, f64::NAN),
+            (Task::Denoise, f64::INFINITY),
+            (Task::Dejpeg, 0.0),
+            (Task::Dejpeg, 101.0),
+            (Task::Sr, 0.5),
+        ];
+        for (task, level) in refused {
+            let error = check_levels(task, &[15.0, level], "--levels").unwrap_err();
+            assert!(error.to_string().starts_with("--levels "), "{error}");
+        }
+        let accepted = [(Task::Denoise, 0.0), (Task::Dejpeg, 100.0), (Task::Sr, 1.0)];
+        for (task, level) in accepted {
+            check_levels(task, &[level], "--levels").unwrap();
+        }
+    }
 
     #[test]
     fn noise_has_the_requested_sigma_and_sits_on_the_8_bit_grid() {

@@ -16,7 +16,7 @@ use tch::{Kind, Reduction, Tensor, nn};
 use crate::adam::Adam;
 use crate::args::{RunArgs, low_high, training_device};
 use crate::data::{ImageSource, sample_crops};
-use crate::degrade::{degrade, seeded_rng};
+use crate::degrade::{self, degrade, seeded_rng};
 use crate::session::{Session, resume_optimiser};
 use crate::train::LrSchedule;
 
@@ -57,6 +57,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let device = training_device(&args.run.device)?;
     let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.run.task));
     ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
+    degrade::check_levels(args.run.task, &[low, high], "--levels")?;
     let channels = args.run.colour.channels();
     let architecture = args.architecture.unwrap_or(match args.run.task {
         Task::Dejpeg => Architecture::BlockGrid,

@@ -20,7 +20,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::args::parse_device;
 use crate::data::load_images;
-use crate::degrade::{degrade, seeded_rng};
+use crate::degrade::{self, degrade, seeded_rng};
 use crate::metrics::{psnr, quantise, relative_l2, ssim};
 use crate::paper;
 use crate::pixels::{from_packed, to_packed};
@@ -273,6 +273,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         described.colour,
         described.task
     );
+    degrade::check_levels(described.task, &levels, "--levels")?;
     let mut images = load_images(std::slice::from_ref(&args.data), described.colour)?;
     images.truncate(args.limit.unwrap_or(images.len()));
 

@@ -21,7 +21,7 @@ use tch::{Device, Kind, Reduction, Tensor, nn};
 use crate::adam::Adam;
 use crate::args::{RunArgs, low_high, training_device};
 use crate::data::{ImageSource, load_images, sample_crops};
-use crate::degrade::{degrade, seeded_rng};
+use crate::degrade::{self, degrade, seeded_rng};
 use crate::eval::Precision;
 use crate::metrics::{psnr, quantise};
 use crate::session::{Session, resume_optimiser};
@@ -273,6 +273,7 @@ fn continued_on(before: &str, now: &str) -> String {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     ensure!(!args.levels.is_empty(), "--levels needs at least one level");
+    degrade::check_levels(args.run.task, &args.levels, "--levels")?;
     ensure!(
         args.precision != Precision::Fp16,
         "--precision fp16 would need loss scaling: train in bf16 (or fp32)"

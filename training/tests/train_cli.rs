@@ -190,6 +190,12 @@ fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
         ],
         "loss scaling",
     );
+    // A level with no degradation is refused before anything runs (NaN panicked in the loader).
+    let out = ["--data", data_str, "--out", fp16_str];
+    run_refused(
+        &[&["train", "--levels", "15,nan"][..], &out].concat(),
+        "--levels NaN: a denoise level is a noise sigma of at least 0",
+    );
     assert!(b.iter().all(|(_, w)| w.kind() == tch::Kind::Float));
     // The same seed and data: the steps differ only by the convolutions' rounding.
     let differing = a
@@ -416,6 +422,18 @@ fn eval_against_cpu_reports_the_distance_to_cpu_fp32() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/fixture-denoise-4b.safetensors");
     let args = ["--levels", "25", "--limit", "2", "--against-cpu"];
     let (report, _) = eval(&model, &data, &args);
+    let (model_str, data_str) = (model.to_str().unwrap(), data.to_str().unwrap());
+    run_refused(
+        &[
+            "eval",
+            "--model",
+            model_str,
+            "--data",
+            data_str,
+            "--levels=-5",
+        ],
+        "--levels -5: a denoise level",
+    );
     // On the CPU both restorers compute the same thing.
     for image in report["images"].as_array().unwrap() {
         assert_eq!(image["cpu_rel_l2"], 0.0, "{image}");

@@ -29,7 +29,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// CPU threads for torch (default: torch's choice).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
     pub threads: Option<i32>,
     /// Continue from this checkpoint (and the train_state.safetensors beside it, if any).
     #[arg(long)]

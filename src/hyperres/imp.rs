@@ -505,6 +505,7 @@ impl HyperRes {
             resolve_device(&settings.device).map_err(|e| (gst::ResourceError::Settings, e))?;
         if settings.device == "auto" && device == Device::Cpu {
             gst::info!(CAT, imp = self, "no CUDA device: running on the CPU");
+            // In the debug text: what gst-launch-1.0 prints of an info message.
             gst::element_imp_info!(
                 self,
                 gst::ResourceError::Settings,
@@ -541,7 +542,7 @@ impl HyperRes {
             gst::element_imp_warning!(
                 self,
                 gst::ResourceError::Settings,
-                ["precision=bf16: {why}"]
+                ("precision=bf16: {why}")
             );
         }
         restorer.set_kind(kind);
@@ -572,6 +573,7 @@ impl HyperRes {
             Task::Sr => task::Task::Sr,
         };
         if !settings.model_location.is_empty() && requested_task != meta.task {
+            // In the debug text: what gst-launch-1.0 prints of an info message.
             gst::element_imp_info!(
                 self,
                 gst::ResourceError::Settings,
@@ -611,7 +613,7 @@ impl HyperRes {
                     gst::element_imp_warning!(
                         self,
                         gst::ResourceError::Settings,
-                        ["{why}; restoring at level={}", live.level]
+                        ("{why}; restoring at level={}", live.level)
                     );
                     state.warned_no_estimator = true;
                 }
@@ -783,7 +785,7 @@ impl BaseTransformImpl for HyperRes {
         let settings = lock(&self.settings).clone();
         let state = self.load(&settings).map_err(|(kind, message)| {
             gst::error!(CAT, imp = self, "{message}");
-            gst::error_msg!(kind, ["{message}"])
+            gst::error_msg!(kind, ("{message}"))
         })?;
         *lock(&self.model_info) = Some(model_info(&state));
         *lock(&self.state) = Some(state);

@@ -309,12 +309,18 @@ fn restore_file(input: &Path, paths: &Paths, level: Option<f64>) -> anyhow::Resu
         progress.set_duration(duration);
     }
     pipeline.set_state(gst::State::Playing)?;
-    wait(&pipeline)?;
+    let finished = wait(&pipeline);
     progress.finish();
     let (before, after) = (before.lock().unwrap().take(), after.lock().unwrap().take());
+    // An input without a video stream fails as "not-linked": say what that means.
     let (Some((a, w, h)), Some((b, _, _))) = (before, after) else {
-        bail!("{} gave no video frames", input.display());
+        let why = finished
+            .err()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        bail!("{} gave no video frames{why}", input.display());
     };
+    finished?;
     let how = match level {
         Some(level) => format!("noise sigma {level}"),
         None => {

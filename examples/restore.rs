@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use gst::prelude::*;
+use gsthyperres::frame::luma;
 use gsthyperres::restorer::Restorer;
 use tch::{Device, Kind, Tensor};
 
@@ -38,6 +39,15 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
     let device = Device::cuda_if_available();
     gsthyperres::restorer::prepare_device(device);
     let mut restorer = Restorer::load(model, device)?;
+    // As the element does.
+    let [low, high] = restorer.metadata().accepted_levels();
+    let level = if !level.is_finite() || (low..=high).contains(&level) {
+        level
+    } else {
+        let clamped = level.clamp(low, high);
+        eprintln!("level {level} is outside {low}..{high} for this model; restoring at {clamped}");
+        clamped
+    };
     restorer.set_level(level)?;
     let image = image::open(input)?.to_rgb8();
     let (w, h) = (image.width() as i64, image.height() as i64);
@@ -46,11 +56,7 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
         .permute([0, 3, 1, 2]);
     let gray = restorer.metadata().colour.channels() == 1;
     let x = pixels.to_kind(Kind::Float) / 255.0;
-    let x = if gray {
-        x.mean_dim(1, true, Kind::Float)
-    } else {
-        x
-    };
+    let x = if gray { luma(&x) } else { x };
     let y = (restorer.restore(&x) * 255.0)
         .round()
         .to_kind(Kind::Uint8)
@@ -101,15 +107,20 @@ fn restore_video(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
     );
     pipeline.set_state(gst::State::Playing)?;
     let bus = pipeline.bus().context("no bus")?;
-    let result = match bus.timed_pop_filtered(
-        gst::ClockTime::NONE,
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    ) {
-        Some(message) => match message.view() {
-            gst::MessageView::Error(e) => Err(anyhow::anyhow!("{} ({:?})", e.error(), e.debug())),
-            _ => Ok(()),
-        },
-        None => Ok(()),
+    use gst::MessageType::{Eos, Error, Warning};
+    let result = loop {
+        let Some(message) = bus.timed_pop_filtered(gst::ClockTime::NONE, &[Eos, Error, Warning])
+        else {
+            break Ok(());
+        };
+        match message.view() {
+            // The element's, such as a level clamped to the model's range.
+            gst::MessageView::Warning(w) => eprintln!("\rwarning: {}", w.error()),
+            gst::MessageView::Error(e) => {
+                break Err(anyhow::anyhow!("{} ({:?})", e.error(), e.debug()));
+            }
+            _ => break Ok(()),
+        }
     };
     pipeline.set_state(gst::State::Null)?;
     eprintln!();

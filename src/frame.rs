@@ -203,6 +203,13 @@ impl Plane {
     }
 }
 
+/// Full-range BT.601 luma (JPEG's, and the gray conversion the models train on) of RGB images
+/// `[..., 3, H, W]`, as `[..., 1, H, W]`.
+pub fn luma(rgb: &Tensor) -> Tensor {
+    let channel = |c: i64| rgb.select(-3, c);
+    (channel(0) * 0.299 + channel(1) * 0.587 + channel(2) * 0.114).unsqueeze(-3)
+}
+
 /// PSNR in dB between two 8-bit sample sequences of equal length (infinite when equal).
 pub fn psnr_8bit(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len(), "PSNR of sequences of different lengths");

@@ -5,6 +5,7 @@ use std::path::Path;
 use tch::{Device, Tensor, nn};
 
 use crate::checkpoint::{self, CheckpointError, Loaded, Metadata};
+use crate::frame;
 use crate::model::{Estimator, EstimatorConfig};
 use crate::task::{Colour, ModelKind};
 
@@ -46,7 +47,7 @@ impl LevelEstimator {
     /// A gray estimator reads an RGB image's luma (what JPEG compresses as its Y channel).
     pub fn estimate(&self, image: &Tensor) -> f64 {
         let image = match (self.meta.colour, image.size()[0]) {
-            (Colour::Gray, 3) => luma(image),
+            (Colour::Gray, 3) => frame::luma(image),
             _ => image.shallow_clone(),
         };
         self.net.estimate(&image, GRID, self.vs.device())
@@ -70,12 +71,6 @@ impl LevelEstimator {
         }
         Ok(())
     }
-}
-
-/// Full-range BT.601 luma (JPEG's, and the gray conversion the estimators train on) of an RGB
-/// `[3, H, W]` image, as `[1, H, W]`.
-fn luma(rgb: &Tensor) -> Tensor {
-    (rgb.get(0) * 0.299 + rgb.get(1) * 0.587 + rgb.get(2) * 0.114).unsqueeze(0)
 }
 
 /// The network size an estimator checkpoint's metadata describes.

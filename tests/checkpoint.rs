@@ -10,7 +10,7 @@ use gsthyperres::checkpoint::{self, CheckpointError, Problem, StorageDtype};
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::{EstimatorConfig, RestorerConfig, crop_to, pad_to_even};
 use gsthyperres::restorer::Restorer;
-use gsthyperres::task::{Architecture, Colour, ModelKind};
+use gsthyperres::task::{Architecture, Colour, ModelKind, Task};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use tch::{Device, Kind, Tensor};
 
@@ -380,5 +380,22 @@ fn metadata_survives_the_header() {
         header.insert("kind".into(), kind.into());
         let parsed = checkpoint::Metadata::from_header(&header).unwrap();
         assert_eq!(parsed.architecture, architecture);
+    }
+}
+
+/// The levels a restorer is used at: its recommended range and a quarter of it on each side, never
+/// below a level with a meaning (sigma 0, JPEG quality 1, SR scale 1).
+#[test]
+fn accepted_levels_widen_the_recommended_range() {
+    let mut meta = metadata(Architecture::HyperRes, Colour::Rgb, 8, 1);
+    let cases = [
+        (Task::Denoise, [5.0, 90.0], [0.0, 111.25]),
+        (Task::Denoise, [20.0, 60.0], [10.0, 70.0]),
+        (Task::Dejpeg, [5.0, 95.0], [1.0, 117.5]),
+        (Task::Sr, [1.5, 6.0], [1.0, 7.125]),
+    ];
+    for (task, range, accepted) in cases {
+        (meta.task, meta.level_range) = (task, range);
+        assert_eq!(meta.accepted_levels(), accepted, "{task} {range:?}");
     }
 }

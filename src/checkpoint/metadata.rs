@@ -113,6 +113,19 @@ impl Metadata {
         self.architecture.kind()
     }
 
+    /// The levels a restorer is used at: its recommended range widened by a quarter of the range
+    /// on each side (HyperRes extrapolates somewhat), never below the task's smallest meaningful
+    /// level.
+    pub fn accepted_levels(&self) -> [f64; 2] {
+        let [low, high] = self.level_range;
+        let margin = 0.25 * (high - low);
+        let floor = match self.task {
+            Task::Denoise => 0.0,
+            Task::Dejpeg | Task::Sr => 1.0,
+        };
+        [(low - margin).max(floor), high + margin]
+    }
+
     /// The safetensors header entries.
     pub fn to_header(&self) -> HashMap<String, String> {
         let list = |values: &[f64]| serde_json::to_string(values).expect("floats serialise");

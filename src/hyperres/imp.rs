@@ -425,17 +425,6 @@ fn resolve_device(name: &str) -> Result<Device, String> {
     }
 }
 
-/// The levels a checkpoint accepts: its range widened by a quarter of the range on each side,
-/// never below the task's smallest meaningful level.
-fn allowed_levels(task: task::Task, [low, high]: [f64; 2]) -> [f64; 2] {
-    let margin = 0.25 * (high - low);
-    let floor = match task {
-        task::Task::Denoise => 0.0,
-        task::Task::Dejpeg | task::Task::Sr => 1.0,
-    };
-    [(low - margin).max(floor), high + margin]
-}
-
 /// What an application needs to set up its controls for the loaded model (a level slider's range
 /// and units, whether an "auto" switch can work) and to tell where it runs.
 fn model_info(state: &State) -> gst::Structure {
@@ -584,7 +573,7 @@ impl HyperRes {
                 ]
             );
         }
-        let allowed = allowed_levels(meta.task, meta.level_range);
+        let allowed = meta.accepted_levels();
         Ok(State {
             loaded_with: settings.clone(),
             restorer,

@@ -874,6 +874,7 @@ impl VideoFilterImpl for HyperRes {
         let live = lock(&self.settings).live;
         if self.change_model(live.model_generation) {
             self.obj().notify("model-info");
+            self.obj().notify("estimated-level");
         }
         let pts = frame.buffer().pts();
         let mut guard = lock(&self.state);

@@ -10,6 +10,7 @@ pub mod degrade;
 pub mod estimator;
 pub mod eval;
 pub mod import;
+pub mod info;
 pub mod jpeg;
 pub mod metrics;
 pub mod paper;

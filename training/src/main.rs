@@ -1,7 +1,7 @@
 //! `hyperres-train`: trains, converts and evaluates gst-hyperres checkpoints.
 
 use clap::{Parser, Subcommand};
-use hyperres_training::{convert, estimator, eval, import, keep_freed_memory, train};
+use hyperres_training::{convert, estimator, eval, import, info, keep_freed_memory, train};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +28,9 @@ enum Command {
     /// Rewrite a checkpoint with its tensors stored as f32, f16 or bf16 (f16 halves a bundled
     /// model's size; it is computed in f32 once loaded).
     Convert(convert::ConvertArgs),
+    /// Show what checkpoints hold (metadata, parameter count, the levels the element accepts),
+    /// after checking that they load.
+    Info(info::InfoArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +41,6 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Import(args) => import::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Info(args) => info::run(args),
     }
 }

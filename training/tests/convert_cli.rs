@@ -1,5 +1,5 @@
 //! `hyperres-train convert`: a checkpoint stored in f16 restores as the f32 one does, and values
-//! f16 cannot hold are refused.
+//! f16 cannot hold are refused; `info` shows a checkpoint and refuses a broken one.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -122,4 +122,44 @@ fn refuses_weights_beyond_f16_range() {
         "{stderr}"
     );
     assert!(!out.exists());
+}
+
+fn info(model: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hyperres-train"))
+        .arg("info")
+        .arg(model)
+        .output()
+        .unwrap()
+}
+
+/// `hyperres-train info` shows a checkpoint's metadata, size and accepted levels, and fails on one
+/// the element would refuse.
+#[test]
+fn info_shows_a_checkpoint_and_refuses_a_broken_one() {
+    let fixture = repo_path("tests/data/fixture-denoise-4b.safetensors");
+    let (meta, tensors) = checkpoint::read(&fixture).unwrap();
+    let output = info(&fixture);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let parameters: i64 = tensors.iter().map(|(_, t)| t.numel() as i64).sum();
+    let [low, high] = meta.accepted_levels();
+    for line in [
+        "  task            denoise".to_string(),
+        format!("  blocks          {}", meta.blocks),
+        format!("  parameters      {parameters}"),
+        format!("  accepted levels {low}..{high}"),
+    ] {
+        assert!(stdout.contains(&line), "{line:?} not in {stdout}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = f32_fixture(dir.path(), |tensors| {
+        tensors[0].1 = tensors[0].1.flatten(0, -1).narrow(0, 0, 1);
+    });
+    let output = info(&broken);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("shape"),
+        "{stderr}"
+    );
 }

@@ -1,6 +1,6 @@
 //! Video frame memory <-> network tensors, without GStreamer types: a plane of pixels described
 //! by its size, stride, where the samples read sit in each pixel and how they are stored (8 bits,
-//! or 10 to 16 in 16-bit words).
+//! 10 to 16 in 16-bit words, or 10 packed three to a 32-bit word as in v210).
 //!
 //! Only the restored samples are written back, so in-place processing leaves alpha, padding bytes
 //! and (for luma) the chroma samples exactly as they were.
@@ -27,6 +27,9 @@ pub enum Depth {
     /// A little-endian 16-bit word holding `bits` significant bits, `shift` bits up (10-bit video
     /// in the low bits, or P010's high bits; GRAY16: all 16).
     Sixteen { bits: u32, shift: u32 },
+    /// v210, the 10-bit 4:2:2 of SDI capture cards: six pixels in four little-endian 32-bit
+    /// words, three 10-bit samples to a word (the offsets and pixel bytes of `Samples` unused).
+    V210,
 }
 
 impl Depth {
@@ -35,8 +38,18 @@ impl Depth {
         match self {
             Depth::Eight => 255.0,
             Depth::Sixteen { bits, .. } => f64::from((1u32 << bits) - 1),
+            Depth::V210 => 1023.0,
         }
     }
+}
+
+/// Where pixel `x`'s luma sits in a v210 row: the byte offset of its word and its shift in it.
+/// The words of each group of six pixels hold Cb0 Y0 Cr0, Y1 Cb1 Y2, Cr1 Y3 Cb2, Y4 Cr2 Y5, from
+/// bit 0 up.
+fn v210_luma_at(x: usize) -> (usize, u32) {
+    const IN_GROUP: [(usize, u32); 6] = [(0, 10), (4, 0), (4, 20), (8, 10), (12, 0), (12, 20)];
+    let (word, shift) = IN_GROUP[x % 6];
+    (x / 6 * 16 + word, shift)
 }
 
 impl Samples {
@@ -48,6 +61,11 @@ impl Samples {
             pixel_bytes,
             depth: Depth::Eight,
         }
+    }
+
+    /// The luma of v210.
+    pub fn v210() -> Samples {
+        Samples::luma(0, 0, Depth::V210)
     }
 
     /// One luma sample at byte `offset` in pixels of `pixel_bytes` (1 for GRAY8 or a planar Y, 2
@@ -83,7 +101,10 @@ impl Plane {
     /// Checks the geometry against a plane of `len` bytes; returns the bytes the plane spans
     /// (the last row need not be padded to the stride).
     fn check(&self, len: usize) -> usize {
-        let row = self.width * self.samples.pixel_bytes;
+        let row = match self.samples.depth {
+            Depth::V210 => self.width.div_ceil(6) * 16,
+            _ => self.width * self.samples.pixel_bytes,
+        };
         assert!(
             self.stride >= row,
             "stride {} below a row of {row} bytes",
@@ -101,34 +122,13 @@ impl Plane {
     /// The plane's samples as f32 `[1, C, H, W]` in [0, 1], on `device`.
     pub fn read(&self, data: &[u8], device: Device) -> Tensor {
         let needed = self.check(data.len());
-        let (h, w, bpp) = (
-            self.height as i64,
-            self.width as i64,
-            self.samples.pixel_bytes as i64,
-        );
-        let rows = Tensor::from_slice(&data[..needed]).as_strided(
-            [h, w, bpp],
-            [self.stride as i64, bpp, 1],
-            0,
-        );
-        let byte = |offset: usize| rows.select(2, offset as i64);
-        let channels: Vec<Tensor> = self
-            .samples
-            .offsets()
-            .iter()
-            .map(|&o| match self.samples.depth {
-                Depth::Eight => byte(o),
-                Depth::Sixteen { .. } => {
-                    byte(o).to_kind(Kind::Int) + byte(o + 1).to_kind(Kind::Int) * 256
-                }
-            })
-            .collect();
-        // On the CPU the stack and the conversion are the only full-frame copies (the scaling is
-        // in place). To a GPU the integer samples travel (8-bit ones: a quarter of the floats),
-        // staged once in page-locked memory (torch's caching host allocator, so no allocation
-        // per frame) for a copy queued on the stream, and are converted there. Stacked last, the
-        // samples keep the channels-last layout the restorer computes in.
-        let samples = Tensor::stack(&channels, 2);
+        let samples = match self.samples.depth {
+            Depth::V210 => self.v210_luma(data),
+            depth => self.pixel_samples(&data[..needed], depth),
+        };
+        // To a GPU the integer samples travel (8-bit ones: a quarter of the floats), staged once
+        // in page-locked memory (torch's caching host allocator, so no allocation per frame) for
+        // a copy queued on the stream, and are converted there.
         let samples = if device.is_cuda() {
             let kind = samples.kind();
             samples
@@ -139,12 +139,50 @@ impl Plane {
         };
         // A shifted sample is read with its (zero) low bits, as a fraction of the shifted maximum.
         let full_scale = match self.samples.depth {
-            depth @ Depth::Eight => depth.max(),
+            depth @ (Depth::Eight | Depth::V210) => depth.max(),
             depth @ Depth::Sixteen { shift, .. } => depth.max() * f64::from(1u32 << shift),
         };
         let mut image = samples.to_kind(Kind::Float);
         let _ = image.g_div_scalar_(full_scale);
         image.unsqueeze(0).permute([0, 3, 1, 2])
+    }
+
+    /// The samples of byte-addressed pixels as `[H, W, C]` integers. On the CPU the stack and the
+    /// later conversion are the only full-frame copies (the scaling is in place); stacked last,
+    /// the samples keep the channels-last layout the restorer computes in.
+    fn pixel_samples(&self, data: &[u8], depth: Depth) -> Tensor {
+        let (h, w, bpp) = (
+            self.height as i64,
+            self.width as i64,
+            self.samples.pixel_bytes as i64,
+        );
+        let rows =
+            Tensor::from_slice(data).as_strided([h, w, bpp], [self.stride as i64, bpp, 1], 0);
+        let byte = |offset: usize| rows.select(2, offset as i64);
+        let channels: Vec<Tensor> = self
+            .samples
+            .offsets()
+            .iter()
+            .map(|&o| match depth {
+                Depth::Eight => byte(o),
+                _ => byte(o).to_kind(Kind::Int) + byte(o + 1).to_kind(Kind::Int) * 256,
+            })
+            .collect();
+        Tensor::stack(&channels, 2)
+    }
+
+    /// v210's luma as `[H, W, 1]` integers.
+    fn v210_luma(&self, data: &[u8]) -> Tensor {
+        let luma: Vec<i32> = (0..self.height)
+            .flat_map(|y| (0..self.width).map(move |x| (y, x)))
+            .map(|(y, x)| {
+                let (at, shift) = v210_luma_at(x);
+                let at = y * self.stride + at;
+                let word = u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
+                ((word >> shift) & 0x3ff) as i32
+            })
+            .collect();
+        Tensor::from_slice(&luma).view([self.height as i64, self.width as i64, 1])
     }
 
     /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to the samples' depth into
@@ -158,7 +196,7 @@ impl Plane {
         let _ = scaled.round_().clamp_(0.0, depth.max());
         let kind = match depth {
             Depth::Eight => Kind::Uint8,
-            Depth::Sixteen { .. } => Kind::Int,
+            Depth::Sixteen { .. } | Depth::V210 => Kind::Int,
         };
         let values = scaled
             .to_kind(kind)
@@ -178,6 +216,18 @@ impl Plane {
                     let word = ((value as u32) << shift) as u16;
                     line[at..at + 2].copy_from_slice(&word.to_le_bytes());
                 });
+            }
+            Depth::V210 => {
+                let values = Vec::<i32>::try_from(values).expect("i32 tensor");
+                for (y, values) in values.chunks_exact(self.width).enumerate() {
+                    for (x, &value) in values.iter().enumerate() {
+                        let (at, shift) = v210_luma_at(x);
+                        let bytes = &mut data[y * self.stride + at..][..4];
+                        let word = u32::from_le_bytes((&*bytes).try_into().unwrap());
+                        let word = word & !(0x3ff << shift) | (value as u32) << shift;
+                        bytes.copy_from_slice(&word.to_le_bytes());
+                    }
+                }
             }
         }
     }

@@ -439,6 +439,38 @@ fn alpha_and_chroma_pass_through_bit_exactly() {
     let out = push(&mut h, i420.clone(), 0);
     assert_eq!(out[w * hgt..], i420[w * hgt..], "chroma changed");
     assert_ne!(out[..w * hgt], i420[..w * hgt], "luma was restored");
+
+    // v210 (SDI capture cards' 10-bit 4:2:2; rows of 48 pixels in 128 bytes): of each 32-bit word
+    // only the luma's 10-bit fields change, not chroma, the 2 spare bits or the row's padding.
+    let (w, hgt, stride) = (16usize, 8usize, 128usize);
+    let v210: Vec<u8> = (0..stride * hgt).map(|i| (i * 29 % 251) as u8).collect();
+    let mut h = harness(
+        &[model(&gray)],
+        &format!("video/x-raw,format=v210,width={w},height={hgt},framerate=30/1"),
+    );
+    let out = push(&mut h, v210.clone(), 0);
+    // Y0..Y5 of each group of six pixels (four words): (word, shift).
+    let luma = [(0, 10), (1, 0), (1, 20), (2, 10), (3, 0), (3, 20)];
+    let mut mask = vec![0u32; stride * hgt / 4];
+    for y in 0..hgt {
+        for x in 0..w {
+            let (word, shift) = luma[x % 6];
+            mask[y * stride / 4 + x / 6 * 4 + word] |= 0x3ff << shift;
+        }
+    }
+    let words = |bytes: &[u8]| -> Vec<u32> {
+        let words = bytes.chunks_exact(4);
+        words
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+            .collect()
+    };
+    let (before, after) = (words(&v210), words(&out));
+    let kept = |((b, a), m): ((&u32, &u32), &u32)| b & !m == a & !m;
+    assert!(
+        before.iter().zip(&after).zip(&mask).all(kept),
+        "not only luma changed"
+    );
+    assert!(before != after, "luma was restored");
 }
 
 #[test]
@@ -793,6 +825,7 @@ fn every_luma_format_restores_the_luma_as_gray8_does() {
         "P010_10LE",
         "I422_10LE",
         "Y444_10LE",
+        "v210",
     ] {
         let out = through(format);
         let worst = out.iter().zip(&reference).map(|(a, b)| a.abs_diff(*b));

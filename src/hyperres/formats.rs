@@ -18,9 +18,9 @@ const RGB_FORMATS: [VideoFormat; 10] = [
     VideoFormat::Abgr,
 ];
 /// Gray models restore GRAY8/16, or the luma of YUV video (chroma and alpha pass through):
-/// planar and semi-planar 4:2:0, 4:2:2, 4:4:4 and 4:1:1, packed 4:2:2 (the usual capture formats)
-/// and 4:4:4 with alpha, 8 and 10 bits.
-const LUMA_FORMATS: [VideoFormat; 19] = [
+/// planar and semi-planar 4:2:0, 4:2:2, 4:4:4 and 4:1:1, packed 4:2:2 (the usual capture formats,
+/// v210 the 10-bit one of SDI cards) and 4:4:4 with alpha, 8 and 10 bits.
+const LUMA_FORMATS: [VideoFormat; 20] = [
     VideoFormat::Gray8,
     VideoFormat::I420,
     VideoFormat::Yv12,
@@ -40,6 +40,7 @@ const LUMA_FORMATS: [VideoFormat; 19] = [
     VideoFormat::P01010le,
     VideoFormat::I42210le,
     VideoFormat::Y44410le,
+    VideoFormat::V210,
 ];
 
 fn formats_caps<'a>(formats: impl IntoIterator<Item = &'a VideoFormat>) -> gst::Caps {
@@ -77,6 +78,10 @@ pub(super) fn fields(plane: Plane) -> Vec<(usize, Plane)> {
 /// How the samples a model reads (R, G, B, or Y) sit in plane 0 of `format`, from GStreamer's
 /// description of the format; None where they are elsewhere or stored otherwise.
 pub(super) fn samples_of(format: VideoFormat) -> Option<Samples> {
+    // Three samples to a 32-bit word: no byte offset addresses them.
+    if format == VideoFormat::V210 {
+        return Some(Samples::v210());
+    }
     let info = gst_video::VideoFormatInfo::from_format(format);
     let components: &[usize] = if info.is_rgb() { &[0, 1, 2] } else { &[0] };
     let first = components[0];
@@ -140,6 +145,7 @@ mod tests {
             (VideoFormat::Ayuv, Samples::luma(1, 4, eight)),
             (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
             (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
+            (VideoFormat::V210, Samples::v210()),
             (
                 VideoFormat::Gray16Le,
                 Samples::luma(0, 2, Depth::Sixteen { bits: 16, shift: 0 }),
@@ -148,12 +154,8 @@ mod tests {
         for (format, samples) in cases {
             assert_eq!(samples_of(format), Some(samples), "{format:?}");
         }
-        // Big-endian words and 10-bit samples packed three to 32 bits are not read.
-        for format in [
-            VideoFormat::Gray16Be,
-            VideoFormat::V210,
-            VideoFormat::Nv1210le32,
-        ] {
+        // Big-endian words, and 10-bit samples packed three to 32 bits but for v210, are not read.
+        for format in [VideoFormat::Gray16Be, VideoFormat::Nv1210le32] {
             assert_eq!(samples_of(format), None, "{format:?}");
         }
     }

@@ -34,10 +34,12 @@ const DEFAULT_SMOOTHING: f64 = 0.7;
 const NO_ESTIMATE: f64 = -1.0;
 const DEFAULT_OVERLAP: u32 = 32;
 
-/// Settings read at start.
+/// Settings read at start (and `model-location` when it changes while playing).
 #[derive(Debug, Clone)]
 struct Settings {
     model_location: String,
+    /// Counts the changes of `model-location`: a frame that sees a new count loads the model.
+    model_generation: u64,
     task: Task,
     estimator_location: String,
     device: String,
@@ -49,8 +51,6 @@ struct Settings {
 /// Settings read for every frame (copied out of the lock, no allocation).
 #[derive(Debug, Clone, Copy)]
 struct Live {
-    /// Counts the changes of `model-location`: a frame that sees a new count loads the model.
-    model_generation: u64,
     level: f64,
     mode: Mode,
     estimate_interval: u32,
@@ -65,13 +65,13 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             model_location: String::new(),
+            model_generation: 0,
             task: Task::Denoise,
             estimator_location: String::new(),
             device: "auto".into(),
             precision: Precision::Auto,
             threads: 0,
             live: Live {
-                model_generation: 0,
                 level: DEFAULT_LEVEL,
                 mode: Mode::Manual,
                 estimate_interval: DEFAULT_INTERVAL,
@@ -310,7 +310,7 @@ impl ObjectImpl for HyperRes {
             "model-location" => {
                 settings.model_location =
                     value.get::<Option<String>>().unwrap().unwrap_or_default();
-                settings.live.model_generation += 1;
+                settings.model_generation += 1;
             }
             "task" => settings.task = value.get().unwrap(),
             // GObject validation already refuses NaN and values beyond ±1e6.
@@ -644,26 +644,24 @@ impl HyperRes {
         state.estimate
     }
 
-    /// Loads the model `model-location` names if it changed (`generation`) since the current one
-    /// was loaded, with the settings the element started with and the current per-frame ones; one
-    /// that fails to load or cannot restore the negotiated format is refused with a warning, and
-    /// the current model stays. Returns whether the model changed.
-    fn change_model(&self, generation: u64) -> bool {
+    /// Loads the model `model-location` names if it changed since the current one was loaded,
+    /// with the settings the element started with and the current per-frame ones; one that fails
+    /// to load or cannot restore the negotiated format is refused with a warning, and the current
+    /// model stays. Returns whether the model changed.
+    fn change_model(&self) -> bool {
         let mut guard = lock(&self.state);
         let Some(state) = guard.as_mut() else {
             return false;
         };
-        if state.loaded_with.live.model_generation == generation {
-            return false;
-        }
         let settings = {
             let current = lock(&self.settings);
+            if current.model_generation == state.loaded_with.model_generation {
+                return false;
+            }
             Settings {
                 model_location: current.model_location.clone(),
-                live: Live {
-                    model_generation: generation,
-                    ..current.live
-                },
+                model_generation: current.model_generation,
+                live: current.live,
                 ..state.loaded_with.clone()
             }
         };
@@ -690,7 +688,7 @@ impl HyperRes {
             },
         };
         // Not tried again until model-location changes again.
-        state.loaded_with.live.model_generation = generation;
+        state.loaded_with.model_generation = settings.model_generation;
         gst::element_imp_warning!(
             self,
             gst::ResourceError::Settings,
@@ -872,7 +870,7 @@ impl VideoFilterImpl for HyperRes {
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let live = lock(&self.settings).live;
-        if self.change_model(live.model_generation) {
+        if self.change_model() {
             self.obj().notify("model-info");
             self.obj().notify("estimated-level");
         }

@@ -49,6 +49,18 @@ pub enum ModelKind {
     Estimator,
 }
 
+impl Task {
+    /// The levels that describe a degradation: a noise sigma from 0, a JPEG quality from 1 to
+    /// 100, an SR scale from 1.
+    pub fn meaningful_levels(self) -> std::ops::RangeInclusive<f64> {
+        match self {
+            Task::Denoise => 0.0..=f64::INFINITY,
+            Task::Dejpeg => 1.0..=100.0,
+            Task::Sr => 1.0..=f64::INFINITY,
+        }
+    }
+}
+
 impl Colour {
     pub fn channels(self) -> i64 {
         match self {

@@ -383,15 +383,16 @@ fn metadata_survives_the_header() {
     }
 }
 
-/// The levels a restorer is used at: its recommended range and a quarter of it on each side, never
-/// below a level with a meaning (sigma 0, JPEG quality 1, SR scale 1).
+/// The levels a restorer is used at: its recommended range and a quarter of it on each side, within
+/// the levels that mean something (sigma from 0, JPEG quality 1 to 100, SR scale from 1).
 #[test]
 fn accepted_levels_widen_the_recommended_range() {
     let mut meta = metadata(Architecture::HyperRes, Colour::Rgb, 8, 1);
     let cases = [
         (Task::Denoise, [5.0, 90.0], [0.0, 111.25]),
         (Task::Denoise, [20.0, 60.0], [10.0, 70.0]),
-        (Task::Dejpeg, [5.0, 95.0], [1.0, 117.5]),
+        (Task::Dejpeg, [5.0, 95.0], [1.0, 100.0]),
+        (Task::Dejpeg, [20.0, 60.0], [10.0, 70.0]),
         (Task::Sr, [1.5, 6.0], [1.0, 7.125]),
     ];
     for (task, range, accepted) in cases {

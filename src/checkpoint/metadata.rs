@@ -114,16 +114,15 @@ impl Metadata {
     }
 
     /// The levels a restorer is used at: its recommended range widened by a quarter of the range
-    /// on each side (HyperRes extrapolates somewhat), never below the task's smallest meaningful
-    /// level.
+    /// on each side (HyperRes extrapolates somewhat), within the task's meaningful levels.
     pub fn accepted_levels(&self) -> [f64; 2] {
         let [low, high] = self.level_range;
         let margin = 0.25 * (high - low);
-        let floor = match self.task {
-            Task::Denoise => 0.0,
-            Task::Dejpeg | Task::Sr => 1.0,
-        };
-        [(low - margin).max(floor), high + margin]
+        let meaningful = self.task.meaningful_levels();
+        [
+            (low - margin).max(*meaningful.start()),
+            (high + margin).min(*meaningful.end()),
+        ]
     }
 
     /// The safetensors header entries.

@@ -34,14 +34,14 @@ pub fn degrade(
 /// Refuses levels given as `flag` at which `task` has no degradation to apply: a noise sigma
 /// below 0, a JPEG quality outside 1..100, an SR scale below 1, or no number at all.
 pub fn check_levels(task: Task, levels: &[f64], flag: &str) -> anyhow::Result<()> {
-    let (low, high, meaning) = match task {
-        Task::Denoise => (0.0, f64::INFINITY, "a noise sigma of at least 0"),
-        Task::Dejpeg => (1.0, 100.0, "a JPEG quality from 1 to 100"),
-        Task::Sr => (1.0, f64::INFINITY, "a scale factor of at least 1"),
+    let meaning = match task {
+        Task::Denoise => "a noise sigma of at least 0",
+        Task::Dejpeg => "a JPEG quality from 1 to 100",
+        Task::Sr => "a scale factor of at least 1",
     };
     for level in levels {
         anyhow::ensure!(
-            level.is_finite() && (low..=high).contains(level),
+            level.is_finite() && task.meaningful_levels().contains(level),
             "{flag} {level}: a {task} level is {meaning}"
         );
     }

@@ -122,6 +122,13 @@ fn restore_video(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
             _ => break Ok(()),
         }
     };
+    // The level restored at, clamped to the range the loaded model accepts (known until stopped).
+    let info = restore.property::<Option<gst::Structure>>("model-info");
+    let bound = |name| info.as_ref().and_then(|i| i.get::<f64>(name).ok());
+    let level = match (bound("accepted-min"), bound("accepted-max")) {
+        (Some(low), Some(high)) => level.clamp(low, high),
+        _ => level,
+    };
     pipeline.set_state(gst::State::Null)?;
     eprintln!();
     result?;

@@ -196,6 +196,11 @@ fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
         &[&["train", "--levels", "15,nan"][..], &out].concat(),
         "--levels NaN: a denoise level is a noise sigma of at least 0",
     );
+    // libtorch panics on 0 threads: the argument parser refuses them.
+    run_refused(
+        &[&["train", "--levels", "15", "--threads", "0"][..], &out].concat(),
+        "invalid value '0' for '--threads <THREADS>'",
+    );
     assert!(b.iter().all(|(_, w)| w.kind() == tch::Kind::Float));
     // The same seed and data: the steps differ only by the convolutions' rounding.
     let differing = a

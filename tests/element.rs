@@ -951,12 +951,26 @@ fn auto_mode_can_be_switched_on_while_playing() {
 
 /// The warnings posted on `bus` so far: message and debug text.
 fn warnings(bus: &gst::Bus) -> Vec<String> {
-    std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Warning]))
-        .map(|message| match message.view() {
-            gst::MessageView::Warning(w) => {
-                format!("{} {}", w.error(), w.debug().unwrap_or_default())
-            }
-            _ => unreachable!(),
+    let messages = messages(bus);
+    let warnings = messages
+        .into_iter()
+        .filter(|(kind, _)| *kind == gst::MessageType::Warning);
+    warnings.map(|(_, text)| text).collect()
+}
+
+/// The warning and info messages posted on `bus` so far, in order: their kind, message and debug
+/// text. (Taken in one pass: `Bus::pop_filtered` discards the messages of other kinds before its
+/// match.)
+fn messages(bus: &gst::Bus) -> Vec<(gst::MessageType, String)> {
+    std::iter::from_fn(|| bus.pop())
+        .filter_map(|message| {
+            let (error, debug) = match message.view() {
+                gst::MessageView::Warning(w) => (w.error(), w.debug()),
+                gst::MessageView::Info(i) => (i.error(), i.debug()),
+                _ => return None,
+            };
+            let text = format!("{error} {}", debug.unwrap_or_default());
+            Some((message.type_(), text))
         })
         .collect()
 }
@@ -1067,7 +1081,17 @@ fn the_model_can_be_changed_while_playing() {
         .unwrap();
     assert_eq!(info.get::<i64>("width").unwrap(), 32);
 
-    let warnings = warnings(&bus);
+    let messages = messages(&bus);
+    // The device was chosen at start: a model change does not choose it (or say so) again.
+    assert!(
+        messages.iter().all(|(_, text)| !text.contains("no CUDA")),
+        "{messages:?}"
+    );
+    let warnings: Vec<_> = messages
+        .iter()
+        .filter(|(kind, _)| *kind == gst::MessageType::Warning)
+        .map(|(_, text)| text)
+        .collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
         warnings[0].contains("a gray model cannot restore the negotiated format"),

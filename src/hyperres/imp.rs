@@ -87,8 +87,9 @@ impl Default for Settings {
 
 /// What exists between start and stop.
 struct State {
-    /// The settings the model was loaded with (a model changed while playing is loaded with them);
-    /// their `model_generation` counts the last change of `model-location` acted on, loaded or not.
+    /// The settings the model was loaded with (a model changed while playing is loaded with their
+    /// task and estimator); their `model_generation` counts the last change of `model-location`
+    /// acted on, loaded or not.
     loaded_with: Settings,
     restorer: Restorer,
     /// The estimator for auto mode, or why there is none.
@@ -488,8 +489,10 @@ fn open_estimator(
 }
 
 impl HyperRes {
-    /// The model `settings` name, loaded; or the kind of error and why.
-    fn load(&self, settings: &Settings) -> Result<State, (gst::ResourceError, String)> {
+    /// The device and arithmetic `settings` ask for, decided once per start (a model changed while
+    /// playing runs on them too), with the process-wide set-up they need; or the kind of error
+    /// and why.
+    fn runtime(&self, settings: &Settings) -> Result<(Device, Kind), (gst::ResourceError, String)> {
         let device =
             resolve_device(&settings.device).map_err(|e| (gst::ResourceError::Settings, e))?;
         if settings.device == "auto" && device == Device::Cpu {
@@ -505,16 +508,6 @@ impl HyperRes {
             tch::set_num_threads(settings.threads);
         }
         restorer::prepare_device(device);
-        let model = if settings.model_location.is_empty() {
-            locations::bundled_model(settings.task)
-        } else {
-            locations::checkpoint_location(&settings.model_location)
-        };
-        let mut restorer = Restorer::load(&model, device).map_err(|e| {
-            let hint =
-                locations::missing_bundled_hint(&model, "model-location", &settings.model_location);
-            (gst::ResourceError::OpenRead, format!("{e}{hint}"))
-        })?;
         let kind = settings.precision.kind_on(device);
         // CPUs have no fast fp16 convolutions (slower than fp32 even with AVX512-FP16); some
         // have fast bf16 ones (see `cpu_bf16`).
@@ -534,6 +527,26 @@ impl HyperRes {
                 ("precision=bf16: {why}")
             );
         }
+        Ok((device, kind))
+    }
+
+    /// The model `settings` name, loaded on `device` to compute in `kind`; or the kind of error
+    /// and why.
+    fn load(
+        &self,
+        settings: &Settings,
+        (device, kind): (Device, Kind),
+    ) -> Result<State, (gst::ResourceError, String)> {
+        let model = if settings.model_location.is_empty() {
+            locations::bundled_model(settings.task)
+        } else {
+            locations::checkpoint_location(&settings.model_location)
+        };
+        let mut restorer = Restorer::load(&model, device).map_err(|e| {
+            let hint =
+                locations::missing_bundled_hint(&model, "model-location", &settings.model_location);
+            (gst::ResourceError::OpenRead, format!("{e}{hint}"))
+        })?;
         restorer.set_kind(kind);
         let meta = restorer.metadata();
         gst::info!(
@@ -644,10 +657,10 @@ impl HyperRes {
         state.estimate
     }
 
-    /// Loads the model `model-location` names if it changed since the current one was loaded,
-    /// with the settings the element started with and the current per-frame ones; one that fails
-    /// to load or cannot restore the negotiated format is refused with a warning, and the current
-    /// model stays. Returns whether the model changed.
+    /// Loads the model `model-location` names if it changed since the current one was loaded, on
+    /// the current one's device and arithmetic, with the settings the element started with and
+    /// the current per-frame ones; one that fails to load or cannot restore the negotiated format
+    /// is refused with a warning, and the current model stays. Returns whether the model changed.
     fn change_model(&self) -> bool {
         let mut guard = lock(&self.state);
         let Some(state) = guard.as_mut() else {
@@ -666,7 +679,8 @@ impl HyperRes {
             }
         };
         // As in `transform_frame_ip`: a libtorch failure must not disable the element.
-        let loaded = panic::catch_unwind(AssertUnwindSafe(|| self.load(&settings)))
+        let runtime = (state.restorer.device(), state.restorer.kind());
+        let loaded = panic::catch_unwind(AssertUnwindSafe(|| self.load(&settings, runtime)))
             .unwrap_or_else(|panic| Err((gst::ResourceError::Failed, torch_failure(&*panic))));
         let refused = match loaded {
             Err((_, why)) => why,
@@ -770,7 +784,10 @@ impl BaseTransformImpl for HyperRes {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let state = self.load(&settings).map_err(|(kind, message)| {
+        let state = self
+            .runtime(&settings)
+            .and_then(|runtime| self.load(&settings, runtime));
+        let state = state.map_err(|(kind, message)| {
             gst::error!(CAT, imp = self, "{message}");
             gst::error_msg!(kind, ("{message}"))
         })?;

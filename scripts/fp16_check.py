@@ -9,11 +9,14 @@ in for cuDNN's (on an H200 the bundled denoiser was measured directly: README, "
 minutes on 2 cores with 4 images.
 
 Usage: .venv/bin/python scripts/fp16_check.py ../shared/data/test/CBSD68 [IMAGES]
+(after cargo build --release: the accepted ranges come from `hyperres-train info`)
 """
 
 import copy
 import io
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +24,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "reference"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "reference"))
 from hyperres_ref import MetaConv, load  # noqa: E402
 
 folder, count = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 4
@@ -40,6 +44,15 @@ def degrade(image, task, level, seed):
         return np.asarray(Image.open(buffer), dtype=np.float32) / 255
     small = image.resize((max(1, round(image.width / level)), max(1, round(image.height / level))), Image.BICUBIC)
     return np.asarray(small.resize(image.size, Image.BICUBIC), dtype=np.float32) / 255
+
+
+def accepted_levels(checkpoint):
+    """The levels the element accepts for `checkpoint`: Metadata::accepted_levels, as
+    `hyperres-train info` prints it ("accepted levels LOW..HIGH")."""
+    info = subprocess.run([ROOT / "target/release/hyperres-train", "info", checkpoint],
+                          check=True, capture_output=True, text=True).stdout
+    low, high = re.search(r"accepted levels\s+(\S+)\.\.(\S+)", info).groups()
+    return float(low), float(high)
 
 
 def psnr(restored, clean):
@@ -65,8 +78,8 @@ for checkpoint in sorted(Path("models").glob("*.safetensors")):
             module.fc.register_forward_hook(track("weight"))
 
     low, high = json.loads(meta["level_range"])
-    margin, floor = 0.25 * (high - low), (0.0 if meta["task"] == "denoise" else 1.0)
-    levels = [max(low - margin, floor), low, (low + high) / 2, high, high + margin]
+    lowest, highest = accepted_levels(checkpoint)
+    levels = [lowest, low, (low + high) / 2, high, highest]
     gains = {}
     for index, path in enumerate(sorted(folder.glob("*.png"))[:count]):
         image = Image.open(path).convert("RGB" if channels == 3 else "L")

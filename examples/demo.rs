@@ -208,10 +208,7 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
         y: y_planes(yuv),
         rgb: take(rgb),
     });
-    let estimated: f64 = pipeline
-        .by_name("restorer")
-        .context("hyperres")?
-        .property("estimated-level");
+    let estimated = progress.level().context("no estimate")?;
     println!(
         "JPEG quality {QUALITY}, restored at the estimated quality {estimated:.1} (auto mode, Y plane of I420)"
     );
@@ -324,10 +321,7 @@ fn restore_file(input: &Path, paths: &Paths, level: Option<f64>) -> anyhow::Resu
     let how = match level {
         Some(level) => format!("noise sigma {level}"),
         None => {
-            let estimated: f64 = pipeline
-                .by_name("restorer")
-                .context("hyperres")?
-                .property("estimated-level");
+            let estimated = progress.level().context("no estimate")?;
             format!("the estimated noise sigma {estimated:.1} (auto mode; --level sets it)")
         }
     };
@@ -384,15 +378,18 @@ impl Progress {
         {
             self.bar.set_position(end.mseconds());
         }
-        let level = self.set.unwrap_or_else(|| {
-            let restorer = self.restorer.upgrade();
-            restorer.map_or(-1.0, |r| r.property::<f64>("estimated-level"))
+        self.bar.set_message(match self.level() {
+            Some(level) => format!("{n} frames, {} {level:.1}", self.unit),
+            None => format!("{n} frames, estimating the {}", self.unit),
         });
-        self.bar.set_message(if level < 0.0 {
-            format!("{n} frames, estimating the {}", self.unit)
-        } else {
-            format!("{n} frames, {} {level:.1}", self.unit)
-        });
+    }
+
+    /// The level the restorer works at: the one set, or its auto-mode estimate once it has one.
+    fn level(&self) -> Option<f64> {
+        self.set.or_else(|| {
+            let estimate: f64 = self.restorer.upgrade()?.property("estimated-level");
+            (estimate >= 0.0).then_some(estimate)
+        })
     }
 
     fn finish(&self) {

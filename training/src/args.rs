@@ -29,7 +29,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// CPU threads for torch (default: torch's choice).
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_parser = thread_count())]
     pub threads: Option<i32>,
     /// Continue from this checkpoint (and the train_state.safetensors beside it, if any).
     #[arg(long)]
@@ -98,6 +98,11 @@ impl RunArgs {
             commit: env!("HYPERRES_COMMIT").into(),
         }
     }
+}
+
+/// A `--threads` value: at least 1 (libtorch panics on 0).
+pub fn thread_count() -> clap::builder::RangedI64ValueParser<i32> {
+    clap::value_parser!(i32).range(1..)
 }
 
 /// A `LOW,HIGH` option: None when absent, an error unless it has two values with LOW <= HIGH.

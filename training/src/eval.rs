@@ -79,7 +79,7 @@ pub struct EvalArgs {
     /// (`cpu_rel_l2`, before rounding): checks a CUDA device and precision against the CPU.
     #[arg(long, conflicts_with = "ffmpeg")]
     against_cpu: bool,
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_parser = crate::args::thread_count())]
     threads: Option<i32>,
 }
 

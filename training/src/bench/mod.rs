@@ -38,7 +38,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     devices: Option<Vec<String>>,
     /// CPU thread counts.
-    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = crate::args::thread_count())]
     threads: Vec<i32>,
     /// Frame sizes: 480p, 720p, 1080p, 2160p or WxH (default 480p,720p,1080p; --quick: 480p,720p).
     #[arg(long, value_delimiter = ',')]

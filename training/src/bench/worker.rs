@@ -23,7 +23,7 @@ pub struct WorkerArgs {
     pub device: String,
     #[arg(long, value_enum, default_value = "fp32")]
     pub precision: Precision,
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = crate::args::thread_count())]
     pub threads: i32,
     #[arg(long)]
     pub width: i64,

@@ -83,6 +83,17 @@ fn push(h: &mut gst_check::Harness, bytes: Vec<u8>, seconds: u64) -> Vec<u8> {
     out.map_readable().unwrap().to_vec()
 }
 
+/// `element`'s auto-mode estimate, asserted within 15% of `sigma` (`context` prefixes the failure).
+fn estimate_near(element: &gst::Element, sigma: f64, context: &str) -> f64 {
+    let estimate: f64 = element.property("estimated-level");
+    println!("{context}sigma {sigma}: estimated {estimate:.2}");
+    assert!(
+        (estimate - sigma).abs() <= 0.15 * sigma,
+        "{context}sigma {sigma}: estimated {estimate}"
+    );
+    estimate
+}
+
 fn rgb_caps(w: usize, h: usize) -> String {
     format!("video/x-raw,format=RGB,width={w},height={h},framerate=30/1")
 }
@@ -391,12 +402,7 @@ fn auto_mode_estimates_sigma_within_15_percent() {
         let bus = gst::Bus::new();
         h.element().unwrap().set_bus(Some(&bus));
         push(&mut h, noisy, 0);
-        let estimate: f64 = h.element().unwrap().property("estimated-level");
-        println!("sigma {sigma}: estimated {estimate:.2}");
-        assert!(
-            (estimate - sigma).abs() / sigma <= 0.15,
-            "sigma {sigma}: estimated {estimate}"
-        );
+        let estimate = estimate_near(&h.element().unwrap(), sigma, "");
         let message = bus
             .pop_filtered(&[gst::MessageType::Element])
             .expect("an estimate message");
@@ -891,11 +897,7 @@ fn auto_mode_can_be_switched_on_while_playing() {
 
     element.set_property_from_str("mode", "auto");
     push(&mut h, noisy(50.0), 1);
-    let estimate: f64 = element.property("estimated-level");
-    assert!(
-        (estimate - 50.0).abs() <= 7.5,
-        "sigma 50: estimated {estimate}"
-    );
+    estimate_near(&element, 50.0, "");
 
     // Back to manual, then auto again on other footage: estimated at once (not at the next of
     // every `estimate-interval` frames) and not smoothed with the old footage's estimate.
@@ -903,11 +905,7 @@ fn auto_mode_can_be_switched_on_while_playing() {
     push(&mut h, noisy(15.0), 2);
     element.set_property_from_str("mode", "auto");
     push(&mut h, noisy(15.0), 3);
-    let estimate: f64 = element.property("estimated-level");
-    assert!(
-        (estimate - 15.0).abs() <= 2.25,
-        "sigma 15: estimated {estimate}"
-    );
+    estimate_near(&element, 15.0, "");
 
     // A seek (a flush) lands on other footage: estimated at once, not smoothed with the old one.
     element.set_property("estimate-interval", 1000u32);
@@ -920,11 +918,7 @@ fn auto_mode_can_be_switched_on_while_playing() {
     let segment = gst::FormattedSegment::<gst::ClockTime>::new();
     assert!(h.push_event(gst::event::Segment::new(&segment)));
     push(&mut h, noisy(15.0), 6);
-    let estimate: f64 = element.property("estimated-level");
-    assert!(
-        (estimate - 15.0).abs() <= 2.25,
-        "after a seek: estimated {estimate}"
-    );
+    estimate_near(&element, 15.0, "after a seek: ");
 
     // No estimator is bundled for super-resolution: one warning, and frames keep flowing.
     let dir = tempfile::tempdir().unwrap();

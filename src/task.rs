@@ -140,5 +140,6 @@ named_enum!(
         (ModelKind::Estimator, "estimator")
     ]
 );
+
 /// The authors divide every task's level by 255 to get the network's input c.
 pub const LEVEL_DIVISOR: f64 = 255.0;

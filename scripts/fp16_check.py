@@ -26,7 +26,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
-from hyperres_ref import MetaConv, load  # noqa: E402
+from hyperres_ref import MetaConv, load, metadata  # noqa: E402
 
 folder, count = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 4
 torch.set_num_threads(2)
@@ -61,9 +61,9 @@ def psnr(restored, clean):
 
 
 for checkpoint in sorted(Path("models").glob("*.safetensors")):
-    model, meta = load(checkpoint)
-    if meta["kind"] != "restorer":
+    if metadata(checkpoint)["kind"] != "restorer":
         continue
+    model, meta = load(checkpoint)
     channels = 3 if meta["colour"] == "rgb" else 1
     half = copy.deepcopy(model).half()
     peak = {"activation": 0.0, "weight": 0.0}

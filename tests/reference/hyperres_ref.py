@@ -132,11 +132,18 @@ def restorer_state_from_ours(ours, blocks):
     return state
 
 
-def load(ckpt):
-    """One of our checkpoints (restorer or estimator) as the reference module, in float32 (strict
-    load), with its metadata."""
+def metadata(ckpt):
+    """The gst-hyperres metadata of one of our checkpoints, without reading its tensors."""
     with safe_open(ckpt, "pt") as f:
-        meta = f.metadata()
+        return f.metadata()
+
+
+def load(ckpt):
+    """One of our checkpoints (a restorer, or a noisenet estimator: the reference has no
+    blockgrid) as the reference module, in float32 (strict load), with its metadata."""
+    meta = metadata(ckpt)
+    if meta["kind"] != "restorer" and meta.get("architecture", "noisenet") != "noisenet":
+        raise ValueError(f"{ckpt}: the reference has no {meta['architecture']} network")
     ours = load_file(ckpt)
     channels = 3 if meta["colour"] == "rgb" else 1
     width, blocks = int(meta["width"]), int(meta["blocks"])

@@ -4,6 +4,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use common::{
     add_noise, authors_estimator_checkpoint, load_crop, random_restorer_checkpoint, repo_path,
@@ -1092,4 +1094,97 @@ fn the_model_can_be_changed_while_playing() {
         "{warnings:?}"
     );
     assert!(warnings[1].contains("missing.safetensors"), "{warnings:?}");
+}
+
+/// An application turning every live control from its own thread while frames flow, and reading
+/// the element (properties, and the caps of its pads) from the notify handlers that run on the
+/// streaming thread: every frame comes out, with no error and no deadlock.
+#[test]
+fn controls_turned_from_other_threads_while_playing() {
+    init();
+    let fast = repo_path("models/denoise-rgb-fast.safetensors");
+    let models = [fast, fixture(), PathBuf::from("missing.safetensors")];
+    let frames = 48;
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true num-buffers={frames} pattern=snow ! \
+         video/x-raw,format=RGB,width=48,height=32,framerate=60/1 ! \
+         hyperres name=h model-location={} ! fakesink name=sink",
+        models[0].display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let element = pipeline.by_name("h").unwrap();
+    let outputs = Arc::new(AtomicU64::new(0));
+    let counted = outputs.clone();
+    let sink_pad = pipeline
+        .by_name("sink")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap();
+    sink_pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        counted.fetch_add(1, Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+    let queried = Arc::new(AtomicU64::new(0));
+    for property in ["estimated-level", "model-info"] {
+        let queried = queried.clone();
+        element.connect_notify(Some(property), move |element, _| {
+            let _: f64 = element.property("estimated-level");
+            let _: Option<gst::Structure> = element.property("model-info");
+            let caps = element.static_pad("src").unwrap().query_caps(None);
+            assert!(!caps.is_empty());
+            queried.fetch_add(1, Relaxed);
+        });
+    }
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let knob = {
+        let (element, done) = (element.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut turns = 0u32;
+            while !done.load(Relaxed) {
+                let i = turns;
+                match i % 9 {
+                    0 => element.set_property("level", f64::from(i % 120) - 10.0),
+                    1 => element
+                        .set_property_from_str("mode", ["auto", "manual"][i as usize / 9 % 2]),
+                    2 => element.set_property("bypass", i / 9 % 5 == 4),
+                    3 => element.set_property("ensemble", [1u32, 2, 4, 8][i as usize / 9 % 4]),
+                    4 => element.set_property("tile-size", [0u32, 16, 30][i as usize / 9 % 3]),
+                    5 => element.set_property("tile-overlap", i / 9 % 40),
+                    6 => element.set_property("estimate-interval", 1 + i / 9 % 4),
+                    7 => element.set_property("level-smoothing", f64::from(i / 9 % 10) / 10.0),
+                    _ => element.set_property(
+                        "model-location",
+                        models[i as usize / 9 % 3].to_str().unwrap(),
+                    ),
+                }
+                let _: Option<gst::Structure> = element.property("model-info");
+                turns += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            turns
+        })
+    };
+    let bus = pipeline.bus().unwrap();
+    let end = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(60),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    done.store(true, Relaxed);
+    let turns = knob.join().unwrap();
+    // Not set to NULL on failure: a deadlocked streaming thread would hang the test there.
+    let end = end.expect("neither EOS nor an error within 60 s: deadlocked?");
+    assert!(matches!(end.view(), gst::MessageView::Eos(_)), "{end:?}");
+    let restored_at_levels: u64 = element.property("weight-updates");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let outputs = outputs.load(Relaxed);
+    let queried = queried.load(Relaxed);
+    println!("{turns} control changes, {queried} notify handlers, {outputs} frames");
+    assert_eq!(outputs, frames);
+    assert!(
+        turns > 2 * 9 && queried > 2 && restored_at_levels > 2,
+        "{turns} changes, {queried} handlers, {restored_at_levels} levels"
+    );
 }

@@ -17,7 +17,7 @@ use crate::checkpoint::Metadata;
 use crate::frame::{Plane, Samples};
 use crate::level_estimator::LevelEstimator;
 use crate::restorer::{self, Restorer, Tiling};
-use crate::task;
+use crate::task::{self, Colour};
 use crate::{cpu_bf16, cpu_buffers, ensemble};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -109,8 +109,7 @@ pub struct HyperRes {
     state: Mutex<Option<State>>,
     estimated_level: Mutex<f64>,
     weight_updates: Mutex<u64>,
-    /// `model-info`: kept apart from `state`, which a frame holds while it is restored.
-    model_info: Mutex<Option<gst::Structure>>,
+    published: Mutex<Option<Published>>,
 }
 
 impl Default for HyperRes {
@@ -120,7 +119,7 @@ impl Default for HyperRes {
             state: Mutex::default(),
             estimated_level: Mutex::new(NO_ESTIMATE),
             weight_updates: Mutex::default(),
-            model_info: Mutex::default(),
+            published: Mutex::default(),
         }
     }
 }
@@ -361,7 +360,10 @@ impl ObjectImpl for HyperRes {
             "ensemble" => settings.live.ensemble.to_value(),
             "bypass" => self.obj().is_passthrough().to_value(),
             "weight-updates" => lock(&self.weight_updates).to_value(),
-            "model-info" => lock(&self.model_info).to_value(),
+            "model-info" => lock(&self.published)
+                .as_ref()
+                .map(|published| published.info.clone())
+                .to_value(),
             other => unreachable!("no property {other}"),
         }
     }
@@ -426,33 +428,47 @@ fn resolve_device(name: &str) -> Result<Device, String> {
     }
 }
 
-/// What an application needs to set up its controls for the loaded model (a level slider's range
-/// and units, whether an "auto" switch can work) and to tell where it runs.
-fn model_info(state: &State) -> gst::Structure {
-    let meta = state.restorer.metadata();
-    let device = match state.restorer.device() {
-        Device::Cuda(index) => format!("cuda:{index}"),
-        other => format!("{other:?}").to_lowercase(),
-    };
-    let precision = match state.restorer.kind() {
-        Kind::Half => "fp16",
-        Kind::BFloat16 => "bf16",
-        _ => "fp32",
-    };
-    gst::Structure::builder("hyperres-model")
-        .field("task", meta.task.as_str())
-        .field("colour", meta.colour.as_str())
-        .field("blocks", meta.blocks)
-        .field("width", meta.width)
-        .field("levels", gst::Array::new(meta.levels.iter().copied()))
-        .field("recommended-min", meta.level_range[0])
-        .field("recommended-max", meta.level_range[1])
-        .field("accepted-min", state.allowed[0])
-        .field("accepted-max", state.allowed[1])
-        .field("auto-mode", state.estimator.is_ok())
-        .field("device", device)
-        .field("precision", precision)
-        .build()
+/// What the loaded model shows outside the streaming thread: kept apart from `state`, which a
+/// frame holds while it is restored, so that caps queries and `model-info` never wait for a frame
+/// (and a notify handler on the streaming thread may query caps).
+struct Published {
+    colour: Colour,
+    /// `model-info`: what an application needs to set up its controls for the model (a level
+    /// slider's range and units, whether an "auto" switch can work) and to tell where it runs.
+    info: gst::Structure,
+}
+
+impl Published {
+    fn of(state: &State) -> Self {
+        let meta = state.restorer.metadata();
+        let device = match state.restorer.device() {
+            Device::Cuda(index) => format!("cuda:{index}"),
+            other => format!("{other:?}").to_lowercase(),
+        };
+        let precision = match state.restorer.kind() {
+            Kind::Half => "fp16",
+            Kind::BFloat16 => "bf16",
+            _ => "fp32",
+        };
+        let info = gst::Structure::builder("hyperres-model")
+            .field("task", meta.task.as_str())
+            .field("colour", meta.colour.as_str())
+            .field("blocks", meta.blocks)
+            .field("width", meta.width)
+            .field("levels", gst::Array::new(meta.levels.iter().copied()))
+            .field("recommended-min", meta.level_range[0])
+            .field("recommended-max", meta.level_range[1])
+            .field("accepted-min", state.allowed[0])
+            .field("accepted-max", state.allowed[1])
+            .field("auto-mode", state.estimator.is_ok())
+            .field("device", device)
+            .field("precision", precision)
+            .build();
+        Published {
+            colour: meta.colour,
+            info,
+        }
+    }
 }
 
 /// The level estimator `settings` name for the model `meta` describes: the error's kind and
@@ -651,7 +667,8 @@ impl HyperRes {
                 imp = self,
                 "estimated level {raw:.2} (smoothed {smoothed:.2})"
             );
-            // Handlers run on the streaming thread; no property touches the state lock held here.
+            // Handlers run on the streaming thread, with the state lock held: no property read
+            // or caps query takes it.
             self.obj().notify("estimated-level");
         }
         state.estimate
@@ -695,7 +712,7 @@ impl HyperRes {
                 }
                 samples => {
                     *state = State { samples, ..new };
-                    *lock(&self.model_info) = Some(model_info(state));
+                    *lock(&self.published) = Some(Published::of(state));
                     *lock(&self.estimated_level) = NO_ESTIMATE;
                     return true;
                 }
@@ -791,7 +808,7 @@ impl BaseTransformImpl for HyperRes {
             gst::error!(CAT, imp = self, "{message}");
             gst::error_msg!(kind, ("{message}"))
         })?;
-        *lock(&self.model_info) = Some(model_info(&state));
+        *lock(&self.published) = Some(Published::of(&state));
         *lock(&self.state) = Some(state);
         *lock(&self.weight_updates) = 0;
         *lock(&self.estimated_level) = NO_ESTIMATE;
@@ -801,7 +818,7 @@ impl BaseTransformImpl for HyperRes {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *lock(&self.state) = None;
-        *lock(&self.model_info) = None;
+        *lock(&self.published) = None;
         self.obj().notify("model-info");
         cpu_buffers::release();
         Ok(())
@@ -813,9 +830,7 @@ impl BaseTransformImpl for HyperRes {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        let colour = lock(&self.state)
-            .as_ref()
-            .map(|s| s.restorer.metadata().colour);
+        let colour = lock(&self.published).as_ref().map(|p| p.colour);
         let caps = caps.intersect(&formats::caps_for(colour));
         Some(match filter {
             Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),

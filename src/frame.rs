@@ -53,13 +53,14 @@ fn v210_luma_at(x: usize) -> (usize, u32) {
 }
 
 impl Samples {
-    /// Three 8-bit colour samples at byte `offsets` (R, G, B) in pixels of `pixel_bytes`.
-    pub fn rgb(offsets: [usize; 3], pixel_bytes: usize) -> Samples {
+    /// Three colour samples at byte `offsets` (R, G, B) in pixels of `pixel_bytes` (8-bit ones,
+    /// or 16-bit words as in RGBA64_LE).
+    pub fn rgb(offsets: [usize; 3], pixel_bytes: usize, depth: Depth) -> Samples {
         Samples {
             offsets,
             channels: 3,
             pixel_bytes,
-            depth: Depth::Eight,
+            depth,
         }
     }
 
@@ -282,7 +283,7 @@ pub fn packed_rgb(image: &Tensor) -> Vec<u8> {
         width,
         height,
         stride: 3 * width,
-        samples: Samples::rgb([0, 1, 2], 3),
+        samples: Samples::rgb([0, 1, 2], 3, Depth::Eight),
     };
     let mut bytes = vec![0; 3 * width * height];
     plane.write(&image.unsqueeze(0), &mut bytes);
@@ -300,7 +301,7 @@ mod tests {
             width: 2,
             height: 2,
             stride: 10,
-            samples: Samples::rgb([2, 1, 0], 4),
+            samples: Samples::rgb([2, 1, 0], 4, Depth::Eight),
         };
         let mut data: Vec<u8> = (0..20).map(|i| i as u8 * 10).collect();
         let image = plane.read(&data, Device::Cpu);

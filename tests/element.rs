@@ -841,6 +841,56 @@ fn every_luma_format_restores_the_luma_as_gray8_does() {
     }
 }
 
+/// Every RGB format restores as packed RGB does, through videoconvert and back: exactly for 8-bit
+/// formats, within one 8-bit step for the 16-bit ones (restored at 16 bits, then truncated back).
+/// Restored directly, RGBA64_LE keeps more than 8 bits (what a 10-bit source reaches it with) and
+/// its alpha words as they were.
+#[test]
+fn every_rgb_format_restores_as_rgb_does() {
+    init();
+    let (w, h) = (40usize, 24usize);
+    let (_, noisy) = noisy_crop("cbsd68_101087_crop.png", w as i64, h as i64, 25.0, 5);
+    let fixture = fixture();
+    let through = |format: &str| {
+        let mut hx = gst_check::Harness::new_parse(&format!(
+            "videoconvert dither=none ! capsfilter caps=video/x-raw,format={format} ! \
+             hyperres model-location={} ! videoconvert dither=none ! \
+             capsfilter caps=video/x-raw,format=RGB",
+            fixture.display()
+        ));
+        hx.set_src_caps_str(&rgb_caps(w, h));
+        push(&mut hx, noisy.clone(), 0)
+    };
+    let reference = through("RGB");
+    assert!(reference != noisy, "not restored");
+    for format in [
+        "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR",
+    ] {
+        assert!(through(format) == reference, "{format}");
+    }
+    for format in ["RGBA64_LE", "BGRA64_LE", "ARGB64_LE", "ABGR64_LE"] {
+        let out = through(format);
+        let worst = out.iter().zip(&reference).map(|(a, b)| a.abs_diff(*b));
+        assert!(worst.max() <= Some(1), "{format}");
+    }
+
+    let words: Vec<u16> = (0..w * h * 4).map(|i| (i * 7919 % 65521) as u16).collect();
+    let bytes: Vec<u8> = words.iter().flat_map(|word| word.to_le_bytes()).collect();
+    let mut hx = harness(
+        &[model(&fixture)],
+        &format!("video/x-raw,format=RGBA64_LE,width={w},height={h},framerate=30/1"),
+    );
+    let out: Vec<u16> = push(&mut hx, bytes, 0)
+        .chunks_exact(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let alpha = |words: &[u16]| words.iter().skip(3).step_by(4).copied().collect::<Vec<_>>();
+    assert_eq!(alpha(&out), alpha(&words), "alpha changed");
+    let colour = out.chunks_exact(4).flat_map(|pixel| &pixel[..3]);
+    let finer = colour.filter(|&&word| word % 257 != 0).count();
+    assert!(finer > w * h, "{finer} samples between the 8-bit steps");
+}
+
 #[test]
 fn auto_mode_reads_jpeg_quality_with_the_bundled_estimator() {
     let (w, h) = (192, 192);

@@ -5,7 +5,9 @@ use gst_video::VideoFormat;
 use crate::frame::{Depth, Plane, Samples};
 use crate::task::Colour;
 
-const RGB_FORMATS: [VideoFormat; 10] = [
+/// RGB models restore 8-bit RGB with or without alpha or padding, and the 16-bit RGBA formats (in
+/// which 10- and 12-bit video reaches them through videoconvert without being rounded to 8 bits).
+const RGB_FORMATS: [VideoFormat; 14] = [
     VideoFormat::Rgb,
     VideoFormat::Bgr,
     VideoFormat::Rgbx,
@@ -16,6 +18,10 @@ const RGB_FORMATS: [VideoFormat; 10] = [
     VideoFormat::Bgra,
     VideoFormat::Argb,
     VideoFormat::Abgr,
+    VideoFormat::Rgba64Le,
+    VideoFormat::Bgra64Le,
+    VideoFormat::Argb64Le,
+    VideoFormat::Abgr64Le,
 ];
 /// Gray models restore GRAY8/16, or the luma of YUV video (chroma and alpha pass through):
 /// planar and semi-planar 4:2:0, 4:2:2, 4:4:4 and 4:1:1, packed 4:2:2 (the usual capture formats,
@@ -103,9 +109,10 @@ pub(super) fn samples_of(format: VideoFormat) -> Option<Samples> {
     }
     let offset = |c: usize| info.poffset()[c] as usize;
     match (components, depth) {
-        ([r, g, b], Depth::Eight) => Some(Samples::rgb(
+        ([r, g, b], depth) => Some(Samples::rgb(
             [offset(*r), offset(*g), offset(*b)],
             pixel_bytes,
+            depth,
         )),
         ([y], depth) => Some(Samples::luma(offset(*y), pixel_bytes, depth)),
         _ => None,
@@ -135,10 +142,13 @@ mod tests {
         }
         let eight = Depth::Eight;
         let ten = |shift| Depth::Sixteen { bits: 10, shift };
+        let sixteen = Depth::Sixteen { bits: 16, shift: 0 };
         let cases = [
-            (VideoFormat::Bgra, Samples::rgb([2, 1, 0], 4)),
-            (VideoFormat::Xrgb, Samples::rgb([1, 2, 3], 4)),
-            (VideoFormat::Rgb, Samples::rgb([0, 1, 2], 3)),
+            (VideoFormat::Bgra, Samples::rgb([2, 1, 0], 4, eight)),
+            (VideoFormat::Xrgb, Samples::rgb([1, 2, 3], 4, eight)),
+            (VideoFormat::Rgb, Samples::rgb([0, 1, 2], 3, eight)),
+            (VideoFormat::Rgba64Le, Samples::rgb([0, 2, 4], 8, sixteen)),
+            (VideoFormat::Argb64Le, Samples::rgb([2, 4, 6], 8, sixteen)),
             (VideoFormat::I420, Samples::luma(0, 1, eight)),
             (VideoFormat::Yuy2, Samples::luma(0, 2, eight)),
             (VideoFormat::Uyvy, Samples::luma(1, 2, eight)),
@@ -146,10 +156,7 @@ mod tests {
             (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
             (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
             (VideoFormat::V210, Samples::v210()),
-            (
-                VideoFormat::Gray16Le,
-                Samples::luma(0, 2, Depth::Sixteen { bits: 16, shift: 0 }),
-            ),
+            (VideoFormat::Gray16Le, Samples::luma(0, 2, sixteen)),
         ];
         for (format, samples) in cases {
             assert_eq!(samples_of(format), Some(samples), "{format:?}");

@@ -834,6 +834,12 @@ fn every_luma_format_restores_the_luma_as_gray8_does() {
         "I422_10LE",
         "Y444_10LE",
         "v210",
+        "I420_12LE",
+        "I422_12LE",
+        "Y444_12LE",
+        "P012_LE",
+        "Y212_LE",
+        "P016_LE",
     ] {
         let out = through(format);
         let worst = out.iter().zip(&reference).map(|(a, b)| a.abs_diff(*b));

@@ -25,8 +25,9 @@ const RGB_FORMATS: [VideoFormat; 14] = [
 ];
 /// Gray models restore GRAY8/16, or the luma of YUV video (chroma and alpha pass through):
 /// planar and semi-planar 4:2:0, 4:2:2, 4:4:4 and 4:1:1, packed 4:2:2 (the usual capture formats,
-/// v210 the 10-bit one of SDI cards) and 4:4:4 with alpha, 8 and 10 bits.
-const LUMA_FORMATS: [VideoFormat; 20] = [
+/// v210 the 10-bit one of SDI cards) and 4:4:4 with alpha; 8, 10, 12 and 16 bits. (Not Y210:
+/// GStreamer 1.22 describes its samples as unshifted, where they sit in each word's high bits.)
+const LUMA_FORMATS: [VideoFormat; 26] = [
     VideoFormat::Gray8,
     VideoFormat::I420,
     VideoFormat::Yv12,
@@ -47,6 +48,12 @@ const LUMA_FORMATS: [VideoFormat; 20] = [
     VideoFormat::I42210le,
     VideoFormat::Y44410le,
     VideoFormat::V210,
+    VideoFormat::I42012le,
+    VideoFormat::I42212le,
+    VideoFormat::Y44412le,
+    VideoFormat::P012Le,
+    VideoFormat::Y212Le,
+    VideoFormat::P016Le,
 ];
 
 fn formats_caps<'a>(formats: impl IntoIterator<Item = &'a VideoFormat>) -> gst::Caps {

@@ -1152,6 +1152,35 @@ fn the_model_can_be_changed_while_playing() {
     assert!(warnings[1].contains("missing.safetensors"), "{warnings:?}");
 }
 
+/// A paused picture (a media player paused while its user turns the level) was restored before
+/// the change; a flushing seek to the current position restores it again, at the new level.
+#[test]
+fn a_flushing_seek_restores_a_paused_picture_again_at_the_new_level() {
+    let bytes = |sample: gst::Sample| sample.buffer().unwrap().map_readable().unwrap().to_vec();
+    let paused_at = |level: f64| {
+        let (pipeline, sink) = with_appsink(&format!(
+            "videotestsrc pattern=checkers-8 ! video/x-raw,format=RGB,width=48,height=32 ! \
+             hyperres name=h model-location={} level={level}",
+            fixture().display()
+        ));
+        pipeline.set_state(gst::State::Paused).unwrap();
+        let picture = bytes(sink.pull_preroll().unwrap());
+        (pipeline, sink, picture)
+    };
+    let (pipeline, sink, at_15) = paused_at(15.0);
+    pipeline.by_name("h").unwrap().set_property("level", 50.0);
+    let position = pipeline.query_position::<gst::ClockTime>().unwrap();
+    pipeline
+        .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, position)
+        .unwrap();
+    let again = bytes(sink.pull_preroll().unwrap());
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (fresh, _, at_50) = paused_at(50.0);
+    fresh.set_state(gst::State::Null).unwrap();
+    assert!(at_15 != at_50);
+    assert!(again == at_50, "not restored again at the new level");
+}
+
 /// An application turning every live control from its own thread while frames flow, and reading
 /// the element (properties, and the caps of its pads) from the notify handlers that run on the
 /// streaming thread: every frame comes out, with no error and no deadlock.

@@ -2,9 +2,9 @@
 //!
 //!     cargo run --release --example restore -- MODEL LEVEL INPUT OUTPUT
 //!
-//! Images (png, jpg, bmp, tif) go through the library directly and are written as PNG; videos go
-//! through a GStreamer pipeline (`decodebin ! hyperres ! jpegenc ! avimux`), whatever decoders
-//! are installed, with a progress line.
+//! Images (png, jpg, bmp, tif; 16-bit ones kept at 16 bits) go through the library directly and
+//! are written in OUTPUT's format; videos go through a GStreamer pipeline (`decodebin ! hyperres !
+//! jpegenc ! avimux`), whatever decoders are installed, with a progress line.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use gst::prelude::*;
 use gsthyperres::frame::luma;
 use gsthyperres::restorer::Restorer;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,27 +49,33 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
         clamped
     };
     restorer.set_level(level)?;
-    let image = image::open(input)?.to_rgb8();
-    let (w, h) = (image.width() as i64, image.height() as i64);
-    let pixels = Tensor::from_slice(image.as_raw())
-        .view([1, h, w, 3])
+    let image = image::open(input)?;
+    // 16-bit images (PNG, TIFF) are restored and written at 16 bits, 8-bit ones at 8.
+    let deep = image.color().bytes_per_pixel() > image.color().channel_count();
+    let image = image.to_rgb32f();
+    let (w, h) = (image.width(), image.height());
+    let x = Tensor::from_slice(image.as_raw())
+        .view([1, i64::from(h), i64::from(w), 3])
         .permute([0, 3, 1, 2]);
     let gray = restorer.metadata().colour.channels() == 1;
-    let x = pixels.to_kind(Kind::Float) / 255.0;
     let x = if gray { luma(&x) } else { x };
-    let y = (restorer.restore(&x) * 255.0)
-        .round()
-        .to_kind(Kind::Uint8)
-        .to_device(Device::Cpu);
+    let y = restorer.restore(&x).to_device(Device::Cpu);
     let y = if gray {
-        y.expand([1, 3, h, w], false)
+        y.expand([1, 3, i64::from(h), i64::from(w)], false)
     } else {
         y
     };
-    let bytes = Vec::<u8>::try_from(y.squeeze_dim(0).permute([1, 2, 0]).contiguous().view([-1]))?;
-    image::RgbImage::from_raw(w as u32, h as u32, bytes)
-        .context("image size")?
-        .save(output)?;
+    let samples =
+        Vec::<f32>::try_from(y.squeeze_dim(0).permute([1, 2, 0]).contiguous().view([-1]))?;
+    // The image crate clamps to [0, 1] and rounds to the depth written.
+    let restored = image::DynamicImage::from(
+        image::Rgb32FImage::from_raw(w, h, samples).context("image size")?,
+    );
+    if deep {
+        restored.to_rgb16().save(output)?;
+    } else {
+        restored.to_rgb8().save(output)?;
+    }
     println!(
         "{} -> {} (level {level})",
         input.display(),

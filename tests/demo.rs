@@ -4,21 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The demo example, built like scripts/test builds every target.
+mod common;
+
 fn demo() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--workspace", "--all-targets"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/demo")
+    common::example("demo")
 }
 
 #[test]

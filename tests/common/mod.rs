@@ -13,6 +13,23 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+/// The executable of example `name`, built like scripts/test builds every target (in the profile
+/// of the running test).
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "--workspace", "--all-targets"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    assert!(build.status().unwrap().success());
+    profile_dir.join("examples").join(name)
+}
+
 /// The project's venv Python (scripts/setup makes it).
 pub fn python() -> PathBuf {
     let python = repo_path(".venv/bin/python");

@@ -2,9 +2,10 @@
 //!
 //!     cargo run --release --example restore -- MODEL LEVEL INPUT OUTPUT
 //!
-//! Images (png, jpg, bmp, tif; 16-bit ones kept at 16 bits) go through the library directly and
-//! are written in OUTPUT's format; videos go through a GStreamer pipeline (`decodebin ! hyperres !
-//! jpegenc ! avimux`), whatever decoders are installed, with a progress line.
+//! Images (png, jpg, bmp, tif; 16-bit ones kept at 16 bits, alpha kept) go through the library
+//! directly and are written in OUTPUT's format; videos go through a GStreamer pipeline
+//! (`decodebin ! hyperres ! jpegenc ! avimux`), whatever decoders are installed, with a progress
+//! line.
 
 use std::path::{Path, PathBuf};
 
@@ -50,31 +51,32 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
     };
     restorer.set_level(level)?;
     let image = image::open(input)?;
-    // 16-bit images (PNG, TIFF) are restored and written at 16 bits, 8-bit ones at 8.
-    let deep = image.color().bytes_per_pixel() > image.color().channel_count();
-    let image = image.to_rgb32f();
+    // 16-bit images (PNG, TIFF) are restored and written at 16 bits, 8-bit ones at 8; alpha
+    // passes through, as in the element.
+    let colour = image.color();
+    let deep = colour.bytes_per_pixel() > colour.channel_count();
+    let image = image.to_rgba32f();
     let (w, h) = (image.width(), image.height());
-    let x = Tensor::from_slice(image.as_raw())
-        .view([1, i64::from(h), i64::from(w), 3])
+    let pixels = Tensor::from_slice(image.as_raw())
+        .view([1, i64::from(h), i64::from(w), 4])
         .permute([0, 3, 1, 2]);
+    let (x, alpha) = (pixels.narrow(1, 0, 3), pixels.narrow(1, 3, 1));
     let gray = restorer.metadata().colour.channels() == 1;
     let x = if gray { luma(&x) } else { x };
     let y = restorer.restore(&x).to_device(Device::Cpu);
-    let y = if gray {
-        y.expand([1, 3, i64::from(h), i64::from(w)], false)
-    } else {
-        y
-    };
+    let y = y.expand([1, 3, i64::from(h), i64::from(w)], false);
+    let y = Tensor::cat(&[y, alpha], 1);
     let samples =
         Vec::<f32>::try_from(y.squeeze_dim(0).permute([1, 2, 0]).contiguous().view([-1]))?;
-    // The image crate clamps to [0, 1] and rounds to the depth written.
     let restored = image::DynamicImage::from(
-        image::Rgb32FImage::from_raw(w, h, samples).context("image size")?,
+        image::Rgba32FImage::from_raw(w, h, samples).context("image size")?,
     );
-    if deep {
-        restored.to_rgb16().save(output)?;
-    } else {
-        restored.to_rgb8().save(output)?;
+    // The image crate clamps to [0, 1] and rounds to the depth written.
+    match (deep, colour.has_alpha()) {
+        (false, false) => restored.to_rgb8().save(output)?,
+        (false, true) => restored.to_rgba8().save(output)?,
+        (true, false) => restored.to_rgb16().save(output)?,
+        (true, true) => restored.to_rgba16().save(output)?,
     }
     println!(
         "{} -> {} (level {level})",

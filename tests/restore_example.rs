@@ -1,4 +1,5 @@
-//! `examples/restore` on images: it removes noise, and keeps a 16-bit image at 16 bits.
+//! `examples/restore` on images: it removes noise, keeps a 16-bit image at 16 bits and alpha as it
+//! was.
 
 use std::path::Path;
 use std::process::Command;
@@ -44,7 +45,7 @@ fn samples(image: &image::DynamicImage) -> Tensor {
 }
 
 #[test]
-fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth() {
+fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth_keeping_alpha() {
     let dir = tempfile::tempdir().unwrap();
     let clean = load_crop("cbsd68_102061_crop.png");
     let (h, w) = (clean.size()[1] as u32, clean.size()[2] as u32);
@@ -61,27 +62,32 @@ fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth() {
     println!("8 bits: noisy {before:.2} dB, restored {after:.2} dB");
     assert!(after > before + 5.0);
 
-    // The same noise at 16 bits: written back at 16 bits, its samples between 8-bit steps.
+    // The same noise at 16 bits, with alpha: written back at 16 bits, its samples between 8-bit
+    // steps, and the alpha as it was.
     tch::manual_seed(3);
     let noisy = (&clean + clean.randn_like() * (25.0 / 255.0)).clamp(0.0, 1.0);
-    let words: Vec<u16> = Vec::<f32>::try_from(noisy.permute([1, 2, 0]).contiguous().view([-1]))
-        .unwrap()
-        .iter()
-        .map(|&v| (v * 65535.0).round() as u16)
+    let rgb = Vec::<f32>::try_from(noisy.permute([1, 2, 0]).contiguous().view([-1])).unwrap();
+    let words: Vec<u16> = rgb
+        .chunks_exact(3)
+        .enumerate()
+        .flat_map(|(i, pixel)| {
+            let alpha = (i * 7919 % 65536) as u16;
+            let colour = pixel.iter().map(|&v| (v * 65535.0).round() as u16);
+            colour.chain([alpha])
+        })
         .collect();
     let input = dir.path().join("noisy16.png");
-    image::ImageBuffer::<image::Rgb<u16>, _>::from_raw(w, h, words)
+    image::ImageBuffer::<image::Rgba<u16>, _>::from_raw(w, h, words.clone())
         .unwrap()
         .save(&input)
         .unwrap();
     let restored = restore(&input, &dir.path().join("restored16.png"));
-    assert_eq!(restored.color(), image::ColorType::Rgb16);
-    let finer = restored
-        .to_rgb16()
-        .as_raw()
-        .iter()
-        .filter(|&&word| word % 257 != 0)
-        .count();
+    assert_eq!(restored.color(), image::ColorType::Rgba16);
+    let out = restored.to_rgba16().into_raw();
+    let alpha = |words: &[u16]| words.iter().skip(3).step_by(4).copied().collect::<Vec<_>>();
+    assert!(alpha(&out) == alpha(&words), "alpha changed");
+    let colour = out.chunks_exact(4).flat_map(|pixel| &pixel[..3]);
+    let finer = colour.filter(|&&word| word % 257 != 0).count();
     assert!(
         finer as u32 > w * h,
         "{finer} samples between the 8-bit steps"

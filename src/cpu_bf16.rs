@@ -63,19 +63,23 @@ pub fn is_fast() -> bool {
     probe().bf16_is_faster()
 }
 
+/// What the probe measured, in words.
+pub fn measured() -> String {
+    let probe = probe();
+    format!(
+        "a probe layer took {:.2} ms in bf16 against {:.2} ms in fp32",
+        probe.bf16_ms, probe.fp32_ms
+    )
+}
+
 /// Why bf16 is a poor choice on `device`, if it is (the element and the trainer warn with it):
 /// on a CPU where it is not clearly faster than fp32.
 pub fn not_worth_it(device: Device) -> Option<String> {
-    if device != Device::Cpu {
-        return None;
-    }
-    let probe = probe();
-    (!probe.bf16_is_faster()).then(|| {
+    (device == Device::Cpu && !is_fast()).then(|| {
         format!(
-            "bf16 convolutions are not faster than fp32 ones on this CPU (a probe layer took \
-             {:.2} ms in bf16 against {:.2} ms in fp32; bf16 is fast with AMX or, on some CPUs, \
-             AVX512-BF16)",
-            probe.bf16_ms, probe.fp32_ms
+            "bf16 convolutions are not faster than fp32 ones on this CPU ({}; bf16 is fast with \
+             AMX or, on some CPUs, AVX512-BF16)",
+            measured()
         )
     })
 }

@@ -543,6 +543,17 @@ impl HyperRes {
                 ("precision=bf16: {why}")
             );
         }
+        if settings.precision == Precision::Auto && kind == Kind::BFloat16 {
+            // In the debug text: what gst-launch-1.0 prints of an info message.
+            gst::element_imp_info!(
+                self,
+                gst::ResourceError::Settings,
+                [
+                    "precision=auto: bf16, faster than fp32 on this CPU ({})",
+                    cpu_bf16::measured()
+                ]
+            );
+        }
         Ok((device, kind))
     }
 

@@ -4,6 +4,8 @@
 use gst::glib;
 use gst::prelude::*;
 
+use crate::cpu_bf16;
+
 mod formats;
 mod imp;
 mod locations;
@@ -55,7 +57,7 @@ pub enum Task {
 #[enum_type(name = "GstHyperResPrecision")]
 pub enum Precision {
     #[enum_value(
-        name = "Auto: fp16 on CUDA (the PSNR of fp32 at several times its frame rate), fp32 on a CPU",
+        name = "Auto: fp16 on CUDA (the PSNR of fp32 at several times its frame rate); on a CPU bf16 where a probe finds it clearly faster than fp32 (AMX, Zen 4: about twice fp32's frame rate within 0.03 dB of its PSNR), else fp32",
         nick = "auto"
     )]
     Auto = 0,
@@ -76,8 +78,10 @@ impl Precision {
         match self {
             // README, "On a GPU": fp16 runs at 4-5x fp32's frame rate on an H200, within 0.01 dB
             // of its PSNR, activations far from fp16's limit (scripts/fp16_check.py). CPUs have no
-            // fast fp16, and bf16, fast only on some, costs a hundredth of a dB: fp32 there.
+            // fast fp16; bf16, with fp32's range, is within 0.025 dB of fp32's PSNR for every
+            // bundled model (README, "Speed") and about twice as fast where the probe says so.
             Precision::Auto if device.is_cuda() => tch::Kind::Half,
+            Precision::Auto if cpu_bf16::is_fast() => tch::Kind::BFloat16,
             Precision::Auto | Precision::Fp32 => tch::Kind::Float,
             Precision::Fp16 => tch::Kind::Half,
             Precision::Bf16 => tch::Kind::BFloat16,
@@ -114,12 +118,18 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
 #[cfg(test)]
 mod tests {
     use super::Precision;
+    use crate::cpu_bf16;
     use tch::{Device, Kind};
 
     #[test]
-    fn auto_precision_is_fp16_on_cuda_and_fp32_on_a_cpu() {
+    fn auto_precision_is_fp16_on_cuda_and_the_faster_on_a_cpu() {
         assert_eq!(Precision::Auto.kind_on(Device::Cuda(1)), Kind::Half);
-        assert_eq!(Precision::Auto.kind_on(Device::Cpu), Kind::Float);
+        let faster = if cpu_bf16::is_fast() {
+            Kind::BFloat16
+        } else {
+            Kind::Float
+        };
+        assert_eq!(Precision::Auto.kind_on(Device::Cpu), faster);
         // Chosen precisions hold on either device (the element refuses fp16 on a CPU itself).
         for device in [Device::Cpu, Device::Cuda(0)] {
             assert_eq!(Precision::Fp32.kind_on(device), Kind::Float);

@@ -51,7 +51,7 @@ pub fn load_images(dirs: &[PathBuf], colour: Colour) -> anyhow::Result<Vec<Image
                     .into_owned(),
                 pixels,
             }),
-            Err(e) => eprintln!("warning: skipping {}: {e}", path.display()),
+            Err(e) => eprintln!("warning: skipping {}: {e:#}", path.display()),
         }
     }
     if images.is_empty() {
@@ -60,8 +60,7 @@ pub fn load_images(dirs: &[PathBuf], colour: Colour) -> anyhow::Result<Vec<Image
     Ok(images)
 }
 
-/// One image file as 8-bit `[C, H, W]`; gray the authors' way (OpenCV's BGR2GRAY). Its error is
-/// the image crate's, whose message already holds the cause.
+/// One image file as 8-bit `[C, H, W]`; gray the authors' way (OpenCV's BGR2GRAY).
 pub fn decode(path: &Path, colour: Colour) -> anyhow::Result<Tensor> {
     let rgb = image::open(path)?.to_rgb8();
     let (w, h) = (rgb.width() as i64, rgb.height() as i64);
@@ -262,7 +261,7 @@ fn pool_image(files: &[PathBuf], colour: Colour, patch: i64, seed: u64, t: i64) 
                 static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
                 let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
                 if !warned.contains(file) {
-                    eprintln!("warning: skipping {}: {e}", file.display());
+                    eprintln!("warning: skipping {}: {e:#}", file.display());
                     warned.push(file.clone());
                 }
                 None

@@ -76,7 +76,9 @@ def section(cached, cell, table, ffmpeg_filters, data, root, models):
             write_scores(out, decoded(compressed), frames=frames)
 
         def ours(name, model, level):
-            settings = [f"model-location={model}", "mode=auto" if level == "auto" else f"level={level}"]
+            # fp32, the arithmetic of every other table (precision=auto is bf16 on some CPUs).
+            precision = "precision=fp32"
+            settings = [f"model-location={model}", precision, "mode=auto" if level == "auto" else f"level={level}"]
             # Auto mode's estimator: the bundled one for the task.
             estimator = [models / "estimator-jpeg.safetensors"] if level == "auto" else []
 
@@ -85,7 +87,7 @@ def section(cached, cell, table, ffmpeg_filters, data, root, models):
                 # The auto mode's last smoothed estimate, from its hyperres-level messages.
                 estimates = re.findall(r"hyperres-level, level=\(double\)([\d.e+-]+)", messages)
                 write_scores(out, tmp / "ours.yuv", **({"estimate": float(estimates[-1])} if estimates else {}))
-            return cached(f"video/{slug}-{name}-{level}", [*clip, model, *estimator, *element_code, level], compute)
+            return cached(f"video/{slug}-{name}-{level}", [*clip, model, *estimator, *element_code, precision, level], compute)
 
         def ffmpeg(name, label, graph):
             def compute(out):

@@ -217,7 +217,7 @@ impl ObjectImpl for HyperRes {
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("precision", Precision::Auto)
                     .nick("Precision")
-                    .blurb("Arithmetic of the network: auto (fp16 on CUDA, fp32 on a CPU), fp32, fp16 (CUDA) or bf16 (CUDA, or CPUs where it is faster: AMX, Zen 4)")
+                    .blurb("Arithmetic of the network: auto (fp16 on CUDA; on a CPU bf16 where it is clearly faster, else fp32), fp32, fp16 (CUDA) or bf16 (CUDA, or CPUs where it is faster: AMX, Zen 4)")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("tile-size")

@@ -64,6 +64,7 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
     let gray = restorer.metadata().colour.channels() == 1;
     let x = if gray { luma(&x) } else { x };
     let y = restorer.restore(&x).to_device(Device::Cpu);
+    // A gray model's one channel, to three.
     let y = y.expand([1, 3, i64::from(h), i64::from(w)], false);
     let y = Tensor::cat(&[y, alpha], 1);
     let samples =

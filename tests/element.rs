@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use common::{
     add_noise, authors_estimator_checkpoint, load_crop, random_restorer_checkpoint, repo_path,
+    rgba16_alpha_and_finer,
 };
 use gst::prelude::*;
 use gst_controller::prelude::*;
@@ -890,10 +891,9 @@ fn every_rgb_format_restores_as_rgb_does() {
         .chunks_exact(2)
         .map(|b| u16::from_le_bytes([b[0], b[1]]))
         .collect();
-    let alpha = |words: &[u16]| words.iter().skip(3).step_by(4).copied().collect::<Vec<_>>();
-    assert_eq!(alpha(&out), alpha(&words), "alpha changed");
-    let colour = out.chunks_exact(4).flat_map(|pixel| &pixel[..3]);
-    let finer = colour.filter(|&&word| word % 257 != 0).count();
+    let ((alpha, finer), (alpha_in, _)) =
+        (rgba16_alpha_and_finer(&out), rgba16_alpha_and_finer(&words));
+    assert_eq!(alpha, alpha_in, "alpha changed");
     assert!(finer > w * h, "{finer} samples between the 8-bit steps");
 }
 

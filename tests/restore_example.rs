@@ -4,21 +4,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use gsthyperres::frame::packed_rgb;
-use tch::{Kind, Tensor};
+use gsthyperres::frame::{packed_rgb, psnr_8bit};
 
 mod common;
 
-use common::{add_noise, load_crop, repo_path};
-
-/// PSNR in dB of `image` against `clean`, both `[3, H, W]` in [0, 1].
-fn psnr(image: &Tensor, clean: &Tensor) -> f64 {
-    let mse = (image - clean)
-        .square()
-        .mean(Kind::Double)
-        .double_value(&[]);
-    -10.0 * mse.log10()
-}
+use common::{add_noise, load_crop, repo_path, rgba16_alpha_and_finer};
 
 /// Runs the example on `input`, writing `output`, and returns the image it wrote.
 fn restore(input: &Path, output: &Path) -> image::DynamicImage {
@@ -35,30 +25,24 @@ fn restore(input: &Path, output: &Path) -> image::DynamicImage {
     image::open(output).unwrap()
 }
 
-/// `image` as `[3, H, W]` in [0, 1], at its own depth.
-fn samples(image: &image::DynamicImage) -> Tensor {
-    let rgb = image.to_rgb32f();
-    let (w, h) = (i64::from(rgb.width()), i64::from(rgb.height()));
-    Tensor::from_slice(rgb.as_raw())
-        .view([h, w, 3])
-        .permute([2, 0, 1])
-}
-
 #[test]
 fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth_keeping_alpha() {
     let dir = tempfile::tempdir().unwrap();
     let clean = load_crop("cbsd68_102061_crop.png");
     let (h, w) = (clean.size()[1] as u32, clean.size()[2] as u32);
+    let clean_8 = packed_rgb(&clean);
+    // PSNR against the clean crop, of an image's 8-bit RGB (a 16-bit one rounded).
+    let psnr = |rgb: &[u8]| psnr_8bit(rgb, &clean_8);
 
-    let noisy = add_noise(&clean, 25.0, 3);
+    let noisy = packed_rgb(&add_noise(&clean, 25.0, 3));
     let input = dir.path().join("noisy.png");
-    image::RgbImage::from_raw(w, h, packed_rgb(&noisy))
+    image::RgbImage::from_raw(w, h, noisy.clone())
         .unwrap()
         .save(&input)
         .unwrap();
     let restored = restore(&input, &dir.path().join("restored.png"));
     assert_eq!(restored.color(), image::ColorType::Rgb8);
-    let (before, after) = (psnr(&noisy, &clean), psnr(&samples(&restored), &clean));
+    let (before, after) = (psnr(&noisy), psnr(restored.to_rgb8().as_raw()));
     println!("8 bits: noisy {before:.2} dB, restored {after:.2} dB");
     assert!(after > before + 5.0);
 
@@ -83,16 +67,13 @@ fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth_keeping_alpha
         .unwrap();
     let restored = restore(&input, &dir.path().join("restored16.png"));
     assert_eq!(restored.color(), image::ColorType::Rgba16);
-    let out = restored.to_rgba16().into_raw();
-    let alpha = |words: &[u16]| words.iter().skip(3).step_by(4).copied().collect::<Vec<_>>();
-    assert!(alpha(&out) == alpha(&words), "alpha changed");
-    let colour = out.chunks_exact(4).flat_map(|pixel| &pixel[..3]);
-    let finer = colour.filter(|&&word| word % 257 != 0).count();
+    let (alpha, finer) = rgba16_alpha_and_finer(restored.as_rgba16().unwrap());
+    assert!(alpha == rgba16_alpha_and_finer(&words).0, "alpha changed");
     assert!(
         finer as u32 > w * h,
         "{finer} samples between the 8-bit steps"
     );
-    let (before, after) = (psnr(&noisy, &clean), psnr(&samples(&restored), &clean));
+    let (before, after) = (psnr(&packed_rgb(&noisy)), psnr(restored.to_rgb8().as_raw()));
     println!("16 bits: noisy {before:.2} dB, restored {after:.2} dB");
     assert!(after > before + 5.0);
 }

@@ -141,6 +141,14 @@ pub fn load_crop(name: &str) -> Tensor {
         / 255.0
 }
 
+/// Of 16-bit RGBA words: the alpha words, and how many colour samples fall between the 8-bit steps
+/// (are not multiples of 257), which an output rounded to 8 bits has none of.
+pub fn rgba16_alpha_and_finer(words: &[u16]) -> (Vec<u16>, usize) {
+    let alpha = words.iter().skip(3).step_by(4).copied().collect();
+    let colour = words.chunks_exact(4).flat_map(|pixel| &pixel[..3]);
+    (alpha, colour.filter(|&&word| word % 257 != 0).count())
+}
+
 /// The authors' noise degradation: Gaussian noise of `sigma` (0..255 scale), clipped, then
 /// truncated to 8 bits; from a fixed seed.
 pub fn add_noise(image: &Tensor, sigma: f64, seed: i64) -> Tensor {

@@ -2,8 +2,9 @@
 //!
 //!     cargo run --release --example restore -- MODEL LEVEL INPUT OUTPUT
 //!
-//! Images (png, jpg, bmp, tif; 16-bit ones kept at 16 bits, alpha kept) go through the library
-//! directly and are written in OUTPUT's format; videos go through a GStreamer pipeline
+//! Images (png, jpg, bmp, tif) go through the library directly and are written in OUTPUT's format,
+//! keeping gray images gray, alpha, and 16 bits where that format holds them; a gray model restores
+//! a colour image's luma and keeps its chroma; videos go through a GStreamer pipeline
 //! (`decodebin ! hyperres ! jpegenc ! avimux`), whatever decoders are installed, with a progress
 //! line.
 
@@ -51,21 +52,29 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
     };
     restorer.set_level(level)?;
     let image = image::open(input)?;
-    // 16-bit images (PNG, TIFF) are restored and written at 16 bits, 8-bit ones at 8; alpha
-    // passes through, as in the element.
+    // The output keeps the input's colour type: gray stays gray, alpha passes through as in the
+    // element, and 16-bit images (PNG, TIFF) are restored and written at 16 bits where OUTPUT's
+    // format holds them.
     let colour = image.color();
-    let deep = colour.bytes_per_pixel() > colour.channel_count();
+    let deep = colour.bytes_per_pixel() > colour.channel_count()
+        && matches!(
+            image::ImageFormat::from_path(output),
+            Ok(image::ImageFormat::Png | image::ImageFormat::Tiff)
+        );
     let image = image.to_rgba32f();
     let (w, h) = (image.width(), image.height());
     let pixels = Tensor::from_slice(image.as_raw())
         .view([1, i64::from(h), i64::from(w), 4])
         .permute([0, 3, 1, 2]);
     let (x, alpha) = (pixels.narrow(1, 0, 3), pixels.narrow(1, 3, 1));
-    let gray = restorer.metadata().colour.channels() == 1;
-    let x = if gray { luma(&x) } else { x };
-    let y = restorer.restore(&x).to_device(Device::Cpu);
-    // A gray model's one channel, to three.
-    let y = y.expand([1, 3, i64::from(h), i64::from(w)], false);
+    let y = if restorer.metadata().colour.channels() == 1 {
+        // A gray model restores the luma. Adding its change to R, G and B alike keeps Cb and Cr
+        // (BT.601), as the element keeps a YUV frame's chroma planes.
+        let before = luma(&x);
+        x + (restorer.restore(&before).to_device(Device::Cpu) - before)
+    } else {
+        restorer.restore(&x).to_device(Device::Cpu)
+    };
     let y = Tensor::cat(&[y, alpha], 1);
     let samples =
         Vec::<f32>::try_from(y.squeeze_dim(0).permute([1, 2, 0]).contiguous().view([-1]))?;
@@ -73,12 +82,17 @@ fn restore_image(model: &Path, level: f64, input: &Path, output: &Path) -> anyho
         image::Rgba32FImage::from_raw(w, h, samples).context("image size")?,
     );
     // The image crate clamps to [0, 1] and rounds to the depth written.
-    match (deep, colour.has_alpha()) {
-        (false, false) => restored.to_rgb8().save(output)?,
-        (false, true) => restored.to_rgba8().save(output)?,
-        (true, false) => restored.to_rgb16().save(output)?,
-        (true, true) => restored.to_rgba16().save(output)?,
-    }
+    let restored: image::DynamicImage = match (colour.has_color(), colour.has_alpha(), deep) {
+        (true, false, false) => restored.to_rgb8().into(),
+        (true, true, false) => restored.to_rgba8().into(),
+        (true, false, true) => restored.to_rgb16().into(),
+        (true, true, true) => restored.to_rgba16().into(),
+        (false, false, false) => restored.to_luma8().into(),
+        (false, true, false) => restored.to_luma_alpha8().into(),
+        (false, false, true) => restored.to_luma16().into(),
+        (false, true, true) => restored.to_luma_alpha16().into(),
+    };
+    restored.save(output)?;
     println!(
         "{} -> {} (level {level})",
         input.display(),

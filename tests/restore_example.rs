@@ -1,5 +1,5 @@
-//! `examples/restore` on images: it removes noise, keeps a 16-bit image at 16 bits and alpha as it
-//! was.
+//! `examples/restore` on images: it removes noise and JPEG artifacts, keeps a 16-bit image at 16
+//! bits, alpha as it was, a gray image gray, and a colour image's chroma under a gray model.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,13 +8,16 @@ use gsthyperres::frame::{packed_rgb, psnr_8bit};
 
 mod common;
 
+const DENOISER: &str = "denoise-rgb-fast.safetensors";
+
 use common::{add_noise, load_crop, repo_path, rgba16_alpha_and_finer};
 
-/// Runs the example on `input`, writing `output`, and returns the image it wrote.
-fn restore(input: &Path, output: &Path) -> image::DynamicImage {
-    let model = repo_path("models/denoise-rgb-fast.safetensors");
+/// Runs the example with `model` (in models/) at `level` on `input`, writing `output`, and returns
+/// the image it wrote.
+fn restore(model: &str, level: &str, input: &Path, output: &Path) -> image::DynamicImage {
+    let model = repo_path(&format!("models/{model}"));
     let run = Command::new(common::example("restore"))
-        .args([model.as_path(), Path::new("25"), input, output])
+        .args([model.as_path(), Path::new(level), input, output])
         .output()
         .unwrap();
     assert!(
@@ -40,7 +43,7 @@ fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth_keeping_alpha
         .unwrap()
         .save(&input)
         .unwrap();
-    let restored = restore(&input, &dir.path().join("restored.png"));
+    let restored = restore(DENOISER, "25", &input, &dir.path().join("restored.png"));
     assert_eq!(restored.color(), image::ColorType::Rgb8);
     let (before, after) = (psnr(&noisy), psnr(restored.to_rgb8().as_raw()));
     println!("8 bits: noisy {before:.2} dB, restored {after:.2} dB");
@@ -65,7 +68,7 @@ fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth_keeping_alpha
         .unwrap()
         .save(&input)
         .unwrap();
-    let restored = restore(&input, &dir.path().join("restored16.png"));
+    let restored = restore(DENOISER, "25", &input, &dir.path().join("restored16.png"));
     assert_eq!(restored.color(), image::ColorType::Rgba16);
     let (alpha, finer) = rgba16_alpha_and_finer(restored.as_rgba16().unwrap());
     assert!(alpha == rgba16_alpha_and_finer(&words).0, "alpha changed");
@@ -76,4 +79,75 @@ fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth_keeping_alpha
     let (before, after) = (psnr(&packed_rgb(&noisy)), psnr(restored.to_rgb8().as_raw()));
     println!("16 bits: noisy {before:.2} dB, restored {after:.2} dB");
     assert!(after > before + 5.0);
+}
+
+/// BT.601 luma and the two colour differences of packed 8-bit RGB, per pixel.
+fn luma_and_chroma(rgb: &[u8]) -> Vec<[f64; 3]> {
+    rgb.chunks_exact(3)
+        .map(|p| {
+            let [r, g, b] = [p[0], p[1], p[2]].map(f64::from);
+            let y = 0.299 * r + 0.587 * g + 0.114 * b;
+            [y, b - y, r - y]
+        })
+        .collect()
+}
+
+#[test]
+fn the_restore_example_restores_luma_with_a_gray_model_keeping_chroma_and_gray_images_gray() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = image::open(repo_path("tests/data/cbsd68_119082_crop.png"))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = clean.dimensions();
+    let jpeg = dir.path().join("q10.jpg");
+    let mut file = std::fs::File::create(&jpeg).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut file, 10)
+        .encode_image(&clean)
+        .unwrap();
+    let compressed = image::open(&jpeg).unwrap().to_rgb8();
+    let (clean, compressed) = (luma_and_chroma(&clean), luma_and_chroma(&compressed));
+    let channel = |pixels: &[[f64; 3]], c: usize| -> Vec<u8> {
+        pixels.iter().map(|p| p[c].round() as u8).collect()
+    };
+
+    let restored = restore(
+        "dejpeg-gray-fast.safetensors",
+        "10",
+        &jpeg,
+        &dir.path().join("restored.png"),
+    );
+    assert_eq!(restored.color(), image::ColorType::Rgb8);
+    let restored = luma_and_chroma(restored.to_rgb8().as_raw());
+    let (before, after) = (
+        psnr_8bit(&channel(&compressed, 0), &channel(&clean, 0)),
+        psnr_8bit(&channel(&restored, 0), &channel(&clean, 0)),
+    );
+    println!("colour JPEG q10, luma: {before:.2} dB, restored {after:.2} dB");
+    assert!(after > before + 0.5);
+    // The chroma as it was, up to rounding to 8 bits (and clipping, at saturated pixels).
+    let moved = compressed
+        .iter()
+        .zip(&restored)
+        .map(|(a, b)| (a[1] - b[1]).abs().max((a[2] - b[2]).abs()))
+        .sum::<f64>()
+        / restored.len() as f64;
+    println!("chroma moved by {moved:.3} codes on average");
+    assert!(moved < 1.0);
+
+    // The luma alone, as a gray PNG, stays gray.
+    let gray = dir.path().join("gray.png");
+    image::GrayImage::from_raw(w, h, channel(&compressed, 0))
+        .unwrap()
+        .save(&gray)
+        .unwrap();
+    let restored = restore(
+        "dejpeg-gray-fast.safetensors",
+        "10",
+        &gray,
+        &dir.path().join("restored-gray.png"),
+    );
+    assert_eq!(restored.color(), image::ColorType::L8);
+    let after = psnr_8bit(restored.as_luma8().unwrap(), &channel(&clean, 0));
+    println!("gray, restored {after:.2} dB");
+    assert!(after > before + 0.5);
 }

@@ -1183,6 +1183,87 @@ fn a_flushing_seek_restores_a_paused_picture_again_at_the_new_level() {
     assert!(again == at_50, "not restored again at the new level");
 }
 
+/// A format the model cannot take stops the pipeline as in GStreamer ("not-negotiated"), but
+/// first an error of the element names the side at fault and the remedy; with videoconvert there,
+/// the same pipeline runs to the end.
+#[test]
+fn a_format_the_model_cannot_take_is_explained_with_the_remedy() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let (rgb, gray) = (fixture(), gray_fixture(dir.path()));
+    // Every error and warning up to the source's error or the end of the stream, in order: kind,
+    // the element posting it, and its text.
+    let run = |description: &str, model: &Path| {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=2 ! {description} ! fakesink"
+        ))
+        .unwrap();
+        let h = pipeline
+            .downcast_ref::<gst::Bin>()
+            .unwrap()
+            .by_name("h")
+            .unwrap();
+        h.set_property("model-location", model.to_str().unwrap());
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let bus = pipeline.bus().unwrap();
+        let mut seen = Vec::new();
+        while let Some(message) = bus.timed_pop(gst::ClockTime::from_seconds(60)) {
+            let text = match message.view() {
+                gst::MessageView::Error(e) => e.error().to_string(),
+                gst::MessageView::Warning(w) => w.error().to_string(),
+                gst::MessageView::Eos(_) => String::new(),
+                _ => continue,
+            };
+            let from = message
+                .src()
+                .map(|s| s.name().to_string())
+                .unwrap_or_default();
+            let end = message.type_() == gst::MessageType::Eos || from.starts_with("videotestsrc");
+            seen.push((message.type_(), from, text));
+            if end {
+                break;
+            }
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        seen
+    };
+    let cases = [
+        (
+            "video/x-raw,format=I420,width=64,height=48 ! hyperres name=h",
+            &rgb,
+            "the loaded model (rgb) takes none of the formats upstream offers (I420): put \
+             videoconvert before hyperres",
+        ),
+        (
+            "video/x-raw,width=64,height=48 ! hyperres name=h ! video/x-raw,format=RGBx",
+            &gray,
+            "the loaded model (gray) takes none of the formats downstream offers (RGBx): put \
+             videoconvert after hyperres",
+        ),
+    ];
+    for (description, model, explained) in cases {
+        let seen = run(description, model);
+        let [
+            (gst::MessageType::Error, h, ours),
+            (gst::MessageType::Error, _, source),
+        ] = &seen[..]
+        else {
+            panic!("{description}: {seen:?}");
+        };
+        assert_eq!((h.as_str(), ours.as_str()), ("h", explained));
+        assert!(source.contains("data stream error"), "{source}");
+    }
+    let converted = [
+        "video/x-raw,format=I420,width=64,height=48 ! videoconvert ! hyperres name=h",
+        "video/x-raw,width=64,height=48 ! hyperres name=h ! videoconvert ! video/x-raw,format=RGBx",
+    ];
+    for (description, model) in converted.into_iter().zip([&rgb, &gray]) {
+        let seen = run(description, model);
+        assert_eq!(seen.len(), 1, "{description}: {seen:?}");
+        assert_eq!(seen[0].0, gst::MessageType::Eos, "{description}");
+    }
+}
+
 /// An application turning every live control from its own thread while frames flow, and reading
 /// the element (properties, and the caps of its pads) from the notify handlers that run on the
 /// streaming thread: every frame comes out, with no error and no deadlock.

@@ -62,12 +62,47 @@ fn formats_caps<'a>(formats: impl IntoIterator<Item = &'a VideoFormat>) -> gst::
         .build()
 }
 
+fn formats_of(colour: Colour) -> &'static [VideoFormat] {
+    match colour {
+        Colour::Rgb => &RGB_FORMATS,
+        Colour::Gray => &LUMA_FORMATS,
+    }
+}
+
 /// The formats a model of `colour` restores; with no model loaded yet, all of them.
 pub(super) fn caps_for(colour: Option<Colour>) -> gst::Caps {
     match colour {
-        Some(Colour::Rgb) => formats_caps(&RGB_FORMATS),
-        Some(Colour::Gray) => formats_caps(&LUMA_FORMATS),
+        Some(colour) => formats_caps(formats_of(colour)),
         None => formats_caps(RGB_FORMATS.iter().chain(&LUMA_FORMATS)),
+    }
+}
+
+/// The names of the formats a model of `colour` restores, for messages.
+pub(super) fn names_for(colour: Colour) -> String {
+    let names: Vec<&str> = formats_of(colour)
+        .iter()
+        .map(|f| f.to_str().as_str())
+        .collect();
+    names.join(", ")
+}
+
+/// The formats `caps` names, for messages; its whole description where it names none (another
+/// media type or memory, say).
+pub(super) fn offered(caps: &gst::Caps) -> String {
+    let names: Vec<String> = caps
+        .iter()
+        .filter_map(|s| s.value("format").ok())
+        .flat_map(|format| -> Vec<String> {
+            match format.get::<gst::List>() {
+                Ok(list) => list.iter().filter_map(|f| f.get().ok()).collect(),
+                Err(_) => format.get().into_iter().collect(),
+            }
+        })
+        .collect();
+    if names.is_empty() {
+        caps.to_string()
+    } else {
+        names.join(", ")
     }
 }
 

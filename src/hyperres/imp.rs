@@ -433,6 +433,9 @@ fn resolve_device(name: &str) -> Result<Device, String> {
 /// (and a notify handler on the streaming thread may query caps).
 struct Published {
     colour: Colour,
+    /// Whether a neighbour's formats were found unusable since this model was loaded (said once:
+    /// caps are queried many times while a pipeline negotiates).
+    explained_caps: bool,
     /// `model-info`: what an application needs to set up its controls for the model (a level
     /// slider's range and units, whether an "auto" switch can work) and to tell where it runs.
     info: gst::Structure,
@@ -466,6 +469,7 @@ impl Published {
             .build();
         Published {
             colour: meta.colour,
+            explained_caps: false,
             info,
         }
     }
@@ -505,6 +509,45 @@ fn open_estimator(
 }
 
 impl HyperRes {
+    /// After a caps query found nothing to pass, says which neighbour offers only formats the
+    /// model cannot take, and the remedy (once per model). Without this the pipeline stops with
+    /// "not-negotiated" alone. An error, as no caps that neighbour can offer would ever pass; posted
+    /// before the querying element's own, so gst-launch shows it (it stops at the first error).
+    fn explain_empty_caps(&self) {
+        let colour = match lock(&self.published).as_ref() {
+            Some(published) if !published.explained_caps => published.colour,
+            _ => return,
+        };
+        let obj = self.obj();
+        let sides = [
+            (obj.sink_pad(), "upstream", "before"),
+            (obj.src_pad(), "downstream", "after"),
+        ];
+        for (pad, neighbour, place) in sides {
+            let offered = pad.peer_query_caps(None);
+            if offered.is_empty() || offered.can_intersect(&formats::caps_for(Some(colour))) {
+                continue;
+            }
+            if let Some(published) = lock(&self.published).as_mut() {
+                published.explained_caps = true;
+            }
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                (
+                    "the loaded model ({colour}) takes none of the formats {neighbour} offers \
+                     ({}): put videoconvert {place} hyperres",
+                    formats::offered(&offered)
+                ),
+                [
+                    "formats the model takes: {}; offered: {offered}",
+                    formats::names_for(colour)
+                ]
+            );
+            return;
+        }
+    }
+
     /// The device and arithmetic `settings` ask for, decided once per start (a model changed while
     /// playing runs on them too), with the process-wide set-up they need; or the kind of error
     /// and why.
@@ -847,6 +890,16 @@ impl BaseTransformImpl for HyperRes {
             Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
             None => caps,
         })
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        let answered = BaseTransformImplExt::parent_query(self, direction, query);
+        if let gst::QueryViewMut::Caps(caps) = query.view_mut()
+            && caps.result().is_some_and(|caps| caps.is_empty())
+        {
+            self.explain_empty_caps();
+        }
+        answered
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {

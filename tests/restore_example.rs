@@ -110,12 +110,17 @@ fn the_restore_example_restores_luma_with_a_gray_model_keeping_chroma_and_gray_i
         pixels.iter().map(|p| p[c].round() as u8).collect()
     };
 
-    let restored = restore(
-        "dejpeg-gray-fast.safetensors",
-        "10",
-        &jpeg,
-        &dir.path().join("restored.png"),
-    );
+    // The fast gray de-JPEG model at quality 10, into a PNG named `name`.
+    let dejpeg = |input: &Path, name: &str| {
+        restore(
+            "dejpeg-gray-fast.safetensors",
+            "10",
+            input,
+            &dir.path().join(name),
+        )
+    };
+
+    let restored = dejpeg(&jpeg, "restored.png");
     assert_eq!(restored.color(), image::ColorType::Rgb8);
     let restored = luma_and_chroma(restored.to_rgb8().as_raw());
     let (before, after) = (
@@ -140,12 +145,7 @@ fn the_restore_example_restores_luma_with_a_gray_model_keeping_chroma_and_gray_i
         .unwrap()
         .save(&gray)
         .unwrap();
-    let restored = restore(
-        "dejpeg-gray-fast.safetensors",
-        "10",
-        &gray,
-        &dir.path().join("restored-gray.png"),
-    );
+    let restored = dejpeg(&gray, "restored-gray.png");
     assert_eq!(restored.color(), image::ColorType::L8);
     let after = psnr_8bit(restored.as_luma8().unwrap(), &channel(&clean, 0));
     println!("gray, restored {after:.2} dB");

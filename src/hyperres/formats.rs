@@ -86,17 +86,26 @@ pub(super) fn names_for(colour: Colour) -> String {
     names.join(", ")
 }
 
-/// The formats `caps` names, for messages; its whole description where it names none (another
-/// media type or memory, say).
+/// The formats `caps` names, for messages, each with its memory where that is not system memory
+/// (which the element also needs); its whole description where it names none (another media
+/// type, say).
 pub(super) fn offered(caps: &gst::Caps) -> String {
     let names: Vec<String> = caps
-        .iter()
-        .filter_map(|s| s.value("format").ok())
-        .flat_map(|format| -> Vec<String> {
-            match format.get::<gst::List>() {
+        .iter_with_features()
+        .filter_map(|(s, features)| Some((s.value("format").ok()?, features)))
+        .flat_map(|(format, features)| {
+            let names: Vec<String> = match format.get::<gst::List>() {
                 Ok(list) => list.iter().filter_map(|f| f.get().ok()).collect(),
                 Err(_) => format.get().into_iter().collect(),
-            }
+            };
+            let system = features.contains(gst::CAPS_FEATURE_MEMORY_SYSTEM_MEMORY);
+            names.into_iter().map(move |name| {
+                if system {
+                    name
+                } else {
+                    format!("{name} in {features}")
+                }
+            })
         })
         .collect();
     if names.is_empty() {
@@ -164,6 +173,19 @@ pub(super) fn samples_of(format: VideoFormat) -> Option<Samples> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offered_formats_are_named_with_their_memory() {
+        gst::init().unwrap();
+        let caps: gst::Caps = "video/x-raw, format=(string){ I420, NV12 }; \
+                               video/x-raw(memory:GLMemory), format=(string)RGBA; \
+                               video/x-raw, format=(string)YUY2"
+            .parse()
+            .unwrap();
+        assert_eq!(offered(&caps), "I420, NV12, RGBA in memory:GLMemory, YUY2");
+        let caps: gst::Caps = "image/jpeg, width=(int)64".parse().unwrap();
+        assert_eq!(offered(&caps), "image/jpeg, width=(int)64");
+    }
 
     #[test]
     fn every_listed_format_has_its_samples_in_plane_0() {

@@ -2,6 +2,7 @@
 //! crops drawn from them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use anyhow::{Context, bail};
@@ -51,13 +52,25 @@ pub fn load_images(dirs: &[PathBuf], colour: Colour) -> anyhow::Result<Vec<Image
                     .into_owned(),
                 pixels,
             }),
-            Err(e) => eprintln!("warning: skipping {}: {e:#}", path.display()),
+            Err(e) => warn_skipped(&path, &e.to_string()),
         }
     }
     if images.is_empty() {
         bail!("no readable images in {dirs:?}");
     }
     Ok(images)
+}
+
+/// Says once per file why it is skipped (a streaming pool meets the same file again and again).
+/// The reason is an error's own message: the image crate's errors already hold their cause, which
+/// `{:#}` would print twice.
+fn warn_skipped(file: &Path, reason: &str) {
+    static WARNED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if !warned.iter().any(|w| w == file) {
+        eprintln!("warning: skipping {}: {reason}", file.display());
+        warned.push(file.to_path_buf());
+    }
 }
 
 /// One image file as 8-bit `[C, H, W]`; gray the authors' way (OpenCV's BGR2GRAY).
@@ -120,10 +133,7 @@ impl ImageSource {
             .filter_map(|image| {
                 let fits = fits(&image.pixels, patch);
                 if !fits {
-                    eprintln!(
-                        "warning: {} is smaller than the {patch}px crop, skipped",
-                        image.name
-                    );
+                    warn_skipped(Path::new(&image.name), &too_small(patch));
                 }
                 fits.then_some(image.pixels)
             })
@@ -141,6 +151,10 @@ impl ImageSource {
             ImageSource::Stream(pool) => pool.advance_to(iteration),
         }
     }
+}
+
+fn too_small(patch: i64) -> String {
+    format!("smaller than the {patch}px crop")
 }
 
 fn fits(pixels: &Tensor, patch: i64) -> bool {
@@ -256,14 +270,12 @@ fn pool_image(files: &[PathBuf], colour: Colour, patch: i64, seed: u64, t: i64) 
         .map(|k| &files[(pick + k) % files.len()])
         .find_map(|file| match decode(file, colour) {
             Ok(pixels) if fits(&pixels, patch) => Some(pixels),
-            Ok(_) => None,
+            Ok(_) => {
+                warn_skipped(file, &too_small(patch));
+                None
+            }
             Err(e) => {
-                static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-                let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
-                if !warned.contains(file) {
-                    eprintln!("warning: skipping {}: {e:#}", file.display());
-                    warned.push(file.clone());
-                }
+                warn_skipped(file, &e.to_string());
                 None
             }
         })

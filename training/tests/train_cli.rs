@@ -118,9 +118,25 @@ fn smoke_run_trains_logs_and_writes_a_loadable_checkpoint() {
             "1",
         ],
     );
+    // One warning for the broken file, though it is in both the training and validation folders,
+    // saying the decoder's reason once.
     let stderr = String::from_utf8_lossy(&output.stderr);
+    let skipped: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("broken.png"))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{stderr}");
+    let reason = skipped[0]
+        .split_once("broken.png: ")
+        .map(|(_, reason)| reason)
+        .unwrap_or_default();
     assert!(
-        stderr.contains("skipping") && stderr.contains("broken.png"),
+        skipped[0].starts_with("warning: skipping ") && reason.contains("Invalid PNG signature"),
+        "{stderr}"
+    );
+    assert_eq!(
+        reason.matches("Invalid PNG signature").count(),
+        1,
         "{stderr}"
     );
 

@@ -49,6 +49,16 @@ pub enum ModelKind {
     Estimator,
 }
 
+impl ModelKind {
+    /// The kind with its article, for messages ("an estimator", not "a estimator").
+    pub fn with_article(self) -> &'static str {
+        match self {
+            ModelKind::Restorer => "a restorer",
+            ModelKind::Estimator => "an estimator",
+        }
+    }
+}
+
 impl Task {
     /// The levels that describe a degradation: a noise sigma from 0, a JPEG quality from 1 to
     /// 100, an SR scale from 1.

@@ -316,6 +316,10 @@ fn mismatched_checkpoints_give_errors_naming_the_problem() {
             ..
         }
     ));
+    assert_eq!(
+        problem.to_string(),
+        "holds an estimator, expected a restorer"
+    );
 }
 
 #[test]

@@ -601,7 +601,10 @@ fn bad_configurations_give_error_messages_not_crashes() {
 
     let estimator = authors_estimator_checkpoint(dir.path());
     let err = start_error(|e| e.set_property("model-location", estimator.to_str().unwrap()));
-    assert!(err.contains("expected a restorer"), "{err}");
+    assert!(
+        err.contains("holds an estimator, expected a restorer"),
+        "{err}"
+    );
 
     // Auto mode without estimator-location uses the bundled estimator of the model's task; there
     // is none for super-resolution.
@@ -1148,7 +1151,7 @@ fn the_model_can_be_changed_while_playing() {
         .collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
-        warnings[0].contains("a gray model cannot restore the negotiated format"),
+        warnings[0].contains("the new model (gray) cannot restore the negotiated format"),
         "{warnings:?}"
     );
     assert!(warnings[1].contains("missing.safetensors"), "{warnings:?}");

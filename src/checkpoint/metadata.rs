@@ -172,7 +172,7 @@ impl Metadata {
             Some(_) => fields.parse("architecture")?,
         };
         if architecture.kind() != kind {
-            return Err(fields.invalid("architecture", format!("is not a {kind}")));
+            return Err(fields.invalid("architecture", format!("is not {}", kind.with_article())));
         }
         let width: i64 = fields.parse("width")?;
         let blocks: i64 = fields.parse("blocks")?;
@@ -184,7 +184,10 @@ impl Metadata {
             ModelKind::Estimator => 6,
         };
         if !(0..=max_blocks).contains(&blocks) {
-            return Err(fields.invalid("blocks", format!("must be 0..={max_blocks} for a {kind}")));
+            return Err(fields.invalid(
+                "blocks",
+                format!("must be 0..={max_blocks} for {}", kind.with_article()),
+            ));
         }
         let levels = fields.floats("levels")?;
         if levels.is_empty() {

@@ -35,7 +35,7 @@ pub enum Problem {
     Format(#[from] SafeTensorError),
     #[error("{0}")]
     Metadata(#[from] MetadataError),
-    #[error("holds a {found}, expected a {expected}")]
+    #[error("holds {}, expected {}", found.with_article(), expected.with_article())]
     WrongKind {
         expected: ModelKind,
         found: ModelKind,

@@ -760,7 +760,7 @@ impl HyperRes {
                     if samples.channels() != new.restorer.metadata().colour.channels() =>
                 {
                     format!(
-                        "a {} model cannot restore the negotiated format (set it before starting)",
+                        "the new model ({}) cannot restore the negotiated format (set it before starting)",
                         new.restorer.metadata().colour
                     )
                 }
@@ -943,7 +943,7 @@ impl VideoFilterImpl for HyperRes {
         if samples.channels() != colour.channels() {
             return Err(gst::loggable_error!(
                 CAT,
-                "a {colour} model cannot restore {:?}",
+                "the loaded model ({colour}) cannot restore {:?}",
                 in_info.format()
             ));
         }

@@ -269,9 +269,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     });
     anyhow::ensure!(
         !levels.is_empty(),
-        "no published levels for a {} {} model: give --levels",
-        described.colour,
-        described.task
+        "the paper publishes no levels for {} in {}: give --levels",
+        described.task,
+        described.colour
     );
     degrade::check_levels(described.task, &levels, "--levels")?;
     let mut images = load_images(std::slice::from_ref(&args.data), described.colour)?;

@@ -838,6 +838,7 @@ fn every_luma_format_restores_the_luma_as_gray8_does() {
         "I422_10LE",
         "Y444_10LE",
         "v210",
+        "Y210",
         "I420_12LE",
         "I422_12LE",
         "Y444_12LE",

@@ -25,9 +25,9 @@ const RGB_FORMATS: [VideoFormat; 14] = [
 ];
 /// Gray models restore GRAY8/16, or the luma of YUV video (chroma and alpha pass through):
 /// planar and semi-planar 4:2:0, 4:2:2, 4:4:4 and 4:1:1, packed 4:2:2 (the usual capture formats,
-/// v210 the 10-bit one of SDI cards) and 4:4:4 with alpha; 8, 10, 12 and 16 bits. (Not Y210:
-/// GStreamer 1.22 describes its samples as unshifted, where they sit in each word's high bits.)
-const LUMA_FORMATS: [VideoFormat; 26] = [
+/// v210 the 10-bit one of SDI cards, Y210 that of hardware HEVC decoders) and 4:4:4 with alpha;
+/// 8, 10, 12 and 16 bits.
+const LUMA_FORMATS: [VideoFormat; 27] = [
     VideoFormat::Gray8,
     VideoFormat::I420,
     VideoFormat::Yv12,
@@ -48,6 +48,7 @@ const LUMA_FORMATS: [VideoFormat; 26] = [
     VideoFormat::I42210le,
     VideoFormat::Y44410le,
     VideoFormat::V210,
+    VideoFormat::Y210,
     VideoFormat::I42012le,
     VideoFormat::I42212le,
     VideoFormat::Y44412le,
@@ -139,6 +140,11 @@ pub(super) fn samples_of(format: VideoFormat) -> Option<Samples> {
     if format == VideoFormat::V210 {
         return Some(Samples::v210());
     }
+    // GStreamer 1.22 describes Y210's samples as unshifted, but they sit in each 16-bit word's
+    // high bits, as in Y212_LE (its pack and unpack functions read them so).
+    if format == VideoFormat::Y210 {
+        return Some(Samples::luma(0, 4, Depth::Sixteen { bits: 10, shift: 6 }));
+    }
     let info = gst_video::VideoFormatInfo::from_format(format);
     let components: &[usize] = if info.is_rgb() { &[0, 1, 2] } else { &[0] };
     let first = components[0];
@@ -220,6 +226,11 @@ mod tests {
             (VideoFormat::I42010le, Samples::luma(0, 2, ten(0))),
             (VideoFormat::P01010le, Samples::luma(0, 2, ten(6))),
             (VideoFormat::V210, Samples::v210()),
+            (VideoFormat::Y210, Samples::luma(0, 4, ten(6))),
+            (
+                VideoFormat::Y212Le,
+                Samples::luma(0, 4, Depth::Sixteen { bits: 12, shift: 4 }),
+            ),
             (VideoFormat::Gray16Le, Samples::luma(0, 2, sixteen)),
         ];
         for (format, samples) in cases {

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use gsthyperres::frame::luma;
 use gsthyperres::level_estimator::LevelEstimator;
 use tch::{Device, Kind, Tensor};
 
@@ -21,13 +22,18 @@ fn main() -> anyhow::Result<()> {
     for path in images {
         let image = image::open(&path).with_context(|| format!("reading {}", path.display()))?;
         let (w, h) = (image.width() as i64, image.height() as i64);
+        let rgb = Tensor::from_slice(image.to_rgb8().as_raw())
+            .view([h, w, 3])
+            .permute([2, 0, 1])
+            .to_kind(Kind::Float)
+            / 255.0;
+        // A gray estimator reads the BT.601 luma it trained on (JPEG's own Y), as the element
+        // hands it; the image crate's to_luma8 weighs the channels by BT.709.
         let pixels = match meta.colour.channels() {
-            1 => Tensor::from_slice(image.to_luma8().as_raw()).view([1, h, w]),
-            _ => Tensor::from_slice(image.to_rgb8().as_raw())
-                .view([h, w, 3])
-                .permute([2, 0, 1]),
+            1 => luma(&rgb),
+            _ => rgb,
         };
-        let level = estimator.estimate(&(pixels.to_kind(Kind::Float) / 255.0));
+        let level = estimator.estimate(&pixels);
         println!("{}: {} level {level:.2}", path.display(), meta.task);
     }
     Ok(())

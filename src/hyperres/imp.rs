@@ -518,6 +518,7 @@ impl HyperRes {
             Some(published) if !published.explained_caps => published.colour,
             _ => return,
         };
+        let takes = formats::caps_for(Some(colour));
         let obj = self.obj();
         let sides = [
             (obj.sink_pad(), "upstream", "before"),
@@ -525,7 +526,7 @@ impl HyperRes {
         ];
         for (pad, neighbour, place) in sides {
             let offered = pad.peer_query_caps(None);
-            if offered.is_empty() || offered.can_intersect(&formats::caps_for(Some(colour))) {
+            if offered.is_empty() || offered.can_intersect(&takes) {
                 continue;
             }
             if let Some(published) = lock(&self.published).as_mut() {

@@ -8,18 +8,27 @@
 
 use std::time::Instant;
 
+use clap::Parser;
 use gsthyperres::cpu_bf16;
 use gsthyperres::model::{HyperRes, Layout, LevelBatching, RestorerConfig};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
-fn arg(name: &str, default: i64) -> i64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().expect("integer argument"))
-        .unwrap_or(default)
+/// Times a level change and one training step of each configuration.
+#[derive(Parser)]
+struct Args {
+    /// CPU threads.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..))]
+    threads: i32,
+    /// Residual blocks of the trained model.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i64).range(1..))]
+    blocks: i64,
+    /// Crops per level.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(i64).range(1..))]
+    batch: i64,
+    /// Crop side in pixels.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(i64).range(1..))]
+    patch: i64,
 }
 
 /// Median of `runs` timings of `f` in milliseconds, after one warm-up call.
@@ -37,8 +46,13 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    tch::set_num_threads(arg("--threads", 2) as i32);
-    let (blocks, batch, patch) = (arg("--blocks", 4), arg("--batch", 8), arg("--patch", 64));
+    let Args {
+        threads,
+        blocks,
+        batch,
+        patch,
+    } = Args::parse();
+    tch::set_num_threads(threads);
     let device = Device::cuda_if_available();
 
     let vs = nn::VarStore::new(device);

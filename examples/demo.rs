@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
+use clap::Parser;
 use gst::prelude::*;
 use gst_app::{AppSink, AppSrc};
 use gst_video::prelude::*;
@@ -36,21 +37,23 @@ struct Paths {
     out: PathBuf,
 }
 
+/// Restores a video with the bundled models (without INPUT: a JPEG-compressed clip made from a
+/// committed photo).
+#[derive(Parser)]
+struct Args {
+    /// Any video GStreamer decodes, denoised in auto mode (or at --level).
+    input: Option<PathBuf>,
+    /// The noise sigma to denoise INPUT at, instead of the estimator's.
+    #[arg(long, requires = "input")]
+    level: Option<f64>,
+    /// Where to write restored.avi and side_by_side.png.
+    #[arg(long, default_value = "demo-output")]
+    out: PathBuf,
+}
+
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (mut input, mut out, mut level) = (None, PathBuf::from("demo-output"), None);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--out" => out = args.next().context("--out needs a folder")?.into(),
-            "--level" => {
-                let sigma = args.next().context("--level needs a noise sigma")?;
-                level = Some(sigma.parse::<f64>().context("--level needs a number")?);
-            }
-            _ if input.is_none() && !arg.starts_with("--") => input = Some(PathBuf::from(arg)),
-            _ => bail!("usage: demo [INPUT [--level SIGMA]] [--out FOLDER]"),
-        }
-    }
+    let Args { input, level, out } = Args::parse();
     let paths = Paths {
         denoise: root.join("models/denoise-rgb.safetensors"),
         estimator: root.join("models/estimator-noise.safetensors"),
@@ -65,7 +68,6 @@ fn main() -> anyhow::Result<()> {
     match input {
         Some(input) if !input.exists() => bail!("{} does not exist", input.display()),
         Some(input) => restore_file(&input, &paths, level),
-        None if level.is_some() => bail!("--level applies to an INPUT video"),
         None => restore_clip(root, &paths),
     }
 }

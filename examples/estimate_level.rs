@@ -7,19 +7,27 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::Parser;
 use gsthyperres::frame::luma;
 use gsthyperres::level_estimator::LevelEstimator;
 use tch::{Device, Kind, Tensor};
 
+/// Prints the level a level-estimator checkpoint reads from each image.
+#[derive(Parser)]
+struct Args {
+    /// The level-estimator checkpoint (.safetensors).
+    estimator: PathBuf,
+    /// Images to estimate (png, jpg, bmp, tif).
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args_os().skip(1).map(PathBuf::from);
-    let (Some(model), images) = (args.next(), args.collect::<Vec<_>>()) else {
-        bail!("usage: estimate_level ESTIMATOR.safetensors IMAGE...");
-    };
-    let estimator = LevelEstimator::load(&model, Device::cuda_if_available())?;
+    let args = Args::parse();
+    let estimator = LevelEstimator::load(&args.estimator, Device::cuda_if_available())?;
     let meta = estimator.metadata();
-    for path in images {
+    for path in args.images {
         let image = image::open(&path).with_context(|| format!("reading {}", path.display()))?;
         let (w, h) = (image.width() as i64, image.height() as i64);
         let rgb = Tensor::from_slice(image.to_rgb8().as_raw())

@@ -6,50 +6,32 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::Parser;
 use gst::glib;
 use gst::prelude::*;
 
+/// Plays a stream through `hyperres`, sweeping `level` while it plays or letting auto mode pick it.
+#[derive(Parser)]
 struct Options {
+    /// The restoration checkpoint (.safetensors).
     model: PathBuf,
+    /// A media file to play (default: a live test pattern).
+    #[arg(long)]
     input: Option<PathBuf>,
+    /// A level-estimator checkpoint: auto mode picks the level and prints each estimate.
+    #[arg(long)]
     estimator: Option<PathBuf>,
-    seconds: u64,
+    /// How long to play.
+    #[arg(long, default_value_t = 10)]
+    seconds: u32,
+    /// Discard the frames (fakesink) instead of showing them.
+    #[arg(long)]
     headless: bool,
 }
 
-fn options() -> anyhow::Result<Options> {
-    let mut args = std::env::args().skip(1);
-    let mut options = Options {
-        model: PathBuf::new(),
-        input: None,
-        estimator: None,
-        seconds: 10,
-        headless: false,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--input" => options.input = Some(value()?.into()),
-            "--estimator" => options.estimator = Some(value()?.into()),
-            "--seconds" => options.seconds = value()?.parse()?,
-            "--headless" => options.headless = true,
-            other if !other.starts_with("--") && options.model.as_os_str().is_empty() => {
-                options.model = other.into()
-            }
-            other => bail!("unknown argument {other}"),
-        }
-    }
-    if options.model.as_os_str().is_empty() {
-        bail!(
-            "usage: live_level MODEL [--input FILE] [--estimator EST] [--seconds N] [--headless]"
-        );
-    }
-    Ok(options)
-}
-
 fn main() -> anyhow::Result<()> {
-    let options = options()?;
+    let options = Options::parse();
     gst::init()?;
     gsthyperres::plugin_register_static()?;
     let source = match &options.input {
@@ -131,7 +113,7 @@ fn main() -> anyhow::Result<()> {
         });
     }
     let quit = main_loop.clone();
-    glib::timeout_add_seconds_once(options.seconds as u32, move || quit.quit());
+    glib::timeout_add_seconds_once(options.seconds, move || quit.quit());
 
     pipeline.set_state(gst::State::Playing)?;
     main_loop.run();

@@ -11,18 +11,34 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use clap::Parser;
 use gst::prelude::*;
 use gsthyperres::frame::luma;
 use gsthyperres::restorer::Restorer;
 use tch::{Device, Tensor};
 
+/// Restores an image or a video file with a HyperRes checkpoint.
+#[derive(Parser)]
+// A negative level reaches the model's own range check rather than reading as a flag.
+#[command(allow_negative_numbers = true)]
+struct Args {
+    /// The restoration checkpoint (.safetensors).
+    model: PathBuf,
+    /// The degradation level: noise sigma, JPEG quality or SR scale.
+    level: f64,
+    /// An image (png, jpg, bmp, tif) or any video GStreamer decodes.
+    input: PathBuf,
+    /// Where to write the result: an image in the format its extension names, or an AVI (MJPEG).
+    output: PathBuf,
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [model, level, input, output] = &args[..] else {
-        bail!("usage: restore MODEL LEVEL INPUT OUTPUT");
-    };
-    let level: f64 = level.parse().context("LEVEL must be a number")?;
-    let (model, input, output) = (Path::new(model), Path::new(input), PathBuf::from(output));
+    let Args {
+        model,
+        level,
+        input,
+        output,
+    } = Args::parse();
     if !input.exists() {
         bail!("{} does not exist", input.display());
     }
@@ -31,9 +47,9 @@ fn main() -> anyhow::Result<()> {
         .map(|e| e.to_string_lossy().to_lowercase())
         .is_some_and(|e| ["png", "jpg", "jpeg", "bmp", "tif", "tiff"].contains(&e.as_str()));
     if is_image {
-        restore_image(model, level, input, &output)
+        restore_image(&model, level, &input, &output)
     } else {
-        restore_video(model, level, input, &output)
+        restore_video(&model, level, &input, &output)
     }
 }
 

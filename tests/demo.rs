@@ -1,5 +1,5 @@
 //! The demo (`scripts/demo` runs the release build of examples/demo.rs) makes its files, restores
-//! a video file, and fails clearly on a wrong input path.
+//! a video file, and fails clearly on a wrong input path or a --level without an input.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +11,7 @@ fn demo() -> PathBuf {
 }
 
 #[test]
-fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input() {
+fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input_or_a_lone_level() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(demo())
         .args(["--out", out.path().to_str().unwrap()])
@@ -69,4 +69,15 @@ fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input(
     let output = Command::new(demo()).arg(missing).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+
+    // --level is the sigma to denoise an INPUT at: alone, the demo says so rather than ignoring it.
+    let output = Command::new(demo())
+        .args(["--level", "25"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("<INPUT>"),
+        "{stderr}"
+    );
 }

@@ -3,8 +3,14 @@
 
 mod common;
 
-use common::{add_noise, authors_estimator_checkpoint, load_crop};
+use std::path::Path;
+use std::process::Command;
+
+use common::{add_noise, authors_estimator_checkpoint, load_crop, repo_path};
+use gsthyperres::frame::packed_rgb;
 use gsthyperres::level_estimator::LevelEstimator;
+use image::RgbImage;
+use image::codecs::jpeg::JpegEncoder;
 use tch::Device;
 
 const CROPS: [&str; 3] = [
@@ -34,4 +40,60 @@ fn authors_estimator_reads_sigma_within_15_percent() {
             );
         }
     }
+}
+
+/// `examples/estimate_level` with the bundled estimators reads the noise sigma of a noisy PNG and
+/// the JPEG quality of a JPEG file (on its luma: the JPEG estimator is a gray one).
+#[test]
+fn the_estimate_level_example_reads_sigma_and_jpeg_quality_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let crop = load_crop(CROPS[0]);
+    let [_, h, w] = crop.size()[..] else {
+        unreachable!()
+    };
+    let rgb =
+        |image: &tch::Tensor| RgbImage::from_raw(w as u32, h as u32, packed_rgb(image)).unwrap();
+    let noisy = dir.path().join("sigma25.png");
+    rgb(&add_noise(&crop, 25.0, 7)).save(&noisy).unwrap();
+    let jpeg = dir.path().join("q30.jpg");
+    let file = std::fs::File::create(&jpeg).unwrap();
+    JpegEncoder::new_with_quality(file, 30)
+        .encode_image(&rgb(&crop))
+        .unwrap();
+
+    let example = common::example("estimate_level");
+    let estimate = |estimator: &str, image: &Path| -> f64 {
+        let run = Command::new(&example)
+            .arg(repo_path(&format!("models/{estimator}")))
+            .arg(image)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        println!("{}", stdout.trim());
+        let (_, level) = stdout.trim().rsplit_once("level ").unwrap();
+        level.parse().unwrap()
+    };
+    let sigma = estimate("estimator-noise.safetensors", &noisy);
+    assert!((sigma - 25.0).abs() <= 2.5, "sigma 25 read as {sigma}");
+    let quality = estimate("estimator-jpeg.safetensors", &jpeg);
+    assert!(
+        (quality - 30.0).abs() <= 5.0,
+        "quality 30 read as {quality}"
+    );
+
+    // Without an image it says what it needs instead of printing nothing.
+    let bare = Command::new(&example)
+        .arg(repo_path("models/estimator-noise.safetensors"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&bare.stderr);
+    assert!(
+        !bare.status.success() && stderr.contains("<IMAGES>..."),
+        "{stderr}"
+    );
 }

@@ -1,5 +1,6 @@
-//! The authors' released noise estimator, imported and run through our code, reads the noise level
-//! of real photographs (committed CBSD68 crops).
+//! Level estimators read real photographs (committed CBSD68 crops): the authors' released noise
+//! estimator, imported and run through our code, and the bundled ones through
+//! examples/estimate_level.
 
 mod common;
 

@@ -44,10 +44,10 @@ struct Args {
     /// Any video GStreamer decodes, denoised in auto mode (or at --level).
     input: Option<PathBuf>,
     /// The noise sigma to denoise INPUT at, instead of the estimator's.
-    #[arg(long, requires = "input")]
+    #[arg(long, requires = "input", value_name = "SIGMA")]
     level: Option<f64>,
     /// Where to write restored.avi and side_by_side.png.
-    #[arg(long, default_value = "demo-output")]
+    #[arg(long, default_value = "demo-output", value_name = "FOLDER")]
     out: PathBuf,
 }
 

@@ -1,19 +1,17 @@
 //! The demo (`scripts/demo` runs the release build of examples/demo.rs) makes its files, restores
 //! a video file, and fails clearly on a wrong input path or a --level without an input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 mod common;
 
-fn demo() -> PathBuf {
-    common::example("demo")
-}
-
 #[test]
 fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input_or_a_lone_level() {
+    // Built once: common::example runs cargo build.
+    let demo = common::example("demo");
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(demo())
+    let output = Command::new(&demo)
         .args(["--out", out.path().to_str().unwrap()])
         .output()
         .unwrap();
@@ -50,7 +48,7 @@ fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input_
         (&[], "at the estimated noise sigma "),
     ] {
         let again = tempfile::tempdir().unwrap();
-        let output = Command::new(demo())
+        let output = Command::new(&demo)
             .arg(&video)
             .args(args)
             .args(["--out", again.path().to_str().unwrap()])
@@ -66,12 +64,12 @@ fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input_
     }
 
     let missing = Path::new("/nonexistent/clip.mp4");
-    let output = Command::new(demo()).arg(missing).output().unwrap();
+    let output = Command::new(&demo).arg(missing).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
 
     // --level is the sigma to denoise an INPUT at: alone, the demo says so rather than ignoring it.
-    let output = Command::new(demo())
+    let output = Command::new(&demo)
         .args(["--level", "25"])
         .output()
         .unwrap();

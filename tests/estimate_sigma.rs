@@ -7,11 +7,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{add_noise, authors_estimator_checkpoint, load_crop, repo_path};
-use gsthyperres::frame::packed_rgb;
+use common::{add_noise, authors_estimator_checkpoint, load_crop, repo_path, save_jpeg, save_rgb};
 use gsthyperres::level_estimator::LevelEstimator;
-use image::RgbImage;
-use image::codecs::jpeg::JpegEncoder;
 use tch::Device;
 
 const CROPS: [&str; 3] = [
@@ -48,19 +45,11 @@ fn authors_estimator_reads_sigma_within_15_percent() {
 #[test]
 fn the_estimate_level_example_reads_sigma_and_jpeg_quality_from_files() {
     let dir = tempfile::tempdir().unwrap();
-    let crop = load_crop(CROPS[0]);
-    let [_, h, w] = crop.size()[..] else {
-        unreachable!()
-    };
-    let rgb =
-        |image: &tch::Tensor| RgbImage::from_raw(w as u32, h as u32, packed_rgb(image)).unwrap();
     let noisy = dir.path().join("sigma25.png");
-    rgb(&add_noise(&crop, 25.0, 7)).save(&noisy).unwrap();
+    save_rgb(&add_noise(&load_crop(CROPS[0]), 25.0, 7), &noisy);
     let jpeg = dir.path().join("q30.jpg");
-    let file = std::fs::File::create(&jpeg).unwrap();
-    JpegEncoder::new_with_quality(file, 30)
-        .encode_image(&rgb(&crop))
-        .unwrap();
+    let crop = image::open(repo_path(&format!("tests/data/{}", CROPS[0]))).unwrap();
+    save_jpeg(&crop.to_rgb8(), 30, &jpeg);
 
     let example = common::example("estimate_level");
     let estimate = |estimator: &str, image: &Path| -> f64 {

@@ -10,7 +10,7 @@ mod common;
 
 const DENOISER: &str = "denoise-rgb-fast.safetensors";
 
-use common::{add_noise, load_crop, repo_path, rgba16_alpha_and_finer};
+use common::{add_noise, load_crop, repo_path, rgba16_alpha_and_finer, save_jpeg, save_rgb};
 
 /// Runs the example with `model` (in models/) at `level` on `input`, writing `output`, and returns
 /// the image it wrote.
@@ -37,15 +37,12 @@ fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth_keeping_alpha
     // PSNR against the clean crop, of an image's 8-bit RGB (a 16-bit one rounded).
     let psnr = |rgb: &[u8]| psnr_8bit(rgb, &clean_8);
 
-    let noisy = packed_rgb(&add_noise(&clean, 25.0, 3));
+    let noisy = add_noise(&clean, 25.0, 3);
     let input = dir.path().join("noisy.png");
-    image::RgbImage::from_raw(w, h, noisy.clone())
-        .unwrap()
-        .save(&input)
-        .unwrap();
+    save_rgb(&noisy, &input);
     let restored = restore(DENOISER, "25", &input, &dir.path().join("restored.png"));
     assert_eq!(restored.color(), image::ColorType::Rgb8);
-    let (before, after) = (psnr(&noisy), psnr(restored.to_rgb8().as_raw()));
+    let (before, after) = (psnr(&packed_rgb(&noisy)), psnr(restored.to_rgb8().as_raw()));
     println!("8 bits: noisy {before:.2} dB, restored {after:.2} dB");
     assert!(after > before + 5.0);
 
@@ -100,10 +97,7 @@ fn the_restore_example_restores_luma_with_a_gray_model_keeping_chroma_and_gray_i
         .to_rgb8();
     let (w, h) = clean.dimensions();
     let jpeg = dir.path().join("q10.jpg");
-    let mut file = std::fs::File::create(&jpeg).unwrap();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut file, 10)
-        .encode_image(&clean)
-        .unwrap();
+    save_jpeg(&clean, 10, &jpeg);
     let compressed = image::open(&jpeg).unwrap().to_rgb8();
     let (clean, compressed) = (luma_and_chroma(&clean), luma_and_chroma(&compressed));
     let channel = |pixels: &[[f64; 3]], c: usize| -> Vec<u8> {

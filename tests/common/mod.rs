@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gsthyperres::checkpoint::{self, Metadata, Provenance, StorageDtype};
+use gsthyperres::frame::packed_rgb;
 use gsthyperres::model::{Estimator, EstimatorConfig, HyperRes, RestorerConfig};
 use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, Task};
 use tch::{Device, Kind, Tensor, nn};
@@ -139,6 +140,25 @@ pub fn load_crop(name: &str) -> Tensor {
         .permute([2, 0, 1])
         .to_kind(Kind::Float)
         / 255.0
+}
+
+/// Writes a `[3, H, W]` image in [0, 1] as 8-bit RGB, in the format `path`'s extension names.
+pub fn save_rgb(image: &Tensor, path: &Path) {
+    let [_, h, w] = image.size()[..] else {
+        panic!("save_rgb expects [3, H, W]")
+    };
+    image::RgbImage::from_raw(w as u32, h as u32, packed_rgb(image))
+        .unwrap()
+        .save(path)
+        .unwrap();
+}
+
+/// Writes `image` as a JPEG file at `quality` (the image crate's encoder).
+pub fn save_jpeg(image: &image::RgbImage, quality: u8, path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(file, quality)
+        .encode_image(image)
+        .unwrap();
 }
 
 /// Of 16-bit RGBA words: the alpha words, and how many colour samples fall between the 8-bit steps

@@ -124,19 +124,21 @@ impl Plane {
     pub fn read(&self, data: &[u8], device: Device) -> Tensor {
         let needed = self.check(data.len());
         let samples = match self.samples.depth {
-            Depth::V210 => self.v210_luma(data),
-            depth => self.pixel_samples(&data[..needed], depth),
-        };
-        // To a GPU the integer samples travel (8-bit ones: a quarter of the floats), staged once
-        // in page-locked memory (torch's caching host allocator, so no allocation per frame) for
-        // a copy queued on the stream, and are converted there.
-        let samples = if device.is_cuda() {
-            let kind = samples.kind();
-            samples
-                .pin_memory(device)
-                .to_device_(device, kind, true, false)
-        } else {
-            samples
+            Depth::V210 => to_device(&self.v210_luma(data), device),
+            depth => {
+                // SAFETY: `plane` views the frame's bytes in place (no copy on the CPU) and does
+                // not outlive this block: `to_device` and `pixel_samples` copy out of it.
+                let plane = unsafe {
+                    Tensor::from_blob(
+                        data.as_ptr(),
+                        &[needed as i64],
+                        &[1],
+                        Kind::Uint8,
+                        Device::Cpu,
+                    )
+                };
+                self.pixel_samples(&to_device(&plane, device), depth)
+            }
         };
         // A shifted sample is read with its (zero) low bits, as a fraction of the shifted maximum.
         let full_scale = match self.samples.depth {
@@ -148,17 +150,17 @@ impl Plane {
         image.unsqueeze(0).permute([0, 3, 1, 2])
     }
 
-    /// The samples of byte-addressed pixels as `[H, W, C]` integers. On the CPU the stack and the
-    /// later conversion are the only full-frame copies (the scaling is in place); stacked last,
-    /// the samples keep the channels-last layout the restorer computes in.
-    fn pixel_samples(&self, data: &[u8], depth: Depth) -> Tensor {
+    /// The samples of byte-addressed pixels in `plane` (the plane's bytes, on any device) as a new
+    /// `[H, W, C]` tensor of integers, gathered where the bytes are: to a GPU the frame travels as
+    /// it is and the GPU picks the samples out. Stacked last, the samples keep the channels-last
+    /// layout the restorer computes in.
+    fn pixel_samples(&self, plane: &Tensor, depth: Depth) -> Tensor {
         let (h, w, bpp) = (
             self.height as i64,
             self.width as i64,
             self.samples.pixel_bytes as i64,
         );
-        let rows =
-            Tensor::from_slice(data).as_strided([h, w, bpp], [self.stride as i64, bpp, 1], 0);
+        let rows = plane.as_strided([h, w, bpp], [self.stride as i64, bpp, 1], 0);
         let byte = |offset: usize| rows.select(2, offset as i64);
         let channels: Vec<Tensor> = self
             .samples
@@ -251,6 +253,19 @@ impl Plane {
                 }
             }
         }
+    }
+}
+
+/// `samples` (integers on the CPU) on `device`. To a GPU they travel as integers (8-bit ones: a
+/// quarter of the floats), staged once in page-locked memory (torch's caching host allocator, so no
+/// allocation per frame) for a copy queued on the stream.
+fn to_device(samples: &Tensor, device: Device) -> Tensor {
+    if device.is_cuda() {
+        samples
+            .pin_memory(device)
+            .to_device_(device, samples.kind(), true, false)
+    } else {
+        samples.shallow_clone()
     }
 }
 

@@ -256,16 +256,17 @@ impl Plane {
     }
 }
 
-/// `samples` (integers on the CPU) on `device`. To a GPU they travel as integers (8-bit ones: a
-/// quarter of the floats), staged once in page-locked memory (torch's caching host allocator, so no
-/// allocation per frame) for a copy queued on the stream.
-fn to_device(samples: &Tensor, device: Device) -> Tensor {
+/// `tensor` (on the CPU) on `device`. To a GPU it is staged in page-locked memory (torch's caching
+/// host allocator, so no allocation per frame or step) for a copy queued on the stream: unlike a
+/// copy from pageable memory, the CPU does not wait for the GPU's queued work first. Frames travel
+/// as integers (8-bit ones: a quarter of the floats) and are converted there.
+pub fn to_device(tensor: &Tensor, device: Device) -> Tensor {
     if device.is_cuda() {
-        samples
+        tensor
             .pin_memory(device)
-            .to_device_(device, samples.kind(), true, false)
+            .to_device_(device, tensor.kind(), true, false)
     } else {
-        samples.shallow_clone()
+        tensor.shallow_clone()
     }
 }
 

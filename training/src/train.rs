@@ -12,6 +12,7 @@ use anyhow::{Context, ensure};
 use clap::{Args, ValueEnum};
 use gsthyperres::checkpoint::{Metadata, StorageDtype};
 use gsthyperres::cpu_bf16;
+use gsthyperres::frame::to_device;
 use gsthyperres::model::{HyperRes, Layout, LevelBatching, RestorerConfig};
 use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, Task};
@@ -128,37 +129,86 @@ struct Batch {
     target: Tensor,
 }
 
-/// Prepares batches for iterations `start..end` on a worker thread, a few steps ahead.
-fn spawn_loader(
-    mut images: ImageSource,
+/// How a step's batch is made from the training images.
+#[derive(Clone)]
+struct Recipe {
     patch: i64,
     task: Task,
     levels: Vec<f64>,
     batch: i64,
     seed: u64,
-    (start, end): (i64, i64),
-) -> Receiver<anyhow::Result<Batch>> {
-    let (tx, rx) = sync_channel(4);
-    std::thread::spawn(move || {
-        for iteration in start..end {
-            let mut rng = seeded_rng(seed, iteration as u64);
-            let batch = images.images_at(iteration).and_then(|images| {
-                let clean = sample_crops(images, patch, batch, &mut rng);
-                let parts = levels
-                    .iter()
-                    .map(|&level| degrade(task, &clean, level, &mut rng))
-                    .collect::<anyhow::Result<Vec<Tensor>>>()?;
-                Ok(Batch {
-                    input: Tensor::cat(&parts, 0),
-                    target: clean,
-                })
-            });
-            if tx.send(batch).is_err() {
-                return;
+}
+
+impl Recipe {
+    /// The batch of `iteration`, from its own random stream (seed, iteration).
+    fn batch(&self, images: &[Tensor], iteration: i64) -> anyhow::Result<Batch> {
+        let mut rng = seeded_rng(self.seed, iteration as u64);
+        let clean = sample_crops(images, self.patch, self.batch, &mut rng);
+        let parts = self
+            .levels
+            .iter()
+            .map(|&level| degrade(self.task, &clean, level, &mut rng))
+            .collect::<anyhow::Result<Vec<Tensor>>>()?;
+        Ok(Batch {
+            input: Tensor::cat(&parts, 0),
+            target: clean,
+        })
+    }
+}
+
+/// Threads making batches, each every `LOADERS`-th iteration: one thread alone, over a step's
+/// degradations (millions of Gaussian samples, or dozens of JPEG round trips), left an H200
+/// waiting up to a fifth of the time (2026-12-04).
+const LOADERS: usize = 4;
+
+/// The batches of iterations `start..end`, made a few steps ahead by [`LOADERS`] threads in
+/// turn and handed out in order. Each batch depends on its iteration alone, so how many threads
+/// make them changes nothing.
+struct Loader {
+    made: Vec<Receiver<anyhow::Result<Batch>>>,
+    next: usize,
+}
+
+impl Loader {
+    fn spawn(mut images: ImageSource, recipe: Recipe, (start, end): (i64, i64)) -> Loader {
+        let (orders, made): (Vec<_>, Vec<_>) = (0..LOADERS)
+            .map(|_| {
+                let (order, orders) = sync_channel::<(i64, anyhow::Result<Vec<Tensor>>)>(2);
+                let (send, made) = sync_channel(2);
+                let recipe = recipe.clone();
+                std::thread::spawn(move || {
+                    for (iteration, images) in orders {
+                        let batch = images.and_then(|images| recipe.batch(&images, iteration));
+                        if send.send(batch).is_err() {
+                            return;
+                        }
+                    }
+                });
+                (order, made)
+            })
+            .collect();
+        // One thread hands out the images, iteration by iteration: a streaming pool advances so.
+        std::thread::spawn(move || {
+            for (iteration, order) in (start..end).zip(orders.iter().cycle()) {
+                let images = images
+                    .images_at(iteration)
+                    .map(|images| images.iter().map(Tensor::shallow_clone).collect());
+                if order.send((iteration, images)).is_err() {
+                    return;
+                }
             }
-        }
-    });
-    rx
+        });
+        Loader { made, next: 0 }
+    }
+
+    /// The next iteration's batch.
+    fn next(&mut self) -> anyhow::Result<Batch> {
+        let batch = self.made[self.next]
+            .recv()
+            .context("the data loader stopped")?;
+        self.next = (self.next + 1) % self.made.len();
+        batch
+    }
 }
 
 /// Everything needed to continue a run: the network, its variables, the optimiser, the iteration.
@@ -334,15 +384,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .run
         .stop_after
         .map_or(args.iters, |n| (run.iteration + n).min(args.iters));
-    let batches = spawn_loader(
-        images,
-        args.patch,
-        args.run.task,
-        args.levels.clone(),
-        args.batch,
-        args.run.seed,
-        (run.iteration, end),
-    );
+    let recipe = Recipe {
+        patch: args.patch,
+        task: args.run.task,
+        levels: args.levels.clone(),
+        batch: args.batch,
+        seed: args.run.seed,
+    };
+    let mut batches = Loader::spawn(images, recipe, (run.iteration, end));
     let c = Tensor::from_slice(&args.levels)
         .to_kind(Kind::Float)
         .to_device(device)
@@ -356,16 +405,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let batching = args
         .level_batching
         .unwrap_or(LevelBatching::for_device(device));
-    let (mut window_start, mut window_wait, mut window_loss) = (Instant::now(), 0.0, 0.0);
+    // The loss is summed where it is computed and read once per log line: reading it every step
+    // would make the CPU wait for each GPU step before queueing the next.
+    let no_loss = || Tensor::zeros([], (Kind::Double, device));
+    let (mut window_start, mut window_wait, mut window_loss) = (Instant::now(), 0.0, no_loss());
     let mut window_steps = 0;
 
     while run.iteration < end && !session.should_stop() {
         let wait = Instant::now();
-        let batch = batches.recv().context("the data loader stopped")??;
+        let batch = batches.next()?;
         window_wait += wait.elapsed().as_secs_f64();
         let lr = args.lr_schedule.lr(args.lr, run.iteration, args.iters);
-        let input = layout.arrange(&batch.input.to_device(device).to_kind(args.precision.kind()));
-        let target = batch.target.to_device(device).repeat([k, 1, 1, 1]);
+        let input = layout.arrange(&to_device(&batch.input, device).to_kind(args.precision.kind()));
+        let target = to_device(&batch.target, device).repeat([k, 1, 1, 1]);
         let output = run
             .net
             .forward_levels(&input, &c, batching)
@@ -374,13 +426,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         loss.backward();
         run.adam.step(lr);
         run.iteration += 1;
-        window_loss += loss.double_value(&[]);
+        window_loss += loss.detach().to_kind(Kind::Double);
         window_steps += 1;
 
         let mut message = None;
         if run.iteration % args.run.log_every == 0 || run.iteration == end {
             let seconds = window_start.elapsed().as_secs_f64();
-            let loss = window_loss / window_steps as f64;
+            let loss = window_loss.double_value(&[]) / window_steps as f64;
             session.log(json!({
                 "iteration": run.iteration,
                 "loss": loss,
@@ -389,7 +441,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 "loader_wait": window_wait / seconds,
             }))?;
             message = Some(format!("loss {loss:.5}"));
-            (window_start, window_wait, window_loss, window_steps) = (Instant::now(), 0.0, 0.0, 0);
+            (window_start, window_wait, window_loss, window_steps) =
+                (Instant::now(), 0.0, no_loss(), 0);
         }
         session.progress(run.iteration, message);
         if let Some(validation) = &validation
@@ -506,6 +559,32 @@ mod tests {
             continued_on(&both, cpu),
             "Cpu, bf16 mixed precision; then Cuda(0); then Cpu, bf16 mixed precision"
         );
+    }
+
+    #[test]
+    fn the_loader_hands_out_each_iterations_own_batch_in_order() {
+        tch::manual_seed(3);
+        let images: Vec<Tensor> = (0..3)
+            .map(|_| Tensor::randint(256, [3, 20, 24], (Kind::Uint8, Device::Cpu)))
+            .collect();
+        let recipe = Recipe {
+            patch: 8,
+            task: Task::Denoise,
+            levels: vec![15.0, 50.0],
+            batch: 2,
+            seed: 11,
+        };
+        let (start, end) = (5, 5 + 2 * LOADERS as i64 + 1);
+        let copies = images.iter().map(Tensor::shallow_clone).collect();
+        let mut loader = Loader::spawn(ImageSource::Memory(copies), recipe.clone(), (start, end));
+        for iteration in start..end {
+            let made = loader.next().unwrap();
+            let expected = recipe.batch(&images, iteration).unwrap();
+            assert_eq!(made.input.size(), [4, 3, 8, 8]);
+            assert!(made.input.equal(&expected.input), "iteration {iteration}");
+            assert!(made.target.equal(&expected.target), "iteration {iteration}");
+        }
+        assert!(loader.next().is_err(), "a batch past the end");
     }
 
     #[test]

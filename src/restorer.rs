@@ -48,7 +48,7 @@ impl Restorer {
             meta,
             vs,
             net,
-            layout: Layout::default(),
+            layout: Layout::fastest_for(device, Kind::Float),
         })
     }
 
@@ -119,7 +119,8 @@ impl Restorer {
         out
     }
 
-    /// Convolves in `layout` from now on (the same results, at a different speed).
+    /// Convolves in `layout` until the next [`Restorer::set_kind`] (the same results, at a
+    /// different speed).
     pub fn set_layout(&mut self, layout: Layout) {
         self.layout = layout;
     }
@@ -129,10 +130,11 @@ impl Restorer {
         self.vs.kind()
     }
 
-    /// Computes in `kind` from now on (f32, or f16/bf16 on a GPU); the cached weights are
-    /// regenerated at the next level.
+    /// Computes in `kind` from now on (f32, or f16/bf16 on a GPU), in the layout fastest for it;
+    /// the cached weights are regenerated at the next level.
     pub fn set_kind(&mut self, kind: Kind) {
         self.vs.set_kind(kind);
+        self.layout = Layout::fastest_for(self.device(), kind);
         self.net.clear_level();
     }
 }

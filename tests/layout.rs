@@ -41,3 +41,21 @@ fn channels_last_strides_are_exact_whatever_the_input() {
         assert_eq!(arranged, x);
     }
 }
+
+#[test]
+fn fp32_on_cuda_convolves_in_nchw_and_everything_else_channels_last() {
+    use tch::Kind::{BFloat16, Float, Half};
+    assert_eq!(Layout::fastest_for(Device::Cuda(0), Float), Layout::Nchw);
+    for (device, kind) in [
+        (Device::Cuda(0), Half),
+        (Device::Cuda(1), BFloat16),
+        (Device::Cpu, Float),
+        (Device::Cpu, BFloat16),
+    ] {
+        assert_eq!(
+            Layout::fastest_for(device, kind),
+            Layout::ChannelsLast,
+            "{kind:?} on {device:?}"
+        );
+    }
+}

@@ -40,7 +40,8 @@ pub struct WorkerArgs {
     /// A new level before every frame (a knob turned continuously, or auto mode).
     #[arg(long)]
     pub sweep: bool,
-    /// Convolve in NCHW layout instead of channels-last (to measure what the layout costs).
+    /// Convolve in NCHW layout instead of the one the restorer picks (channels-last except for
+    /// fp32 on CUDA), to measure what the layout costs.
     #[arg(long)]
     pub nchw: bool,
 }

@@ -275,11 +275,14 @@ def full_size_progress(full):
     else:
         text += (f"closing the gap to within {TARGET_GAP_DB} dB takes more training "
                  "(`scripts/gpu-train` continues it on a lent GPU). ")
+    master = evaluate_model("denoise-16b-f32-cbsd68")
     iterations = metadata(FULL_DENOISE)["iterations"]
     if iterations != metadata(BUNDLED_FULL_DENOISE)["iterations"]:
-        return text + (f"Its f32 master (`{FULL_DENOISE.relative_to(ROOT)}`) has trained on to {iterations} "
-                       "iterations since; `hyperres-train convert --dtype f16` makes the bundled copy from it again.\n")
-    master = evaluate_model("denoise-16b-f32-cbsd68")
+        change = ", ".join(f"{master[level]['psnr'] - full[level]['psnr']:+.3f}" for level in DENOISE_LEVELS)
+        return text + (f"Its f32 master (`{FULL_DENOISE.relative_to(ROOT)}`) has trained on since "
+                       f"({model_card(FULL_DENOISE)}): {change} dB against the bundled copy at sigma "
+                       f"{', '.join(f'{level:g}' for level in DENOISE_LEVELS)}; `hyperres-train convert --dtype f16` "
+                       "makes the bundled copy from it again once it is better at every sigma.\n")
     apart = max(abs(master[level]["psnr"] - full[level]["psnr"]) for level in DENOISE_LEVELS)
     return text + (f"It was made from its f32 master (`{FULL_DENOISE.relative_to(ROOT)}`, which "
                    f"training continues) by `hyperres-train convert --dtype f16`; on these images the two are within "

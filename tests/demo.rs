@@ -6,21 +6,14 @@ use std::process::Command;
 
 mod common;
 
+use common::{run_ok, run_refused};
+
 #[test]
 fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input_or_a_lone_level() {
     // Built once: common::example runs cargo build.
     let demo = common::example("demo");
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(&demo)
-        .args(["--out", out.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_ok(Command::new(&demo).args(["--out", out.path().to_str().unwrap()]));
     for file in ["restored.avi", "side_by_side.png"] {
         let len = std::fs::metadata(out.path().join(file))
             .map(|m| m.len())
@@ -48,34 +41,22 @@ fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input_
         (&[], "at the estimated noise sigma "),
     ] {
         let again = tempfile::tempdir().unwrap();
-        let output = Command::new(&demo)
-            .arg(&video)
-            .args(args)
-            .args(["--out", again.path().to_str().unwrap()])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains(expected),
-            "{stdout}"
+        let stdout = run_ok(
+            Command::new(&demo)
+                .arg(&video)
+                .args(args)
+                .args(["--out", again.path().to_str().unwrap()]),
         );
+        assert!(stdout.contains(expected), "{stdout}");
         let side = image::open(again.path().join("side_by_side.png")).unwrap();
         assert_eq!((side.width(), side.height()), (320, 160));
     }
 
     let missing = Path::new("/nonexistent/clip.mp4");
-    let output = Command::new(&demo).arg(missing).output().unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+    let stderr = run_refused(Command::new(&demo).arg(missing));
+    assert!(stderr.contains("does not exist"), "{stderr}");
 
     // --level is the sigma to denoise an INPUT at: alone, the demo says so rather than ignoring it.
-    let output = Command::new(&demo)
-        .args(["--level", "25"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success() && stderr.contains("<INPUT>"),
-        "{stderr}"
-    );
+    let stderr = run_refused(Command::new(&demo).args(["--level", "25"]));
+    assert!(stderr.contains("<INPUT>"), "{stderr}");
 }

@@ -7,7 +7,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{add_noise, authors_estimator_checkpoint, load_crop, repo_path, save_jpeg, save_rgb};
+use common::{
+    add_noise, authors_estimator_checkpoint, load_crop, repo_path, run_ok, run_refused, save_jpeg,
+    save_rgb,
+};
 use gsthyperres::level_estimator::LevelEstimator;
 use tch::Device;
 
@@ -53,16 +56,10 @@ fn the_estimate_level_example_reads_sigma_and_jpeg_quality_from_files() {
 
     let example = common::example("estimate_level");
     let estimate = |estimator: &str, image: &Path| -> f64 {
-        let run = Command::new(&example)
-            .arg(repo_path(&format!("models/{estimator}")))
-            .arg(image)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&run.stdout);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
+        let stdout = run_ok(
+            Command::new(&example)
+                .arg(repo_path(&format!("models/{estimator}")))
+                .arg(image),
         );
         println!("{}", stdout.trim());
         let (_, level) = stdout.trim().rsplit_once("level ").unwrap();
@@ -77,13 +74,7 @@ fn the_estimate_level_example_reads_sigma_and_jpeg_quality_from_files() {
     );
 
     // Without an image it says what it needs instead of printing nothing.
-    let bare = Command::new(&example)
-        .arg(repo_path("models/estimator-noise.safetensors"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&bare.stderr);
-    assert!(
-        !bare.status.success() && stderr.contains("<IMAGES>..."),
-        "{stderr}"
-    );
+    let stderr =
+        run_refused(Command::new(&example).arg(repo_path("models/estimator-noise.safetensors")));
+    assert!(stderr.contains("<IMAGES>..."), "{stderr}");
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::{
     authors_estimator_checkpoint, metadata, python, random_restorer_checkpoint, reference_forward,
-    relative_l2, repo_path,
+    relative_l2, repo_path, run_ok,
 };
 use gsthyperres::checkpoint::{self, AuthorsCheckpoint, import_authors, read_authors};
 use gsthyperres::level_estimator::LevelEstimator;
@@ -183,11 +183,6 @@ fn pytorch_benchmarks_keep_every_tensor_on_the_requested_device() {
         .arg(repo_path("scripts/bench_train_torch.py"))
         .args(["1", "2", "2", "32", "meta"]);
     for mut command in [bench, train] {
-        let out = command.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{command:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(&mut command);
     }
 }

@@ -10,21 +10,20 @@ mod common;
 
 const DENOISER: &str = "denoise-rgb-fast.safetensors";
 
-use common::{add_noise, load_crop, repo_path, rgba16_alpha_and_finer, save_jpeg, save_rgb};
+use common::{
+    add_noise, load_crop, repo_path, rgba16_alpha_and_finer, run_ok, save_jpeg, save_rgb,
+};
 
 /// Runs the example with `model` (in models/) at `level` on `input`, writing `output`, and returns
 /// the image it wrote.
 fn restore(model: &str, level: &str, input: &Path, output: &Path) -> image::DynamicImage {
     let model = repo_path(&format!("models/{model}"));
-    let run = Command::new(common::example("restore"))
-        .args([model.as_path(), Path::new(level), input, output])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_ok(Command::new(common::example("restore")).args([
+        model.as_path(),
+        Path::new(level),
+        input,
+        output,
+    ]));
     image::open(output).unwrap()
 }
 

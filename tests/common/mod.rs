@@ -142,6 +142,26 @@ pub fn load_crop(name: &str) -> Tensor {
         / 255.0
 }
 
+/// Runs `command`, which must succeed, and returns its stdout (its stdout and stderr if it fails).
+pub fn run_ok(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{command:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Runs `command`, which must fail, and returns its stderr.
+pub fn run_refused(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{command:?} succeeded: {stderr}");
+    stderr
+}
+
 /// Writes a `[3, H, W]` image in [0, 1] as 8-bit RGB, in the format `path`'s extension names.
 pub fn save_rgb(image: &Tensor, path: &Path) {
     let [_, h, w] = image.size()[..] else {

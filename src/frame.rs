@@ -189,68 +189,96 @@ impl Plane {
     }
 
     /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to the samples' depth into
-    /// the plane's samples, touching no other byte.
+    /// the plane's samples, touching no other byte. The samples' bytes are made where the image
+    /// is and put into the plane there by strided copies (one when a pixel's samples sit side by
+    /// side in order), so on a GPU the CPU only receives whole rows.
     pub fn write(&self, image: &Tensor, data: &mut [u8]) {
-        self.check(data.len());
+        let needed = self.check(data.len());
         let depth = self.samples.depth;
         // One float buffer for the scaled frame, rounded and clamped in place (clamping after
         // scaling is the same as before, and keeps out-of-range input from wrapping).
         let mut scaled = image.squeeze_dim(0) * depth.max();
         let _ = scaled.round_().clamp_(0.0, depth.max());
-        let kind = match depth {
-            Depth::Eight => Kind::Uint8,
-            Depth::Sixteen { .. } | Depth::V210 => Kind::Int,
-        };
-        let values = scaled
-            .to_kind(kind)
-            .permute([1, 2, 0])
-            .contiguous()
-            .to_device(Device::Cpu)
-            .view([-1]);
-        let row = self.width * self.samples.offsets().len();
-        match depth {
-            Depth::Eight => {
-                let values = Vec::<u8>::try_from(values).expect("u8 tensor");
-                self.store(&values, row, data, |line, at, &value| line[at] = value);
-            }
+        // [H, W, C, bytes of a sample]: a view of the restorer's channels-last output, then its
+        // samples' bytes.
+        let samples = scaled.permute([1, 2, 0]);
+        let bytes = match depth {
+            Depth::Eight => samples.to_kind(Kind::Uint8).unsqueeze(3),
             Depth::Sixteen { shift, .. } => {
-                let values = Vec::<i32>::try_from(values).expect("i32 tensor");
-                self.store(&values, row, data, |line, at, &value| {
-                    let word = ((value as u32) << shift) as u16;
-                    line[at..at + 2].copy_from_slice(&word.to_le_bytes());
-                });
+                let mut words = samples.to_kind(Kind::Int);
+                let _ = words.g_mul_scalar_(i64::from(1u32 << shift));
+                // A 16-bit word's bit pattern (casts to narrower integers wrap) seen as its bytes,
+                // little-endian like the frame's on every host torch runs on.
+                let [h, w, c] = words.size()[..] else {
+                    unreachable!("[H, W, C] samples")
+                };
+                words
+                    .to_kind(Kind::Int16)
+                    .contiguous()
+                    .view([-1]) // a size-1 dimension may keep any stride
+                    .view_dtype(Kind::Uint8)
+                    .view([h, w, c, 2])
             }
-            Depth::V210 => {
-                let values = Vec::<i32>::try_from(values).expect("i32 tensor");
-                for (y, values) in values.chunks_exact(self.width).enumerate() {
-                    for (x, &value) in values.iter().enumerate() {
-                        let (at, shift) = v210_luma_at(x);
-                        let bytes = &mut data[y * self.stride + at..][..4];
-                        let word = u32::from_le_bytes((&*bytes).try_into().unwrap());
-                        let word = word & !(0x3ff << shift) | (value as u32) << shift;
-                        bytes.copy_from_slice(&word.to_le_bytes());
-                    }
-                }
+            Depth::V210 => return self.write_v210(&scaled, data),
+        };
+        // SAFETY: `frame` views the plane's bytes in place and does not outlive this function;
+        // the copies write only inside the `needed` bytes `check` measured.
+        let mut frame = unsafe {
+            Tensor::from_blob(
+                data.as_mut_ptr(),
+                &[needed as i64],
+                &[1],
+                Kind::Uint8,
+                Device::Cpu,
+            )
+        };
+        // A GPU puts the samples into its copy of the plane and hands back whole rows, so the CPU
+        // touches no single sample; on the CPU this is the frame itself.
+        let device = bytes.device();
+        let plane = to_device(&frame, device);
+        let (h, w, bpp) = (
+            self.height as i64,
+            self.width as i64,
+            self.samples.pixel_bytes as i64,
+        );
+        let pixels = plane.as_strided([h, w, bpp], [self.stride as i64, bpp, 1], 0);
+        let sample_bytes = bytes.size()[3] as usize;
+        let offsets = self.samples.offsets();
+        if offsets
+            .windows(2)
+            .all(|pair| pair[1] == pair[0] + sample_bytes)
+        {
+            // R, G, B side by side in this order (RGB, xRGB, RGBA64, luma): one copy.
+            let span = (offsets.len() * sample_bytes) as i64;
+            pixels
+                .narrow(2, offsets[0] as i64, span)
+                .copy_(&bytes.reshape([h, w, span]));
+        } else {
+            for (channel, &offset) in offsets.iter().enumerate() {
+                pixels
+                    .narrow(2, offset as i64, sample_bytes as i64)
+                    .copy_(&bytes.select(2, channel as i64));
             }
+        }
+        if device.is_cuda() {
+            frame.copy_(&plane);
         }
     }
 
-    /// Puts `values` (rows of `row` values, channels last) into the plane with `put(line,
-    /// byte offset in the line, value)`.
-    fn store<T>(
-        &self,
-        values: &[T],
-        row: usize,
-        data: &mut [u8],
-        put: impl Fn(&mut [u8], usize, &T),
-    ) {
-        let (offsets, bpp) = (self.samples.offsets(), self.samples.pixel_bytes);
-        for (y, values) in values.chunks_exact(row).enumerate() {
-            let line = &mut data[y * self.stride..];
-            for (x, pixel) in values.chunks_exact(offsets.len()).enumerate() {
-                for (&offset, value) in offsets.iter().zip(pixel) {
-                    put(line, x * bpp + offset, value);
-                }
+    /// v210's luma from `scaled` (`[1, H, W]`, rounded), each 10-bit sample put into its word.
+    fn write_v210(&self, scaled: &Tensor, data: &mut [u8]) {
+        let values = scaled
+            .to_kind(Kind::Int)
+            .to_device(Device::Cpu)
+            .reshape([-1]);
+        let values = Vec::<i32>::try_from(values).expect("i32 tensor");
+        for (y, values) in values.chunks_exact(self.width).enumerate() {
+            for (x, &value) in values.iter().enumerate() {
+                let (at, shift) = v210_luma_at(x);
+                let bytes = &mut data[y * self.stride + at..][..4];
+                let word = u32::from_le_bytes((&*bytes).try_into().unwrap());
+                let word = word & !(0x3ff << shift) | (value as u32) << shift;
+                bytes.copy_from_slice(&word.to_le_bytes());
             }
         }
     }
@@ -333,6 +361,60 @@ mod tests {
                 assert_eq!(new, 255 - old, "byte {i}");
             } else {
                 assert_eq!(new, old, "alpha or padding byte {i} changed");
+            }
+        }
+    }
+
+    #[test]
+    fn every_layout_gets_its_rounded_samples_and_keeps_its_other_bytes() {
+        use crate::model::Layout;
+        let sixteen = Depth::Sixteen { bits: 16, shift: 0 };
+        let layouts = [
+            Samples::rgb([0, 1, 2], 3, Depth::Eight), // RGB
+            Samples::rgb([2, 1, 0], 4, Depth::Eight), // BGRx
+            Samples::rgb([1, 2, 3], 4, Depth::Eight), // xRGB
+            Samples::rgb([0, 2, 4], 8, sixteen),      // RGBA64_LE
+            Samples::rgb([4, 0, 2], 6, Depth::Eight), // samples apart, out of order
+            Samples::luma(1, 2, Depth::Eight),        // UYVY
+            Samples::luma(0, 4, Depth::Sixteen { bits: 12, shift: 4 }),
+        ];
+        for (samples, layout) in layouts
+            .into_iter()
+            .flat_map(|s| [(s, Layout::ChannelsLast), (s, Layout::Nchw)])
+        {
+            let (width, height) = (7, 3);
+            let plane = Plane {
+                width,
+                height,
+                stride: width * samples.pixel_bytes + 3,
+                samples,
+            };
+            let frame = Vec::<u8>::try_from(Tensor::randint(
+                256,
+                [(plane.stride * height) as i64],
+                (Kind::Uint8, Device::Cpu),
+            ))
+            .unwrap();
+            let size = [1, samples.channels(), height as i64, width as i64];
+            let image = layout.arrange(&Tensor::rand(size, (Kind::Float, Device::Cpu)));
+            let mut data = frame.clone();
+            plane.write(&image, &mut data);
+
+            let max = samples.depth.max();
+            let expected = (&image * max).round() / max;
+            let error = (plane.read(&data, Device::Cpu) - expected).abs().max();
+            assert!(error.double_value(&[]) < 1e-6, "{samples:?} {layout:?}");
+            let sample_bytes = if samples.depth == Depth::Eight { 1 } else { 2 };
+            let mut is_sample = vec![false; data.len()];
+            for (y, x, &offset) in (0..height)
+                .flat_map(|y| (0..width).map(move |x| (y, x)))
+                .flat_map(|(y, x)| samples.offsets().iter().map(move |o| (y, x, o)))
+            {
+                let at = y * plane.stride + x * samples.pixel_bytes + offset;
+                is_sample[at..at + sample_bytes].fill(true);
+            }
+            for (at, ((&new, &old), sample)) in data.iter().zip(&frame).zip(is_sample).enumerate() {
+                assert!(sample || new == old, "{samples:?}: byte {at} changed");
             }
         }
     }

@@ -43,14 +43,9 @@ impl Depth {
     }
 }
 
-/// Where pixel `x`'s luma sits in a v210 row: the byte offset of its word and its shift in it.
-/// The words of each group of six pixels hold Cb0 Y0 Cr0, Y1 Cb1 Y2, Cr1 Y3 Cb2, Y4 Cr2 Y5, from
-/// bit 0 up.
-fn v210_luma_at(x: usize) -> (usize, u32) {
-    const IN_GROUP: [(usize, u32); 6] = [(0, 10), (4, 0), (4, 20), (8, 10), (12, 0), (12, 20)];
-    let (word, shift) = IN_GROUP[x % 6];
-    (x / 6 * 16 + word, shift)
-}
+/// Where a v210 group of six pixels (four little-endian 32-bit words holding Cb0 Y0 Cr0, Y1 Cb1
+/// Y2, Cr1 Y3 Cb2, Y4 Cr2 Y5, from bit 0 up) keeps each pixel's luma: (word, shift).
+const V210_LUMA: [(i64, i64); 6] = [(0, 10), (1, 0), (1, 20), (2, 10), (3, 0), (3, 20)];
 
 impl Samples {
     /// Three colour samples at byte `offsets` (R, G, B) in pixels of `pixel_bytes` (8-bit ones,
@@ -103,7 +98,14 @@ impl Plane {
     /// (the last row need not be padded to the stride).
     fn check(&self, len: usize) -> usize {
         let row = match self.samples.depth {
-            Depth::V210 => self.width.div_ceil(6) * 16,
+            Depth::V210 => {
+                assert!(
+                    self.stride.is_multiple_of(4),
+                    "v210 stride {} not in words",
+                    self.stride
+                );
+                self.width.div_ceil(6) * 16
+            }
             _ => self.width * self.samples.pixel_bytes,
         };
         assert!(
@@ -120,25 +122,28 @@ impl Plane {
         needed
     }
 
-    /// The plane's samples as f32 `[1, C, H, W]` in [0, 1], on `device`.
+    /// The plane's samples as f32 `[1, C, H, W]` in [0, 1], on `device`. To a GPU the plane
+    /// travels as it is and the GPU picks the samples out.
     pub fn read(&self, data: &[u8], device: Device) -> Tensor {
         let needed = self.check(data.len());
+        // SAFETY: `plane` views the frame's bytes in place (no copy on the CPU) and does not
+        // outlive this function: the samples are copied out of it.
+        let plane = unsafe {
+            Tensor::from_blob(
+                data.as_ptr(),
+                &[needed as i64],
+                &[1],
+                Kind::Uint8,
+                Device::Cpu,
+            )
+        };
+        let plane = to_device(&plane, device);
         let samples = match self.samples.depth {
-            Depth::V210 => to_device(&self.v210_luma(data), device),
-            depth => {
-                // SAFETY: `plane` views the frame's bytes in place (no copy on the CPU) and does
-                // not outlive this block: `to_device` and `pixel_samples` copy out of it.
-                let plane = unsafe {
-                    Tensor::from_blob(
-                        data.as_ptr(),
-                        &[needed as i64],
-                        &[1],
-                        Kind::Uint8,
-                        Device::Cpu,
-                    )
-                };
-                self.pixel_samples(&to_device(&plane, device), depth)
-            }
+            Depth::V210 => self
+                .v210_lumas(&self.v210_words(&plane))
+                .narrow(1, 0, self.width as i64)
+                .unsqueeze(2),
+            depth => self.pixel_samples(&plane, depth),
         };
         // A shifted sample is read with its (zero) low bits, as a fraction of the shifted maximum.
         let full_scale = match self.samples.depth {
@@ -151,9 +156,8 @@ impl Plane {
     }
 
     /// The samples of byte-addressed pixels in `plane` (the plane's bytes, on any device) as a new
-    /// `[H, W, C]` tensor of integers, gathered where the bytes are: to a GPU the frame travels as
-    /// it is and the GPU picks the samples out. Stacked last, the samples keep the channels-last
-    /// layout the restorer computes in.
+    /// `[H, W, C]` tensor of integers. Stacked last, the samples keep the channels-last layout the
+    /// restorer computes in.
     fn pixel_samples(&self, plane: &Tensor, depth: Depth) -> Tensor {
         let (h, w, bpp) = (
             self.height as i64,
@@ -174,24 +178,36 @@ impl Plane {
         Tensor::stack(&channels, 2)
     }
 
-    /// v210's luma as `[H, W, 1]` integers.
-    fn v210_luma(&self, data: &[u8]) -> Tensor {
-        let luma: Vec<i32> = (0..self.height)
-            .flat_map(|y| (0..self.width).map(move |x| (y, x)))
-            .map(|(y, x)| {
-                let (at, shift) = v210_luma_at(x);
-                let at = y * self.stride + at;
-                let word = u32::from_le_bytes(data[at..at + 4].try_into().unwrap());
-                ((word >> shift) & 0x3ff) as i32
+    /// v210's 32-bit words in `plane` (its bytes, on any device) as `[H, groups of six pixels,
+    /// 4]`, sharing the plane's memory.
+    fn v210_words(&self, plane: &Tensor) -> Tensor {
+        let groups = self.width.div_ceil(6) as i64;
+        plane.view_dtype(Kind::Int).as_strided(
+            [self.height as i64, groups, 4],
+            [(self.stride / 4) as i64, 4, 1],
+            0,
+        )
+    }
+
+    /// The lumas of every group's six pixels in v210 `words` (those past the width included), as
+    /// a new `[H, groups * 6]` tensor.
+    fn v210_lumas(&self, words: &Tensor) -> Tensor {
+        let lumas: Vec<Tensor> = V210_LUMA
+            .iter()
+            .map(|&(word, shift)| {
+                words
+                    .select(2, word)
+                    .bitwise_right_shift_tensor_scalar(shift)
+                    .bitwise_and(0x3ff)
             })
             .collect();
-        Tensor::from_slice(&luma).view([self.height as i64, self.width as i64, 1])
+        Tensor::stack(&lumas, 2).view([self.height as i64, -1])
     }
 
     /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to the samples' depth into
-    /// the plane's samples, touching no other byte. The samples' bytes are made where the image
-    /// is and put into the plane there by strided copies (one when a pixel's samples sit side by
-    /// side in order), so on a GPU the CPU only receives whole rows.
+    /// the plane's samples, touching no other byte (nor bit, in v210's words). The samples are
+    /// put into the plane where the image is, so from a GPU the CPU receives whole rows and
+    /// touches no single sample.
     pub fn write(&self, image: &Tensor, data: &mut [u8]) {
         let needed = self.check(data.len());
         let depth = self.samples.depth;
@@ -199,11 +215,35 @@ impl Plane {
         // scaling is the same as before, and keeps out-of-range input from wrapping).
         let mut scaled = image.squeeze_dim(0) * depth.max();
         let _ = scaled.round_().clamp_(0.0, depth.max());
+        // SAFETY: `frame` views the plane's bytes in place and does not outlive this function;
+        // the copies write only inside the `needed` bytes `check` measured.
+        let mut frame = unsafe {
+            Tensor::from_blob(
+                data.as_mut_ptr(),
+                &[needed as i64],
+                &[1],
+                Kind::Uint8,
+                Device::Cpu,
+            )
+        };
+        // The GPU's copy of the plane, or on the CPU the frame itself.
+        let plane = to_device(&frame, scaled.device());
+        match depth {
+            Depth::V210 => self.put_v210_lumas(&plane, &scaled),
+            depth => self.put_pixel_samples(&plane, &scaled, depth),
+        }
+        if plane.device().is_cuda() {
+            frame.copy_(&plane);
+        }
+    }
+
+    /// Puts `scaled` (`[C, H, W]`, rounded to the samples' range) into the byte-addressed pixels
+    /// of `plane` (the plane's bytes, on the same device).
+    fn put_pixel_samples(&self, plane: &Tensor, scaled: &Tensor, depth: Depth) {
         // [H, W, C, bytes of a sample]: a view of the restorer's channels-last output, then its
         // samples' bytes.
         let samples = scaled.permute([1, 2, 0]);
         let bytes = match depth {
-            Depth::Eight => samples.to_kind(Kind::Uint8).unsqueeze(3),
             Depth::Sixteen { shift, .. } => {
                 let mut words = samples.to_kind(Kind::Int);
                 let _ = words.g_mul_scalar_(i64::from(1u32 << shift));
@@ -219,23 +259,8 @@ impl Plane {
                     .view_dtype(Kind::Uint8)
                     .view([h, w, c, 2])
             }
-            Depth::V210 => return self.write_v210(&scaled, data),
+            _ => samples.to_kind(Kind::Uint8).unsqueeze(3),
         };
-        // SAFETY: `frame` views the plane's bytes in place and does not outlive this function;
-        // the copies write only inside the `needed` bytes `check` measured.
-        let mut frame = unsafe {
-            Tensor::from_blob(
-                data.as_mut_ptr(),
-                &[needed as i64],
-                &[1],
-                Kind::Uint8,
-                Device::Cpu,
-            )
-        };
-        // A GPU puts the samples into its copy of the plane and hands back whole rows, so the CPU
-        // touches no single sample; on the CPU this is the frame itself.
-        let device = bytes.device();
-        let plane = to_device(&frame, device);
         let (h, w, bpp) = (
             self.height as i64,
             self.width as i64,
@@ -260,26 +285,29 @@ impl Plane {
                     .copy_(&bytes.select(2, channel as i64));
             }
         }
-        if device.is_cuda() {
-            frame.copy_(&plane);
-        }
     }
 
-    /// v210's luma from `scaled` (`[1, H, W]`, rounded), each 10-bit sample put into its word.
-    fn write_v210(&self, scaled: &Tensor, data: &mut [u8]) {
-        let values = scaled
-            .to_kind(Kind::Int)
-            .to_device(Device::Cpu)
-            .reshape([-1]);
-        let values = Vec::<i32>::try_from(values).expect("i32 tensor");
-        for (y, values) in values.chunks_exact(self.width).enumerate() {
-            for (x, &value) in values.iter().enumerate() {
-                let (at, shift) = v210_luma_at(x);
-                let bytes = &mut data[y * self.stride + at..][..4];
-                let word = u32::from_le_bytes((&*bytes).try_into().unwrap());
-                let word = word & !(0x3ff << shift) | (value as u32) << shift;
-                bytes.copy_from_slice(&word.to_le_bytes());
-            }
+    /// Puts v210 lumas `scaled` (`[1, H, W]`, rounded to 10 bits) into their bits of `plane`'s
+    /// words (the plane's bytes, on the same device).
+    fn put_v210_lumas(&self, plane: &Tensor, scaled: &Tensor) {
+        let words = self.v210_words(plane);
+        let groups = words.size()[1];
+        let lumas = scaled.squeeze_dim(0).to_kind(Kind::Int);
+        let past_width = groups * 6 - self.width as i64;
+        let lumas = if past_width == 0 {
+            lumas
+        } else {
+            // The last group's pixels past the width keep their lumas.
+            let last = self.v210_lumas(&words.narrow(1, groups - 1, 1));
+            Tensor::cat(&[lumas, last.narrow(1, 6 - past_width, past_width)], 1)
+        }
+        .reshape([self.height as i64, groups, 6]);
+        for (pixel, &(word, shift)) in V210_LUMA.iter().enumerate() {
+            let kept = words.select(2, word).bitwise_and(!(0x3ff << shift));
+            let luma = lumas
+                .select(2, pixel as i64)
+                .bitwise_left_shift_tensor_scalar(shift);
+            words.select(2, word).copy_(&kept.bitwise_or_tensor(&luma));
         }
     }
 }
@@ -415,6 +443,64 @@ mod tests {
             }
             for (at, ((&new, &old), sample)) in data.iter().zip(&frame).zip(is_sample).enumerate() {
                 assert!(sample || new == old, "{samples:?}: byte {at} changed");
+            }
+        }
+    }
+
+    #[test]
+    fn v210_lumas_round_trip_and_keep_every_other_bit() {
+        // 7 pixels: a whole group of six and one of a second; stride with a padding word.
+        let (width, height, stride) = (7, 2, 36);
+        let plane = Plane {
+            width,
+            height,
+            stride,
+            samples: Samples::v210(),
+        };
+        let frame = Vec::<u8>::try_from(Tensor::randint(
+            256,
+            [(stride * height) as i64],
+            (Kind::Uint8, Device::Cpu),
+        ))
+        .unwrap();
+        let image = Tensor::rand([1, 1, 2, 7], (Kind::Float, Device::Cpu));
+        let mut data = frame.clone();
+        plane.write(&image, &mut data);
+        let expected = (&image * 1023.0).round() / 1023.0;
+        let error = (plane.read(&data, Device::Cpu) - expected).abs().max();
+        assert!(error.double_value(&[]) < 1e-6);
+        // The luma bits of the 7 pixels of each row, by hand from the layout (byte, shift).
+        let at = [
+            (0, 10),
+            (4, 0),
+            (4, 20),
+            (8, 10),
+            (12, 0),
+            (12, 20),
+            (16, 10),
+        ];
+        let word = |bytes: &[u8], y: usize, byte: usize| {
+            let i = y * stride + byte;
+            u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap())
+        };
+        for y in 0..height {
+            for (x, &(byte, shift)) in at.iter().enumerate() {
+                let luma = (word(&data, y, byte) >> shift) & 0x3ff;
+                let want = (image.double_value(&[0, 0, y as i64, x as i64]) * 1023.0).round();
+                assert_eq!(f64::from(luma), want, "pixel {x} of row {y}");
+            }
+            for byte in (0..stride).step_by(4) {
+                let mask: u32 = at
+                    .iter()
+                    .filter(|&&(b, _)| b == byte)
+                    .map(|&(_, shift)| 0x3ff << shift)
+                    .sum();
+                let (new, old) = (word(&data, y, byte), word(&frame, y, byte));
+                assert_eq!(
+                    new & !mask,
+                    old & !mask,
+                    "other bits of word {byte} in row {y}"
+                );
             }
         }
     }

@@ -318,8 +318,10 @@ impl Plane {
 /// as integers (8-bit ones: a quarter of the floats) and are converted there.
 pub fn to_device(tensor: &Tensor, device: Device) -> Tensor {
     if device.is_cuda() {
+        // `_pin_memory`, what `pin_memory` calls: tch passes `pin_memory` a device, an argument
+        // torch 2.11 warns is deprecated (and `pin_memory`'s is-it-pinned check warns again).
         tensor
-            .pin_memory(device)
+            .internal_pin_memory(device)
             .to_device_(device, tensor.kind(), true, false)
     } else {
         tensor.shallow_clone()

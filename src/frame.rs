@@ -82,6 +82,23 @@ impl Samples {
     fn offsets(&self) -> &[usize] {
         &self.offsets[..self.channels]
     }
+
+    /// Bytes of one byte-addressed sample: 1, or 2 for a 16-bit word.
+    fn sample_bytes(&self) -> usize {
+        match self.depth {
+            Depth::Eight => 1,
+            _ => 2,
+        }
+    }
+
+    /// Whether a pixel's samples sit side by side in channel order (RGB, xRGB, RGBA64, any
+    /// luma), so that one strided view of the plane covers them.
+    fn side_by_side(&self) -> bool {
+        let step = self.sample_bytes();
+        self.offsets()
+            .windows(2)
+            .all(|pair| pair[1] == pair[0] + step)
+    }
 }
 
 /// A plane's geometry: `width` x `height` pixels, rows `stride` bytes apart.
@@ -155,9 +172,9 @@ impl Plane {
         image.unsqueeze(0).permute([0, 3, 1, 2])
     }
 
-    /// The samples of byte-addressed pixels in `plane` (the plane's bytes, on any device) as a new
-    /// `[H, W, C]` tensor of integers. Stacked last, the samples keep the channels-last layout the
-    /// restorer computes in.
+    /// The samples of byte-addressed pixels in `plane` (the plane's bytes, on any device) as
+    /// `[H, W, C]` integers (8-bit ones side by side: a view of the plane). Channels last, they keep
+    /// the channels-last layout the restorer computes in.
     fn pixel_samples(&self, plane: &Tensor, depth: Depth) -> Tensor {
         let (h, w, bpp) = (
             self.height as i64,
@@ -165,10 +182,24 @@ impl Plane {
             self.samples.pixel_bytes as i64,
         );
         let rows = plane.as_strided([h, w, bpp], [self.stride as i64, bpp, 1], 0);
+        let offsets = self.samples.offsets();
+        if self.samples.side_by_side() {
+            // One strided view; 16-bit words seen as int16 and widened without the sign.
+            let span = self.samples.sample_bytes() * offsets.len();
+            let samples = rows.narrow(2, offsets[0] as i64, span as i64);
+            return match depth {
+                Depth::Eight => samples,
+                _ => samples
+                    .contiguous()
+                    .view([-1])
+                    .view_dtype(Kind::Int16)
+                    .view([h, w, offsets.len() as i64])
+                    .to_kind(Kind::Int)
+                    .bitwise_and(0xffff),
+            };
+        }
         let byte = |offset: usize| rows.select(2, offset as i64);
-        let channels: Vec<Tensor> = self
-            .samples
-            .offsets()
+        let channels: Vec<Tensor> = offsets
             .iter()
             .map(|&o| match depth {
                 Depth::Eight => byte(o),
@@ -267,13 +298,9 @@ impl Plane {
             self.samples.pixel_bytes as i64,
         );
         let pixels = plane.as_strided([h, w, bpp], [self.stride as i64, bpp, 1], 0);
-        let sample_bytes = bytes.size()[3] as usize;
+        let sample_bytes = self.samples.sample_bytes();
         let offsets = self.samples.offsets();
-        if offsets
-            .windows(2)
-            .all(|pair| pair[1] == pair[0] + sample_bytes)
-        {
-            // R, G, B side by side in this order (RGB, xRGB, RGBA64, luma): one copy.
+        if self.samples.side_by_side() {
             let span = (offsets.len() * sample_bytes) as i64;
             pixels
                 .narrow(2, offsets[0] as i64, span)
@@ -396,7 +423,7 @@ mod tests {
     }
 
     #[test]
-    fn every_layout_gets_its_rounded_samples_and_keeps_its_other_bytes() {
+    fn every_layout_reads_its_samples_and_writes_them_alone() {
         use crate::model::Layout;
         let sixteen = Depth::Sixteen { bits: 16, shift: 0 };
         let layouts = [
@@ -425,16 +452,32 @@ mod tests {
                 (Kind::Uint8, Device::Cpu),
             ))
             .unwrap();
+            let (max, sample_bytes) = (samples.depth.max(), samples.sample_bytes());
+            // Read: each sample decoded by hand from the bytes, a fraction of the full scale.
+            let full_scale = match samples.depth {
+                Depth::Sixteen { shift, .. } => max * f64::from(1u32 << shift),
+                _ => max,
+            };
+            let read = plane.read(&frame, Device::Cpu);
+            for (c, &offset) in samples.offsets().iter().enumerate() {
+                for (y, x) in (0..height).flat_map(|y| (0..width).map(move |x| (y, x))) {
+                    let at = y * plane.stride + x * samples.pixel_bytes + offset;
+                    let sample = match sample_bytes {
+                        1 => f64::from(frame[at]),
+                        _ => f64::from(u16::from_le_bytes([frame[at], frame[at + 1]])),
+                    };
+                    let got = read.double_value(&[0, c as i64, y as i64, x as i64]);
+                    assert!((got - sample / full_scale).abs() < 1e-6, "{samples:?} read");
+                }
+            }
+
             let size = [1, samples.channels(), height as i64, width as i64];
             let image = layout.arrange(&Tensor::rand(size, (Kind::Float, Device::Cpu)));
             let mut data = frame.clone();
             plane.write(&image, &mut data);
-
-            let max = samples.depth.max();
             let expected = (&image * max).round() / max;
             let error = (plane.read(&data, Device::Cpu) - expected).abs().max();
             assert!(error.double_value(&[]) < 1e-6, "{samples:?} {layout:?}");
-            let sample_bytes = if samples.depth == Depth::Eight { 1 } else { 2 };
             let mut is_sample = vec![false; data.len()];
             for (y, x, &offset) in (0..height)
                 .flat_map(|y| (0..width).map(move |x| (y, x)))

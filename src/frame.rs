@@ -172,16 +172,22 @@ impl Plane {
         image.unsqueeze(0).permute([0, 3, 1, 2])
     }
 
+    /// `plane` (the plane's bytes, on any device) as `[H, W, bytes of a pixel]`, a view.
+    fn pixels(&self, plane: &Tensor) -> Tensor {
+        let bpp = self.samples.pixel_bytes as i64;
+        plane.as_strided(
+            [self.height as i64, self.width as i64, bpp],
+            [self.stride as i64, bpp, 1],
+            0,
+        )
+    }
+
     /// The samples of byte-addressed pixels in `plane` (the plane's bytes, on any device) as
     /// `[H, W, C]` integers (8-bit ones side by side: a view of the plane). Channels last, they keep
     /// the channels-last layout the restorer computes in.
     fn pixel_samples(&self, plane: &Tensor, depth: Depth) -> Tensor {
-        let (h, w, bpp) = (
-            self.height as i64,
-            self.width as i64,
-            self.samples.pixel_bytes as i64,
-        );
-        let rows = plane.as_strided([h, w, bpp], [self.stride as i64, bpp, 1], 0);
+        let rows = self.pixels(plane);
+        let (h, w) = (self.height as i64, self.width as i64);
         let offsets = self.samples.offsets();
         if self.samples.side_by_side() {
             // One strided view; 16-bit words seen as int16 and widened without the sign.
@@ -292,12 +298,8 @@ impl Plane {
             }
             _ => samples.to_kind(Kind::Uint8).unsqueeze(3),
         };
-        let (h, w, bpp) = (
-            self.height as i64,
-            self.width as i64,
-            self.samples.pixel_bytes as i64,
-        );
-        let pixels = plane.as_strided([h, w, bpp], [self.stride as i64, bpp, 1], 0);
+        let pixels = self.pixels(plane);
+        let (h, w) = (self.height as i64, self.width as i64);
         let sample_bytes = self.samples.sample_bytes();
         let offsets = self.samples.offsets();
         if self.samples.side_by_side() {

@@ -111,20 +111,25 @@ pub struct Plane {
 }
 
 impl Plane {
+    /// The bytes of one row's pixels (v210: its groups of six).
+    fn row_bytes(&self) -> usize {
+        match self.samples.depth {
+            Depth::V210 => self.width.div_ceil(6) * 16,
+            _ => self.width * self.samples.pixel_bytes,
+        }
+    }
+
     /// Checks the geometry against a plane of `len` bytes; returns the bytes the plane spans
     /// (the last row need not be padded to the stride).
     fn check(&self, len: usize) -> usize {
-        let row = match self.samples.depth {
-            Depth::V210 => {
-                assert!(
-                    self.stride.is_multiple_of(4),
-                    "v210 stride {} not in words",
-                    self.stride
-                );
-                self.width.div_ceil(6) * 16
-            }
-            _ => self.width * self.samples.pixel_bytes,
-        };
+        let row = self.row_bytes();
+        if self.samples.depth == Depth::V210 {
+            assert!(
+                self.stride.is_multiple_of(4),
+                "v210 stride {} not in words",
+                self.stride
+            );
+        }
         assert!(
             self.stride >= row,
             "stride {} below a row of {row} bytes",
@@ -139,28 +144,31 @@ impl Plane {
         needed
     }
 
-    /// The plane's samples as f32 `[1, C, H, W]` in [0, 1], on `device`. To a GPU the plane
-    /// travels as it is and the GPU picks the samples out.
-    pub fn read(&self, data: &[u8], device: Device) -> Tensor {
+    /// The plane's bytes on `device` when that is a GPU, for [`Plane::read`] to pick the samples
+    /// out of and [`Plane::write`] to put the restored ones into, so that a frame crosses the bus
+    /// once each way; `None` on the CPU, where both work on the frame's memory in place.
+    pub fn upload(&self, data: &[u8], device: Device) -> Option<Tensor> {
         let needed = self.check(data.len());
-        // SAFETY: `plane` views the frame's bytes in place (no copy on the CPU) and does not
-        // outlive this function: the samples are copied out of it.
-        let plane = unsafe {
-            Tensor::from_blob(
-                data.as_ptr(),
-                &[needed as i64],
-                &[1],
-                Kind::Uint8,
-                Device::Cpu,
-            )
-        };
-        let plane = to_device(&plane, device);
+        // SAFETY: the view does not outlive this function: `to_device` copies out of it.
+        device
+            .is_cuda()
+            .then(|| to_device(&unsafe { bytes_view(data.as_ptr(), needed) }, device))
+    }
+
+    /// The plane's samples as f32 `[1, C, H, W]` in [0, 1], picked out of `uploaded` (its
+    /// [`Plane::upload`], on that GPU) or else of `data` on the CPU.
+    pub fn read(&self, data: &[u8], uploaded: Option<&Tensor>) -> Tensor {
+        let needed = self.check(data.len());
+        // SAFETY: `in_place` does not outlive this function and is only read: the samples are
+        // copied out of it.
+        let in_place = unsafe { bytes_view(data.as_ptr(), needed) };
+        let plane = uploaded.unwrap_or(&in_place);
         let samples = match self.samples.depth {
             Depth::V210 => self
-                .v210_lumas(&self.v210_words(&plane))
+                .v210_lumas(&self.v210_words(plane))
                 .narrow(1, 0, self.width as i64)
                 .unsqueeze(2),
-            depth => self.pixel_samples(&plane, depth),
+            depth => self.pixel_samples(plane, depth),
         };
         // A shifted sample is read with its (zero) low bits, as a fraction of the shifted maximum.
         let full_scale = match self.samples.depth {
@@ -242,36 +250,42 @@ impl Plane {
     }
 
     /// Writes `image` (`[1, C, H, W]` in [0, 1], any device) rounded to the samples' depth into
-    /// the plane's samples, touching no other byte (nor bit, in v210's words). The samples are
-    /// put into the plane where the image is, so from a GPU the CPU receives whole rows and
-    /// touches no single sample.
-    pub fn write(&self, image: &Tensor, data: &mut [u8]) {
+    /// the plane's samples, touching no other byte (nor bit, in v210's words). When the image is
+    /// on the GPU of `uploaded` (the plane's [`Plane::upload`]), the samples are put there and
+    /// only this plane's rows come back whole (an interlaced field's plane spans the other
+    /// field's rows, which that field writes); otherwise they are put into `data` on the CPU.
+    pub fn write(&self, image: &Tensor, uploaded: Option<&Tensor>, data: &mut [u8]) {
         let needed = self.check(data.len());
         let depth = self.samples.depth;
         // One float buffer for the scaled frame, rounded and clamped in place (clamping after
         // scaling is the same as before, and keeps out-of-range input from wrapping).
         let mut scaled = image.squeeze_dim(0) * depth.max();
         let _ = scaled.round_().clamp_(0.0, depth.max());
-        // SAFETY: `frame` views the plane's bytes in place and does not outlive this function;
-        // the copies write only inside the `needed` bytes `check` measured.
-        let mut frame = unsafe {
-            Tensor::from_blob(
-                data.as_mut_ptr(),
-                &[needed as i64],
-                &[1],
-                Kind::Uint8,
-                Device::Cpu,
-            )
-        };
-        // The GPU's copy of the plane, or on the CPU the frame itself.
-        let plane = to_device(&frame, scaled.device());
-        match depth {
-            Depth::V210 => self.put_v210_lumas(&plane, &scaled),
-            depth => self.put_pixel_samples(&plane, &scaled, depth),
+        // SAFETY: `frame` does not outlive this function; the copies into it stay inside the
+        // `needed` bytes `check` measured.
+        let frame = unsafe { bytes_view(data.as_mut_ptr(), needed) };
+        match uploaded.filter(|plane| plane.device() == scaled.device()) {
+            Some(plane) => {
+                self.put(plane, &scaled);
+                self.rows(&frame).copy_(&self.rows(plane));
+            }
+            None => self.put(&frame, &scaled.to_device(Device::Cpu)),
         }
-        if plane.device().is_cuda() {
-            frame.copy_(&plane);
+    }
+
+    /// Puts `scaled` (`[C, H, W]`, rounded to the samples' range) into `plane` (the plane's
+    /// bytes, on the same device).
+    fn put(&self, plane: &Tensor, scaled: &Tensor) {
+        match self.samples.depth {
+            Depth::V210 => self.put_v210_lumas(plane, scaled),
+            depth => self.put_pixel_samples(plane, scaled, depth),
         }
+    }
+
+    /// `plane`'s rows (`[H, bytes of a row]`), a view without the padding between them.
+    fn rows(&self, plane: &Tensor) -> Tensor {
+        let row = self.row_bytes() as i64;
+        plane.as_strided([self.height as i64, row], [self.stride as i64, 1], 0)
     }
 
     /// Puts `scaled` (`[C, H, W]`, rounded to the samples' range) into the byte-addressed pixels
@@ -341,6 +355,16 @@ impl Plane {
     }
 }
 
+/// The `len` bytes at `data` as a 1-D uint8 CPU tensor viewing them in place.
+///
+/// # Safety
+/// The bytes must stay valid, and be written through nothing else, while the tensor lives; it
+/// may be written through only if they may be.
+unsafe fn bytes_view(data: *const u8, len: usize) -> Tensor {
+    // SAFETY: as the caller promises.
+    unsafe { Tensor::from_blob(data, &[len as i64], &[1], Kind::Uint8, Device::Cpu) }
+}
+
 /// `tensor` (on the CPU) on `device`. To a GPU it is staged in page-locked memory (torch's caching
 /// host allocator, so no allocation per frame or step) for a copy queued on the stream: unlike a
 /// copy from pageable memory, the CPU does not wait for the GPU's queued work first. Frames travel
@@ -389,7 +413,7 @@ pub fn packed_rgb(image: &Tensor) -> Vec<u8> {
         samples: Samples::rgb([0, 1, 2], 3, Depth::Eight),
     };
     let mut bytes = vec![0; 3 * width * height];
-    plane.write(&image.unsqueeze(0), &mut bytes);
+    plane.write(&image.unsqueeze(0), None, &mut bytes);
     bytes
 }
 
@@ -407,12 +431,12 @@ mod tests {
             samples: Samples::rgb([2, 1, 0], 4, Depth::Eight),
         };
         let mut data: Vec<u8> = (0..20).map(|i| i as u8 * 10).collect();
-        let image = plane.read(&data, Device::Cpu);
+        let image = plane.read(&data, None);
         assert_eq!(image.size(), [1, 3, 2, 2]);
         // R of pixel (0, 0) is byte 2.
         assert!((image.double_value(&[0, 0, 0, 0]) - 20.0 / 255.0).abs() < 1e-6);
         let original = data.clone();
-        plane.write(&(1.0 - &image), &mut data);
+        plane.write(&(1.0 - &image), None, &mut data);
         for (i, (&new, &old)) in data.iter().zip(&original).enumerate() {
             let in_row = i % 10;
             let is_sample = in_row < 8 && in_row % 4 != 3;
@@ -460,7 +484,12 @@ mod tests {
                 Depth::Sixteen { shift, .. } => max * f64::from(1u32 << shift),
                 _ => max,
             };
-            let read = plane.read(&frame, Device::Cpu);
+            let read = plane.read(&frame, None);
+            let uploaded = Tensor::from_slice(&frame);
+            assert!(
+                read.equal(&plane.read(&frame, Some(&uploaded))),
+                "{samples:?} copy read"
+            );
             for (c, &offset) in samples.offsets().iter().enumerate() {
                 for (y, x) in (0..height).flat_map(|y| (0..width).map(move |x| (y, x))) {
                     let at = y * plane.stride + x * samples.pixel_bytes + offset;
@@ -476,9 +505,13 @@ mod tests {
             let size = [1, samples.channels(), height as i64, width as i64];
             let image = layout.arrange(&Tensor::rand(size, (Kind::Float, Device::Cpu)));
             let mut data = frame.clone();
-            plane.write(&image, &mut data);
+            plane.write(&image, None, &mut data);
+            // Put into an uploaded copy of the plane (here on the CPU too) and copied back: the same.
+            let mut through_copy = frame.clone();
+            plane.write(&image, Some(&uploaded), &mut through_copy);
+            assert_eq!(through_copy, data, "{samples:?} {layout:?}: through a copy");
             let expected = (&image * max).round() / max;
-            let error = (plane.read(&data, Device::Cpu) - expected).abs().max();
+            let error = (plane.read(&data, None) - expected).abs().max();
             assert!(error.double_value(&[]) < 1e-6, "{samples:?} {layout:?}");
             let mut is_sample = vec![false; data.len()];
             for (y, x, &offset) in (0..height)
@@ -492,6 +525,36 @@ mod tests {
                 assert!(sample || new == old, "{samples:?}: byte {at} changed");
             }
         }
+    }
+
+    #[test]
+    fn interlaced_fields_written_through_copies_made_before_either_write_keep_each_other() {
+        // Two fields of 4x3 RGB pixels in alternate rows of 14 bytes (2 of padding).
+        let row = 14;
+        let field = Plane {
+            width: 4,
+            height: 3,
+            stride: 2 * row,
+            samples: Samples::rgb([0, 1, 2], 3, Depth::Eight),
+        };
+        let frame = Vec::<u8>::try_from(Tensor::randint(
+            256,
+            [6 * row as i64],
+            (Kind::Uint8, Device::Cpu),
+        ))
+        .unwrap();
+        let images = [0, 1].map(|_| Tensor::rand([1, 3, 3, 4], (Kind::Float, Device::Cpu)));
+        let uploads = [0, row].map(|offset| {
+            let needed = field.check(frame.len() - offset);
+            Tensor::from_slice(&frame[offset..offset + needed])
+        });
+        let (mut in_place, mut through_copies) = (frame.clone(), frame.clone());
+        for ((offset, image), uploaded) in [0, row].into_iter().zip(&images).zip(&uploads) {
+            field.write(image, None, &mut in_place[offset..]);
+            field.write(image, Some(uploaded), &mut through_copies[offset..]);
+        }
+        assert_ne!(in_place, frame);
+        assert_eq!(through_copies, in_place);
     }
 
     #[test]
@@ -512,9 +575,9 @@ mod tests {
         .unwrap();
         let image = Tensor::rand([1, 1, 2, 7], (Kind::Float, Device::Cpu));
         let mut data = frame.clone();
-        plane.write(&image, &mut data);
+        plane.write(&image, None, &mut data);
         let expected = (&image * 1023.0).round() / 1023.0;
-        let error = (plane.read(&data, Device::Cpu) - expected).abs().max();
+        let error = (plane.read(&data, None) - expected).abs().max();
         assert!(error.double_value(&[]) < 1e-6);
         // The luma bits of the 7 pixels of each row, by hand from the layout (byte, shift).
         let at = [
@@ -572,11 +635,11 @@ mod tests {
                 samples: Samples::luma(0, 2, Depth::Sixteen { bits: 10, shift }),
             };
             let mut data: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-            let image = plane.read(&data, Device::Cpu);
+            let image = plane.read(&data, None);
             assert_eq!(Vec::<f32>::try_from(image.view([-1])).unwrap(), [0.0, 1.0]);
             // 0.5 rounds to 512 (0x200), 1/1023 to 1.
             let written = Tensor::from_slice(&[0.5f32, 1.0 / 1023.0]).view([1, 1, 1, 2]);
-            plane.write(&written, &mut data);
+            plane.write(&written, None, &mut data);
             let words: Vec<u16> = data
                 .chunks(2)
                 .map(|b| u16::from_le_bytes([b[0], b[1]]))
@@ -595,10 +658,10 @@ mod tests {
             samples: Samples::luma(1, 2, Depth::Eight),
         };
         let mut data = vec![10u8, 20, 30, 40];
-        let image = plane.read(&data, Device::Cpu);
+        let image = plane.read(&data, None);
         assert_eq!(image.size(), [1, 1, 1, 2]);
         assert!((image.double_value(&[0, 0, 0, 1]) - 40.0 / 255.0).abs() < 1e-6);
-        plane.write(&(1.0 - &image), &mut data);
+        plane.write(&(1.0 - &image), None, &mut data);
         assert_eq!(data, [10, 235, 30, 215]);
     }
 
@@ -611,9 +674,9 @@ mod tests {
             samples: Samples::luma(0, 1, Depth::Eight),
         };
         let mut data = vec![7u8, 8, 9, 99, 10, 11, 12];
-        let image = plane.read(&data, Device::Cpu);
+        let image = plane.read(&data, None);
         assert_eq!(image.size(), [1, 1, 2, 3]);
-        plane.write(&image, &mut data);
+        plane.write(&image, None, &mut data);
         assert_eq!(data, [7, 8, 9, 99, 10, 11, 12]);
     }
 }

@@ -796,9 +796,14 @@ impl HyperRes {
         pts: Option<gst::ClockTime>,
     ) -> Result<(), String> {
         let device = state.restorer.device();
+        let uploads: Vec<_> = parts
+            .iter()
+            .map(|(offset, part)| part.upload(&data[*offset..], device))
+            .collect();
         let images: Vec<_> = parts
             .iter()
-            .map(|(offset, part)| part.read(&data[*offset..], device))
+            .zip(&uploads)
+            .map(|((offset, part), uploaded)| part.read(&data[*offset..], uploaded.as_ref()))
             .collect();
 
         let requested = match live.mode {
@@ -839,10 +844,10 @@ impl HyperRes {
             tile: i64::from(live.tile_size),
             overlap: i64::from(live.tile_overlap),
         };
-        for ((offset, part), image) in parts.iter().zip(&images) {
+        for (((offset, part), image), uploaded) in parts.iter().zip(&images).zip(&uploads) {
             let restored =
                 ensemble::restore(&state.restorer, image, tiling, live.ensemble as usize);
-            part.write(&restored, &mut data[*offset..]);
+            part.write(&restored, uploaded.as_ref(), &mut data[*offset..]);
         }
         Ok(())
     }

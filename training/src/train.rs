@@ -301,7 +301,8 @@ impl Run {
         let mut run = Run::start(args, device)?;
         tch::no_grad(|| run.vs.copy(restorer.var_store()))?;
         run.iteration = meta.provenance.iterations as i64;
-        run.meta.provenance.dataset = meta.provenance.dataset;
+        run.meta.provenance.dataset =
+            continued_on(&meta.provenance.dataset, &run.meta.provenance.dataset);
         run.meta.provenance.device =
             continued_on(&meta.provenance.device, &run.meta.provenance.device);
         resume_optimiser(model, run.iteration, &mut run.adam)?;
@@ -309,8 +310,8 @@ impl Run {
     }
 }
 
-/// The devices a resumed run has trained on, e.g. "Cpu, bf16 mixed precision; then Cuda(0)": a
-/// model started on the CPU and continued on a GPU says both. Only a change is appended.
+/// The devices (or data sets) a resumed run has trained on, e.g. "Cpu, bf16 mixed precision; then
+/// Cuda(0)": a model started on the CPU and continued on a GPU says both. Only a change is appended.
 fn continued_on(before: &str, now: &str) -> String {
     if before.is_empty() {
         now.into()
@@ -548,7 +549,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_resumed_run_records_each_change_of_device() {
+    fn a_resumed_run_records_each_change_of_device_or_data() {
         let cpu = "Cpu, bf16 mixed precision";
         assert_eq!(continued_on("", "Cpu"), "Cpu");
         assert_eq!(continued_on(cpu, cpu), cpu);
@@ -558,6 +559,10 @@ mod tests {
         assert_eq!(
             continued_on(&both, cpu),
             "Cpu, bf16 mixed precision; then Cuda(0); then Cpu, bf16 mixed precision"
+        );
+        assert_eq!(
+            continued_on("../shared/data/train/CBSD432", "gpu/data/train"),
+            "../shared/data/train/CBSD432; then gpu/data/train"
         );
     }
 

@@ -1,16 +1,19 @@
 //! Times the element's frame reader and writer on the CPU (`Plane::read` and `Plane::write` on a
 //! frame of each kind of layout), as the element runs them: its buffer-reusing allocator
-//! installed, the restored image in the restorer's channels-last layout. Medians in ms.
+//! installed, the restored image in the restorer's channels-last layout. Medians in ms, after a
+//! warm-up call.
 //!
 //!     cargo run --release --example bench_frame -- [--threads N] [--width W] [--height H] [--runs N]
 
-use std::time::Instant;
+mod common;
 
 use clap::Parser;
 use gsthyperres::cpu_buffers;
 use gsthyperres::frame::{Depth, Plane, Samples};
 use gsthyperres::model::Layout;
 use tch::{Device, Kind, Tensor};
+
+use common::median_ms;
 
 /// Times reading and writing a frame of each layout.
 #[derive(Parser)]
@@ -23,21 +26,8 @@ struct Args {
     #[arg(long, default_value_t = 1080, value_parser = clap::value_parser!(u32).range(1..))]
     height: u32,
     /// Timed calls of each (the median is printed).
-    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..))]
-    runs: u32,
-}
-
-/// The median of `runs` timed calls of `work`, in ms.
-fn median_ms(runs: u32, mut work: impl FnMut()) -> f64 {
-    let mut ms: Vec<f64> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            work();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    ms.sort_by(f64::total_cmp);
-    ms[ms.len() / 2]
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u64).range(1..))]
+    runs: u64,
 }
 
 fn main() {
@@ -70,8 +60,8 @@ fn main() {
         let mut data = vec![0u8; stride * plane.height];
         let size = [1, samples.channels(), plane.height as i64, width as i64];
         let image = Layout::ChannelsLast.arrange(&Tensor::rand(size, (Kind::Float, Device::Cpu)));
-        let write = median_ms(args.runs, || plane.write(&image, None, &mut data));
-        let read = median_ms(args.runs, || {
+        let write = median_ms(args.runs as usize, || plane.write(&image, None, &mut data));
+        let read = median_ms(args.runs as usize, || {
             let _ = plane.read(&data, None);
         });
         println!("| {name} | {read:.2} | {write:.2} |");

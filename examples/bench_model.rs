@@ -6,13 +6,15 @@
 //!
 //!     cargo run --release --example bench_model -- [--threads N] [--blocks N] [--batch N] [--patch N]
 
-use std::time::Instant;
+mod common;
 
 use clap::Parser;
 use gsthyperres::cpu_bf16;
 use gsthyperres::model::{HyperRes, Layout, LevelBatching, RestorerConfig};
 use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Reduction, Tensor, nn};
+
+use common::median_ms;
 
 /// Times a level change and one training step of each configuration.
 #[derive(Parser)]
@@ -29,20 +31,6 @@ struct Args {
     /// Crop side in pixels.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(i64).range(1..))]
     patch: i64,
-}
-
-/// Median of `runs` timings of `f` in milliseconds, after one warm-up call.
-fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut times: Vec<f64> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[runs / 2]
 }
 
 fn main() {

@@ -203,13 +203,16 @@ impl Plane {
             let samples = rows.narrow(2, offsets[0] as i64, span as i64);
             return match depth {
                 Depth::Eight => samples,
-                _ => samples
-                    .contiguous()
-                    .view([-1])
-                    .view_dtype(Kind::Int16)
-                    .view([h, w, offsets.len() as i64])
-                    .to_kind(Kind::Int)
-                    .bitwise_and(0xffff),
+                _ => {
+                    let mut words = samples
+                        .contiguous()
+                        .view([-1])
+                        .view_dtype(Kind::Int16)
+                        .view([h, w, offsets.len() as i64])
+                        .to_kind(Kind::Int);
+                    let _ = words.bitwise_and_(0xffff);
+                    words
+                }
             };
         }
         let byte = |offset: usize| rows.select(2, offset as i64);

@@ -246,7 +246,7 @@ impl Plane {
                 words
                     .select(2, word)
                     .bitwise_right_shift_tensor_scalar(shift)
-                    .bitwise_and(0x3ff)
+                    .bitwise_and_(0x3ff)
             })
             .collect();
         Tensor::stack(&lumas, 2).view([self.height as i64, -1])
@@ -348,12 +348,15 @@ impl Plane {
             Tensor::cat(&[lumas, last.narrow(1, 6 - past_width, past_width)], 1)
         }
         .reshape([self.height as i64, groups, 6]);
+        // In place, in the frame's words and in `lumas` (a tensor of its own).
         for (pixel, &(word, shift)) in V210_LUMA.iter().enumerate() {
-            let kept = words.select(2, word).bitwise_and(!(0x3ff << shift));
             let luma = lumas
                 .select(2, pixel as i64)
-                .bitwise_left_shift_tensor_scalar(shift);
-            words.select(2, word).copy_(&kept.bitwise_or_tensor(&luma));
+                .bitwise_left_shift_tensor_scalar_(shift);
+            let _ = words
+                .select(2, word)
+                .bitwise_and_(!(0x3ff << shift))
+                .bitwise_or_tensor_(&luma);
         }
     }
 }

@@ -337,7 +337,8 @@ def five_networks(paths):
     names = [f"`{p.relative_to(ROOT)}`" for p in paths if p.exists() and min(json.loads(metadata(p)["levels"])) <= 5]
     if not names:
         return ""
-    return (f"{' and '.join(names)} also train a main network at sigma 5, added in a warm restart "
+    verb = "trains" if len(names) == 1 else "train"
+    return (f"{' and '.join(names)} also {verb} a main network at sigma 5, added in a warm restart "
             "(`models/README.md`), besides the paper's four at 15, 35, 50, 75. The paper column above is the model "
             "with those four (its Table 1; its 39.96 dB at sigma 5 is extrapolated); the paper's model with five, at "
             "5, 25, 45, 65, 85 (its Table 7), gives 40.31 dB at sigma 5 and 34.00 / 31.39 / 29.78 / 26.46 at 15 / 25 / "

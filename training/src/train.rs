@@ -270,6 +270,8 @@ impl Run {
 
     /// Loads the weights of `model` and, when `train_state.safetensors` beside it belongs to the
     /// same iteration, the optimiser state; otherwise Adam starts afresh from those weights.
+    /// `--levels` may differ from the checkpoint's: the weights do not depend on the levels, so a
+    /// resumed run can add a main network (a warm restart with a level below the trained ones).
     fn resume(args: &TrainArgs, model: &Path, device: Device) -> anyhow::Result<Run> {
         let restorer = Restorer::load(model, device)?;
         let meta = restorer.metadata().clone();
@@ -279,25 +281,30 @@ impl Run {
                 meta.colour,
                 meta.width,
                 meta.blocks,
-                &meta.levels,
                 meta.input_skip
             ) == (
                 args.run.task,
                 args.run.colour,
                 args.width,
                 args.blocks,
-                &args.levels,
                 args.input_skip
             ),
-            "{}: holds {} {} width {} blocks {} levels {:?} input skip {}, which differs from the arguments",
+            "{}: holds {} {} width {} blocks {} input skip {}, which differs from the arguments",
             model.display(),
             meta.task,
             meta.colour,
             meta.width,
             meta.blocks,
-            meta.levels,
             meta.input_skip
         );
+        if meta.levels != args.levels {
+            eprintln!(
+                "{} was trained at levels {:?}; continuing at {:?}",
+                model.display(),
+                meta.levels,
+                args.levels
+            );
+        }
         let mut run = Run::start(args, device)?;
         tch::no_grad(|| run.vs.copy(restorer.var_store()))?;
         run.iteration = meta.provenance.iterations as i64;

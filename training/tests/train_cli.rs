@@ -68,8 +68,6 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
     let (data, out) = (data.to_str().unwrap(), out.to_str().unwrap());
     let mut args = vec![
         "train",
-        "--levels",
-        "15,50",
         "--data",
         data,
         "--out",
@@ -89,6 +87,9 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
         "--seed",
         "3",
     ];
+    if !extra.contains(&"--levels") {
+        args.extend_from_slice(&["--levels", "15,50"]);
+    }
     args.extend_from_slice(extra);
     run_ok(&args)
 }
@@ -337,6 +338,49 @@ fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
         &["--iters", "7", "--resume", halfway.to_str().unwrap()],
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("weights only"));
+}
+
+#[test]
+fn a_resumed_run_may_add_a_level_but_not_change_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let out = dir.path().join("run");
+    train(&data, &out, &["--iters", "2"]);
+    let model = out.join("model.safetensors");
+    let output = train(
+        &data,
+        &out,
+        &[
+            "--levels",
+            "5,15,50",
+            "--iters",
+            "3",
+            "--resume",
+            model.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("trained at levels [15.0, 50.0]; continuing at [5.0, 15.0, 50.0]")
+    );
+    let (after, _) = checkpoint::read(&model).unwrap();
+    assert_eq!(after.levels, [5.0, 15.0, 50.0]);
+    assert_eq!(after.provenance.iterations, 3);
+    // Without --range the recommended range is the new levels' span.
+    assert_eq!(after.level_range, [5.0, 50.0]);
+
+    let (data, out, model) = (
+        data.to_str().unwrap(),
+        out.to_str().unwrap(),
+        model.to_str().unwrap(),
+    );
+    run_refused(
+        &[
+            "train", "--levels", "15,50", "--data", data, "--out", out, "--blocks", "1", "--width",
+            "16", "--iters", "4", "--resume", model,
+        ],
+        "which differs from the arguments",
+    );
 }
 
 #[test]

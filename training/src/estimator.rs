@@ -1,5 +1,7 @@
 //! `hyperres-train estimator`: trains the level estimator. Every 128x128 crop is degraded at its
 //! own level drawn uniformly from the task's range, and the network regresses that level (L1).
+//! With `--coded`, a share of each batch are crops of frames a real codec degraded instead,
+//! labelled with the level that restores them best.
 
 use std::path::Path;
 
@@ -15,6 +17,7 @@ use tch::{Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
 use crate::args::{RunArgs, low_high, training_device};
+use crate::coded::CodedFrames;
 use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{self, degrade, seeded_rng};
 use crate::session::{Session, resume_optimiser};
@@ -35,6 +38,13 @@ pub struct EstimatorArgs {
     lr: f64,
     #[arg(long, value_enum, default_value = "cosine")]
     lr_schedule: LrSchedule,
+    /// Folder of codec-degraded frames with their labels (`levels.json`, see
+    /// scripts/h264_labels.py): a share of every batch is cropped from them.
+    #[arg(long)]
+    coded: Option<std::path::PathBuf>,
+    /// The share of every batch taken from the --coded frames.
+    #[arg(long, default_value_t = 0.5, requires = "coded")]
+    coded_share: f64,
     /// noisenet (the authors') or blockgrid (ours, JPEG-block aware); default: blockgrid for
     /// dejpeg, noisenet otherwise.
     #[arg(long)]
@@ -95,6 +105,25 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         resume_optimiser(model, iteration, &mut adam)?;
     }
     let mut session = Session::new(&args.run.out, args.iters, iteration, args.run.minutes)?;
+    ensure!(
+        (0.0..=1.0).contains(&args.coded_share),
+        "--coded-share is a fraction from 0 to 1"
+    );
+    let coded = match &args.coded {
+        Some(dir) => {
+            let frames = CodedFrames::open(dir, args.run.colour, [low, high])?;
+            eprintln!(
+                "{} labelled coded frames from {}",
+                frames.count(),
+                dir.display()
+            );
+            Some(frames)
+        }
+        None => None,
+    };
+    let coded_batch = coded
+        .as_ref()
+        .map_or(0, |_| (args.batch as f64 * args.coded_share).round() as i64);
     let mut images = ImageSource::open(
         &args.run.data,
         args.run.colour,
@@ -109,21 +138,30 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let mut window = (std::time::Instant::now(), 0.0, 0);
     while iteration < end && !session.should_stop() {
         let mut rng = seeded_rng(args.run.seed, iteration as u64);
-        let clean = sample_crops(
-            images.images_at(iteration)?,
-            ESTIMATOR_CROP,
-            args.batch,
-            &mut rng,
-        );
-        let levels: Vec<f64> = (0..args.batch)
-            .map(|_| rng.random_range(low..=high))
-            .collect();
-        let degraded = clean
-            .split(1, 0)
-            .iter()
-            .zip(&levels)
-            .map(|(crop, &level)| degrade(args.run.task, crop, level, &mut rng))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let synthetic = args.batch - coded_batch;
+        let (mut degraded, mut levels) = (Vec::new(), Vec::new());
+        if synthetic > 0 {
+            let clean = sample_crops(
+                images.images_at(iteration)?,
+                ESTIMATOR_CROP,
+                synthetic,
+                &mut rng,
+            );
+            levels = (0..synthetic)
+                .map(|_| rng.random_range(low..=high))
+                .collect();
+            degraded = clean
+                .split(1, 0)
+                .iter()
+                .zip(&levels)
+                .map(|(crop, &level)| degrade(args.run.task, crop, level, &mut rng))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+        }
+        if let Some(coded) = &coded {
+            let (crops, coded_levels) = coded.sample(coded_batch, &mut rng);
+            degraded.push(crops);
+            levels.extend(coded_levels);
+        }
         let input = Tensor::cat(&degraded, 0).to_device(device);
         let target = Tensor::from_slice(&levels)
             .to_kind(Kind::Float)

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use tch::{Device, Kind, Tensor};
 
 use crate::args::parse_device;
-use crate::data::load_images;
+use crate::data::{decode, load_images};
 use crate::degrade::{self, degrade, seeded_rng};
 use crate::metrics::{psnr, quantise, relative_l2, ssim};
 use crate::paper;
@@ -44,6 +44,11 @@ pub struct EvalArgs {
     /// Benchmark folder (e.g. ../shared/data/test/CBSD68).
     #[arg(long)]
     data: PathBuf,
+    /// Already degraded images (e.g. frames a video codec coded, from scripts/h264_frames.py): the
+    /// file of each `--data` image's name in this folder is restored at every level, instead of a
+    /// synthetic degradation at that level.
+    #[arg(long)]
+    coded: Option<PathBuf>,
     /// Levels to evaluate (default: the levels the paper reports for the task).
     #[arg(long, value_delimiter = ',')]
     levels: Option<Vec<f64>>,
@@ -276,6 +281,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     degrade::check_levels(described.task, &levels, "--levels")?;
     let mut images = load_images(std::slice::from_ref(&args.data), described.colour)?;
     images.truncate(args.limit.unwrap_or(images.len()));
+    let coded = args
+        .coded
+        .as_ref()
+        .map(|dir| coded_images(dir, &images, &described))
+        .transpose()?;
 
     let mut rows = Vec::new();
     for (index, image) in images.iter().enumerate() {
@@ -286,8 +296,18 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .narrow(2, 0, size[2] / 2 * 2);
         let clean = even.to_kind(Kind::Float) / 255.0;
         for (level_index, &level) in levels.iter().enumerate() {
-            let mut rng = seeded_rng(args.seed, ((index as u64) << 16) | level_index as u64);
-            let degraded = degrade(described.task, &clean, level, &mut rng)?;
+            let degraded = match &coded {
+                Some(coded) => {
+                    coded[index]
+                        .narrow(1, 0, clean.size()[1])
+                        .narrow(2, 0, clean.size()[2])
+                }
+                None => {
+                    let mut rng =
+                        seeded_rng(args.seed, ((index as u64) << 16) | level_index as u64);
+                    degrade(described.task, &clean, level, &mut rng)?
+                }
+            };
             let values = subject.measure(&clean, &degraded, level)?;
             rows.push(Row {
                 image: image.name.clone(),
@@ -300,15 +320,18 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let means = level_means(&levels, &rows);
     let trained =
         |iterations: Option<u64>| iterations.map_or(String::new(), |i| format!(", {i} iterations"));
+    let degradation = match &args.coded {
+        Some(dir) => format!("coded images from {}", dir.display()),
+        None => format!("degradation seed {}", args.seed),
+    };
     let title = format!(
-        "{} ({} {}{}) on {}, {} images, degradation seed {}",
+        "{} ({} {}{}) on {}, {} images, {degradation}",
         described.name,
         described.task,
         described.kind,
         trained(described.iterations),
         args.data.display(),
         images.len(),
-        args.seed
     );
     let table = markdown_table(&described, &means);
     println!("{title}\n\n{table}");
@@ -349,6 +372,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "task": described.task.as_str(),
             "kind": described.kind.as_str(),
             "seed": args.seed,
+            "coded": args.coded,
             "levels": means.iter().map(|(l, v)| {
                 let mut level = as_json(*l, v, None);
                 level["published"] = published(&described, *l);
@@ -360,6 +384,35 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The image of each of `clean`'s names in `dir`, in [0, 1], checked to match its size; restorers
+/// only (an estimator's truth would be the coded image's level, which no file gives).
+fn coded_images(
+    dir: &std::path::Path,
+    clean: &[crate::data::Image],
+    described: &Described,
+) -> anyhow::Result<Vec<Tensor>> {
+    ensure!(
+        described.kind == ModelKind::Restorer,
+        "--coded: the levels of coded images are unknown, so an estimator cannot be scored on them"
+    );
+    clean
+        .iter()
+        .map(|image| {
+            let path = dir.join(&image.name);
+            let coded = decode(&path, described.colour)
+                .with_context(|| format!("--coded: reading {}", path.display()))?;
+            ensure!(
+                coded.size() == image.pixels.size(),
+                "--coded: {} is {:?}, its clean image {:?}",
+                path.display(),
+                coded.size(),
+                image.pixels.size()
+            );
+            Ok(coded.to_kind(Kind::Float) / 255.0)
+        })
+        .collect()
 }
 
 /// The paper's (restorers) or the authors' estimator's (noise) published figures at `level`.

@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod args;
 pub mod bench;
+pub mod coded;
 pub mod convert;
 pub mod data;
 pub mod degrade;

@@ -673,3 +673,97 @@ fn the_jpeg_quality_estimator_is_block_aware_and_has_no_noise_figures_beside_it(
     let row = stdout.lines().find(|l| l.starts_with("| 50 |")).unwrap();
     assert!(row.ends_with("| - | - |"), "{row}");
 }
+
+/// A folder of frames a codec degraded, named as the clean crops of `data`: here each crop's luma
+/// JPEG-coded at quality 10, labelled with that quality.
+fn coded_folder(dir: &Path, data: &Path) -> PathBuf {
+    use hyperres_training::{data::decode, jpeg, pixels::to_packed};
+    let coded = dir.join("coded");
+    std::fs::create_dir_all(&coded).unwrap();
+    let mut labels = serde_json::Map::new();
+    for entry in std::fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(clean) = decode(&path, gsthyperres::task::Colour::Gray) else {
+            continue;
+        };
+        let jpeg = jpeg::round_trip(&(clean.to_kind(tch::Kind::Float) / 255.0), 10.0).unwrap();
+        let size = jpeg.size();
+        let gray = image::GrayImage::from_raw(size[2] as u32, size[1] as u32, to_packed(&jpeg));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        gray.unwrap().save(coded.join(name)).unwrap();
+        labels.insert(name.into(), 10.0.into());
+    }
+    std::fs::write(
+        coded.join("levels.json"),
+        serde_json::Value::Object(labels).to_string(),
+    )
+    .unwrap();
+    coded
+}
+
+#[test]
+fn eval_restores_coded_frames_and_the_estimator_learns_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = image_folder(dir.path());
+    let coded = coded_folder(dir.path(), &data);
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/dejpeg-gray-fast.safetensors");
+    let coded_arg = ["--coded", coded.to_str().unwrap(), "--levels", "10,80"];
+    let (report, output) = eval(&model, &data, &coded_arg);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("coded images from"));
+    // Every level restores the same coded file, which the bundled model cleans at its quality.
+    let rows = report["images"].as_array().unwrap();
+    let frames = std::fs::read_dir(&coded).unwrap().count() - 1;
+    assert_eq!(rows.len(), 2 * frames);
+    for pair in rows.chunks(2) {
+        let value = |i: usize, key: &str| pair[i][key].as_f64().unwrap();
+        assert_eq!(value(0, "input_psnr"), value(1, "input_psnr"));
+        assert!(value(0, "input_psnr") < 35.0, "{pair:?}");
+        assert!(value(0, "psnr") > value(0, "input_psnr") + 0.5, "{pair:?}");
+        assert!(value(0, "psnr") > value(1, "psnr"), "{pair:?}");
+    }
+    let first = rows[0]["image"].as_str().unwrap();
+    std::fs::remove_file(coded.join(first)).unwrap();
+    let (model, data_arg) = (model.to_str().unwrap(), data.to_str().unwrap());
+    let eval_args = [
+        "eval", "--model", model, "--data", data_arg, "--levels", "10",
+    ];
+    run_refused(
+        &[&eval_args[..], &coded_arg[..2]].concat(),
+        "--coded: reading",
+    );
+
+    // The estimator takes half of each batch from the labelled frames, whose labels must lie in
+    // its range.
+    let labels = coded.join("levels.json");
+    let text = std::fs::read_to_string(&labels)
+        .unwrap()
+        .replace(&format!("\"{first}\":10.0,"), "");
+    std::fs::write(&labels, &text).unwrap();
+    let out = dir.path().join("est");
+    let estimator = [
+        "estimator",
+        "--task",
+        "dejpeg",
+        "--colour",
+        "gray",
+        "--data",
+        data_arg,
+        "--coded",
+        coded.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--batch",
+        "4",
+        "--iters",
+        "2",
+        "--threads",
+        "1",
+    ];
+    let output = run_ok(&estimator);
+    let read = format!("{} labelled coded frames", frames - 1);
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&read));
+    assert!(out.join("model.safetensors").exists());
+    std::fs::write(&labels, text.replace("10.0", "99.0")).unwrap();
+    run_refused(&estimator, "outside the estimator's range 5..95");
+}

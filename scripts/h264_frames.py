@@ -1,0 +1,77 @@
+"""Real H.264 frames with their clean originals, for training and testing auto mode on video codecs.
+
+Usage: h264_frames.py SRC OUT [--crf LOW,HIGH | --crf-list A,B,...] [--per-image N] [--seed S]
+
+From each image of SRC it makes N short clips (8 frames of 256x192 panning across the image at a
+random speed, BT.601 yuv420p as video is), codes each with x264 (FFmpeg's libx264, CRF drawn
+uniformly from LOW..HIGH, or each CRF of the list in turn) and keeps one random frame: I, P or B,
+as a decoder outputs it. Written as gray PNGs of the Y plane: OUT/coded/NAME.png, and the same
+frame uncoded as OUT/clean/NAME.png, NAME = <image>_crf<C>_f<K>. Deterministic given the seed.
+"""
+
+import argparse
+import random
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+W, H, FRAMES = 256, 192, 8
+
+
+def ffmpeg(*args):
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True)
+
+
+def y_planes(raw):
+    """The Y planes of raw yuv420p frames of W x H, as [frames, H, W] uint8."""
+    data = np.fromfile(raw, np.uint8).reshape(-1, W * H * 3 // 2)
+    return data[:, : W * H].reshape(-1, H, W)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("src", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--crf", default="20,51", help="LOW,HIGH: each clip's CRF drawn from this range")
+    parser.add_argument("--crf-list", help="A,B,...: one clip per CRF per image instead")
+    parser.add_argument("--per-image", type=int, default=1, help="clips per image (with --crf)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    low, high = map(int, args.crf.split(","))
+    for sub in ("coded", "clean"):
+        (args.out / sub).mkdir(parents=True, exist_ok=True)
+    images = sorted(p for p in args.src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for image in images:
+            iw, ih = Image.open(image).size
+            if iw < W or ih < H:
+                print(f"skipping {image.name}: smaller than {W}x{H}")
+                continue
+            crfs = list(map(int, args.crf_list.split(","))) if args.crf_list else [
+                rng.randint(low, high) for _ in range(args.per_image)]
+            for crf in crfs:
+                # A pan of up to 2 px per frame each way, from a random start that keeps it inside.
+                vx, vy = rng.randint(-2, 2), rng.randint(-2, 2)
+                x0 = rng.randint(max(0, -vx * FRAMES), iw - W - max(0, vx * FRAMES))
+                y0 = rng.randint(max(0, -vy * FRAMES), ih - H - max(0, vy * FRAMES))
+                clean, coded, decoded = tmp / "clean.yuv", tmp / "coded.mp4", tmp / "decoded.yuv"
+                ffmpeg("-loop", "1", "-i", image, "-vf",
+                       f"crop={W}:{H}:{x0}+{vx}*n:{y0}+{vy}*n,format=yuv420p", "-frames:v", FRAMES,
+                       "-f", "rawvideo", clean)
+                ffmpeg("-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{W}x{H}", "-r", 25, "-i", clean,
+                       "-c:v", "libx264", "-preset", "medium", "-crf", crf, coded)
+                ffmpeg("-i", coded, "-f", "rawvideo", "-pix_fmt", "yuv420p", decoded)
+                k = rng.randrange(FRAMES)
+                name = f"{image.stem}_crf{crf}_f{k}.png"
+                Image.fromarray(y_planes(decoded)[k]).save(args.out / "coded" / name)
+                Image.fromarray(y_planes(clean)[k]).save(args.out / "clean" / name)
+    print(f"{len(list((args.out / 'coded').iterdir()))} coded frames in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -58,6 +59,9 @@ DENOISE_LEVELS = [5, 15, 25, 35, 50, 75, 90]
 # The sigmas from 15 to 75 that the paper reports (the issue's 0.3 dB target).
 PAPER_DENOISE_LEVELS = [15, 25, 35, 75]
 JPEG_LEVELS = [10, 30, 50, 70, 80]
+# H.264 frames: the CRFs LIVE1 is coded at, and the levels tried on them (a log grid).
+H264_CRFS = [26, 32, 38, 44, 50]
+H264_LEVELS = [5, 7, 10, 14, 20, 28, 40, 56, 80, 95]
 SR_LEVELS = [2, 3, 4, 5, 6]
 
 
@@ -231,6 +235,52 @@ def spp_rgb(q):
 
 
 JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}
+
+
+def h264_frames(data):
+    """`data` coded by x264 at H264_CRFS (scripts/h264_frames.py, fixed seed) under target/, made again
+    only when the script or FFmpeg changed; returns the folder (clean/ and coded/)."""
+    script = ROOT / "scripts" / "h264_frames.py"
+    out = ROOT / "target" / "h264-frames" / data.name
+    made_by = f"{digest(script)} {digest(data)} {ffmpeg_version()} {levels_arg(H264_CRFS)}"
+    stamp = out / "made-by"
+    if not (stamp.exists() and stamp.read_text() == made_by):
+        shutil.rmtree(out, ignore_errors=True)
+        print("+ h264_frames.py", data, out, flush=True)
+        subprocess.run([sys.executable, script, data, out, "--crf-list", levels_arg(H264_CRFS), "--seed", "2"],
+                       check=True, stdout=subprocess.DEVNULL)
+        stamp.write_text(made_by)
+    return out
+
+
+def h264_section():
+    """Auto mode on real H.264 frames: LIVE1's luma coded by x264, ours at each CRF's best level and
+    at the estimator's."""
+    model, estimator = MODELS / "dejpeg-gray.safetensors", MODELS / "estimator-jpeg.safetensors"
+    if not model.exists():
+        return None
+    frames = h264_frames(LIVE1)
+    args = ["--model", model, "--data", frames / "clean", "--coded", frames / "coded"]
+    grid = evaluate("dejpeg-gray-h264-live1", *args, "--levels", levels_arg(H264_LEVELS))
+    auto = evaluate("dejpeg-gray-h264-live1-auto", *args, "--levels", "80", "--blind", estimator)
+    crf = lambda row: int(row["image"].split("_crf")[1].split("_")[0])
+    mean = lambda rows, key: sum(r[key] for r in rows) / len(rows)
+    rows = []
+    for c in H264_CRFS:
+        at = [r for r in grid["images"] if crf(r) == c]
+        blind = [r for r in auto["images"] if crf(r) == c]
+        best = max(H264_LEVELS, key=lambda l: mean([r for r in at if r["level"] == l], "psnr"))
+        best_psnr = mean([r for r in at if r["level"] == best], "psnr")
+        rows.append([c, fmt(mean(blind, "input_psnr")), f"{fmt(best_psnr)} ({best})",
+                     f"{fmt(mean(blind, 'blind_psnr'))} ({mean(blind, 'estimate'):.0f})",
+                     fmt(mean(blind, "blind_psnr") - best_psnr)])
+    return ("## Real H.264 frames: LIVE1 luma coded by x264, PSNR on Y (dB)\n\n"
+            f"Each of the 29 LIVE1 images as 8 frames of 256x192 panning across it, coded by x264 (FFmpeg's libx264, "
+            f"preset medium, at each CRF), one random frame kept (I, P or B): `scripts/h264_frames.py LIVE1 OUT "
+            f"--crf-list {levels_arg(H264_CRFS)} --seed 2`, then `hyperres-train eval --coded`. Ours is "
+            f"`models/dejpeg-gray.safetensors` at the level best for that CRF (of {levels_arg(H264_LEVELS)}), and in "
+            "auto mode, each frame at the level `models/estimator-jpeg.safetensors` reads from it (mean in brackets).\n\n"
+            + table(["CRF", "H.264", "ours, best level (level)", "ours, auto (estimated level)", "auto - best"], rows))
 
 
 def gpu_hours():
@@ -491,6 +541,10 @@ def main():
             + table(["scale", "bicubic", "ours", "ours, 16 blocks", "16 blocks, x8", "paper HyperRes",
                      "s/image ours" + (" / 16 blocks" if full else "") + (" / x8" if full8 else "")], rows)
             + "\n![PSNR against scale](results/sr-set5.png)\n")
+
+    h264 = h264_section()
+    if h264:
+        sections.append(h264)
 
     video = results_video.section(cached, cell, table, JPEG_FILTERS, DATA, ROOT, MODELS)
     if video:

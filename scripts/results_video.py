@@ -1,7 +1,8 @@
 """The report's real-video section (used by results.py): the element in a GStreamer pipeline on a
 clip that H.264 compressed hard, scored on the Y plane against the same clip compressed lightly, beside
 FFmpeg's post-processing filters on the same decoded frames. Nothing here is synthetic: the
-artifacts are a real encoder's at a real bitrate, and the JPEG-trained models meet them untrained.
+artifacts are a real encoder's at a real bitrate, and the JPEG-trained models meet them untrained (the
+estimator of auto mode learnt H.264 from other, x264-coded, pictures).
 """
 
 import functools
@@ -116,11 +117,10 @@ def section(cached, cell, table, ffmpeg_filters, data, root, models):
         "clip at ~1.2 Mbps), both decoded by GStreamer (`decodebin`) to I420; ours is the element restoring the Y plane "
         f"in that pipeline (`models/dejpeg-gray.safetensors`; fast = `models/dejpeg-gray-fast.safetensors`), FFmpeg's "
         "filters run on the same decoded frames (best of a few quantisers). Scores: FFmpeg's `psnr` and `ssim` filters, "
-        "mean over the clip. The models were trained on JPEG only.\n\n"
+        "mean over the clip. The restorers were trained on JPEG only.\n\n"
         + table(["", "ours (dejpeg-gray)", "ours, fast (dejpeg-gray-fast)", "FFmpeg"], rows)
         + f"\nAt its best level ({best}) the model gains {mine[best]['psnr'] - compressed_score['psnr']:+.2f} dB, FFmpeg's best "
         f"filter ({best_filter}, {label}) {r['psnr'] - compressed_score['psnr']:+.2f} dB. Levels are JPEG qualities; "
         "H.264 at a low bitrate wants low ones. Auto mode read this clip as quality "
-        f"{mine['auto']['estimate']:.0f} ({mine['auto']['psnr'] - compressed_score['psnr']:+.2f} dB): the JPEG-quality "
-        "estimator knows JPEG's 8x8 block grid, which H.264 (4x4 and 8x8 transforms, in-loop deblocking) does not "
-        "leave as JPEG does. For H.264 and similar codecs, set the level by hand.\n")
+        f"{mine['auto']['estimate']:.0f} ({mine['auto']['psnr'] - compressed_score['psnr']:+.2f} dB): the bundled "
+        "estimator learnt H.264 from x264-coded photos (`models/README.md`), none of them this clip.\n")

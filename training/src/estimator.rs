@@ -99,6 +99,10 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         input_skip: false,
         provenance: args.run.provenance(device),
     };
+    if let Some(dir) = &args.coded {
+        let coded = format!(";{} (coded frames)", dir.display());
+        meta.provenance.dataset.push_str(&coded);
+    }
     let mut iteration = 0;
     if let Some(model) = &args.run.resume {
         iteration = resume_weights(model, &mut vs, &meta)?;

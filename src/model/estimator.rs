@@ -12,7 +12,7 @@ use crate::task::Architecture;
 pub const ESTIMATOR_CROP: i64 = 128;
 
 /// Side of a JPEG block: crops start on this grid so that a block-aware estimator sees it.
-pub const JPEG_BLOCK: i64 = 8;
+const JPEG_BLOCK: i64 = 8;
 
 /// Size of the estimator: image channels, feature width and depth (NoiseNet: [ResBlock, MaxPool]
 /// stages; BlockGrid: full-resolution convolutions).

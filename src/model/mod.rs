@@ -6,7 +6,7 @@ mod hyperres;
 mod layout;
 mod padding;
 
-pub use estimator::{ESTIMATOR_CROP, Estimator, EstimatorConfig, JPEG_BLOCK};
+pub use estimator::{ESTIMATOR_CROP, Estimator, EstimatorConfig};
 pub use hyperres::{BakedWeights, HyperRes, LevelBatching, RestorerConfig};
 pub use layout::Layout;
 pub use padding::{crop_to, pad_to_even};

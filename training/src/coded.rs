@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, ensure};
-use gsthyperres::model::{ESTIMATOR_CROP, JPEG_BLOCK};
+use gsthyperres::model::ESTIMATOR_CROP;
 use gsthyperres::task::Colour;
 use rand::{Rng, RngExt};
 use tch::{Kind, Tensor};
 
 use crate::data::decode;
+
+/// The block grid the estimator reads crops on (its `JPEG_BLOCK`; H.264's transforms tile it too).
+const BLOCK: i64 = 8;
 
 /// The name of the labels file in a folder of coded frames: `{"frame.png": level, ...}`.
 pub const LABELS: &str = "levels.json";
@@ -68,8 +71,8 @@ impl CodedFrames {
         for _ in 0..n {
             let i = rng.random_range(0..self.frames.len());
             let size = self.frames[i].size();
-            let y = rng.random_range(0..=(size[1] - ESTIMATOR_CROP) / JPEG_BLOCK) * JPEG_BLOCK;
-            let x = rng.random_range(0..=(size[2] - ESTIMATOR_CROP) / JPEG_BLOCK) * JPEG_BLOCK;
+            let y = rng.random_range(0..=(size[1] - ESTIMATOR_CROP) / BLOCK) * BLOCK;
+            let x = rng.random_range(0..=(size[2] - ESTIMATOR_CROP) / BLOCK) * BLOCK;
             let crop = self.frames[i]
                 .narrow(1, y, ESTIMATOR_CROP)
                 .narrow(2, x, ESTIMATOR_CROP);

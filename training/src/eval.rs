@@ -366,13 +366,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             object.extend(values.iter().map(|(k, v)| (k.to_string(), json!(v))));
             Value::Object(object)
         };
-        let report = json!({
+        let mut report = json!({
             "model": described.name,
             "data": args.data,
             "task": described.task.as_str(),
             "kind": described.kind.as_str(),
             "seed": args.seed,
-            "coded": args.coded,
             "levels": means.iter().map(|(l, v)| {
                 let mut level = as_json(*l, v, None);
                 level["published"] = published(&described, *l);
@@ -380,6 +379,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             }).collect::<Vec<_>>(),
             "images": rows.iter().map(|r| as_json(r.level, &r.values, Some(&r.image))).collect::<Vec<_>>(),
         });
+        if let Some(coded) = &args.coded {
+            report["coded"] = json!(coded);
+        }
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }

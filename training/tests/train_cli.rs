@@ -741,25 +741,13 @@ fn eval_restores_coded_frames_and_the_estimator_learns_from_them() {
         .replace(&format!("\"{first}\":10.0,"), "");
     std::fs::write(&labels, &text).unwrap();
     let out = dir.path().join("est");
-    let estimator = [
-        "estimator",
-        "--task",
-        "dejpeg",
-        "--colour",
-        "gray",
-        "--data",
-        data_arg,
-        "--coded",
-        coded.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--batch",
-        "4",
-        "--iters",
-        "2",
-        "--threads",
-        "1",
-    ];
+    let paths = ["--data", data_arg, "--coded", coded.to_str().unwrap()];
+    let estimator: Vec<&str> =
+        "estimator --task dejpeg --colour gray --batch 4 --iters 2 --threads 1"
+            .split(' ')
+            .chain(paths)
+            .chain(["--out", out.to_str().unwrap()])
+            .collect();
     let output = run_ok(&estimator);
     let read = format!("{} labelled coded frames", frames - 1);
     assert!(String::from_utf8_lossy(&output.stderr).contains(&read));

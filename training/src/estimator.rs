@@ -68,6 +68,28 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let [low, high] = low_high(&args.levels, "--levels")?.unwrap_or(default_range(args.run.task));
     ensure!(low < high, "--levels must be LOW,HIGH with LOW < HIGH");
     degrade::check_levels(args.run.task, &[low, high], "--levels")?;
+    // Checked and loaded before anything is written to --out.
+    ensure!(
+        (0.0..=1.0).contains(&args.coded_share),
+        "--coded-share is a fraction from 0 to 1"
+    );
+    let coded = match &args.coded {
+        Some(dir) => {
+            let frames = CodedFrames::open(dir, args.run.colour, [low, high])?;
+            eprintln!(
+                "{} labelled coded frames from {}",
+                frames.count(),
+                dir.display()
+            );
+            Some(frames)
+        }
+        None => None,
+    };
+    // Crops per batch from the coded frames, and degraded here.
+    let coded_batch = coded
+        .as_ref()
+        .map_or(0, |_| (args.batch as f64 * args.coded_share).round() as i64);
+    let synthetic = args.batch - coded_batch;
     let channels = args.run.colour.channels();
     let architecture = args.architecture.unwrap_or(match args.run.task {
         Task::Dejpeg => Architecture::BlockGrid,
@@ -109,25 +131,6 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         resume_optimiser(model, iteration, &mut adam)?;
     }
     let mut session = Session::new(&args.run.out, args.iters, iteration, args.run.minutes)?;
-    ensure!(
-        (0.0..=1.0).contains(&args.coded_share),
-        "--coded-share is a fraction from 0 to 1"
-    );
-    let coded = match &args.coded {
-        Some(dir) => {
-            let frames = CodedFrames::open(dir, args.run.colour, [low, high])?;
-            eprintln!(
-                "{} labelled coded frames from {}",
-                frames.count(),
-                dir.display()
-            );
-            Some(frames)
-        }
-        None => None,
-    };
-    let coded_batch = coded
-        .as_ref()
-        .map_or(0, |_| (args.batch as f64 * args.coded_share).round() as i64);
     let mut images = ImageSource::open(
         &args.run.data,
         args.run.colour,
@@ -142,7 +145,6 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let mut window = (std::time::Instant::now(), 0.0, 0);
     while iteration < end && !session.should_stop() {
         let mut rng = seeded_rng(args.run.seed, iteration as u64);
-        let synthetic = args.batch - coded_batch;
         let (mut degraded, mut levels) = (Vec::new(), Vec::new());
         if synthetic > 0 {
             let clean = sample_crops(

@@ -753,5 +753,9 @@ fn eval_restores_coded_frames_and_the_estimator_learns_from_them() {
     assert!(String::from_utf8_lossy(&output.stderr).contains(&read));
     assert!(out.join("model.safetensors").exists());
     std::fs::write(&labels, text.replace("10.0", "99.0")).unwrap();
+    let refused = dir.path().join("refused");
+    let mut estimator = estimator;
+    *estimator.last_mut().unwrap() = refused.to_str().unwrap();
     run_refused(&estimator, "outside the estimator's range 5..95");
+    assert!(!refused.exists(), "a refused run wrote its --out folder");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{max_abs_diff, random_restorer};
+use common::{max_abs_diff, rand, random_restorer, seeded};
 use gsthyperres::model::{HyperRes, LevelBatching, RestorerConfig};
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
@@ -53,7 +53,7 @@ fn set_level_regenerates_only_on_change_and_matches_generate() {
     assert!(!net.set_level(0.1));
     assert!(net.set_level(0.3));
     assert_eq!(net.level(), Some(0.3));
-    let x = Tensor::rand([1, 3, 12, 10], (Kind::Float, Device::Cpu));
+    let x = rand(2, &[1, 3, 12, 10]);
     let cached = tch::no_grad(|| net.forward(&x));
     let fresh = tch::no_grad(|| {
         net.forward_levels(&x, &Tensor::from_slice(&[0.3f32]), LevelBatching::Grouped)
@@ -86,7 +86,7 @@ fn plain_forward(baked: &[(String, Tensor)], blocks: i64, x: &Tensor) -> Tensor 
 #[test]
 fn generated_network_equals_plain_network_from_bake() {
     let (_vs, mut net) = random_restorer(SMALL, 3);
-    let x = Tensor::rand([2, 3, 24, 20], (Kind::Float, Device::Cpu));
+    let x = rand(3, &[2, 3, 24, 20]);
     for level in [15.0, 50.0, 90.0] {
         let c = level / 255.0;
         net.set_level(c);
@@ -105,7 +105,7 @@ fn generated_network_equals_plain_network_from_bake() {
 fn level_batchings_agree_with_per_level_forward() {
     let (_vs, mut net) = random_restorer(SMALL, 4);
     let levels = [15.0f32 / 255.0, 35.0 / 255.0, 75.0 / 255.0];
-    let x = Tensor::rand([3 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
+    let x = rand(4, &[3 * 2, 3, 16, 16]);
     let c = Tensor::from_slice(&levels);
     let grouped = tch::no_grad(|| net.forward_levels(&x, &c, LevelBatching::Grouped));
     let looped = tch::no_grad(|| net.forward_levels(&x, &c, LevelBatching::Loop));
@@ -121,8 +121,8 @@ fn level_batchings_agree_with_per_level_forward() {
 fn gradients_reach_every_generated_and_shared_parameter() {
     for batching in [LevelBatching::Grouped, LevelBatching::Loop] {
         let (vs, net) = random_restorer(SMALL, 5);
-        let x = Tensor::rand([3 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
-        let target = Tensor::rand([3 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
+        let x = rand(5, &[3 * 2, 3, 16, 16]);
+        let target = rand(50, &[3 * 2, 3, 16, 16]);
         let c = Tensor::from_slice(&[0.1f32, 0.3, 0.5]);
         let loss = net
             .forward_levels(&x, &c, batching)
@@ -155,10 +155,10 @@ fn gradients_reach_every_generated_and_shared_parameter() {
 #[test]
 fn bf16_mixed_precision_keeps_float32_parameters_and_gradients() {
     let levels = Tensor::from_slice(&[0.1f32, 0.3]);
-    let x = Tensor::rand([2 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
-    let target = Tensor::rand([2 * 2, 3, 16, 16], (Kind::Float, Device::Cpu));
-    // One network (seeds are process-wide, and tests run in parallel), once in float32 and once
-    // with its convolutions in bf16; the gradients are copied and reset in between.
+    let x = rand(6, &[2 * 2, 3, 16, 16]);
+    let target = rand(60, &[2 * 2, 3, 16, 16]);
+    // One network, once in float32 and once with its convolutions in bf16; the gradients are
+    // copied and reset in between.
     let (vs, net) = random_restorer(SMALL, 6);
     let grads = |kind: Kind| {
         let out = net.forward_levels(&x.to_kind(kind), &levels, LevelBatching::Loop);
@@ -202,7 +202,7 @@ fn bf16_mixed_precision_keeps_float32_parameters_and_gradients() {
 fn parameter_counts_match_the_authors() {
     let count = |config: RestorerConfig| {
         let vs = nn::VarStore::new(Device::Cpu);
-        HyperRes::new(&vs.root(), config);
+        seeded(0, || HyperRes::new(&vs.root(), config));
         (
             HyperRes::parameter_count(&vs),
             vs.variables()["generated.w"].numel() * 2,
@@ -226,26 +226,25 @@ fn input_skip_adds_the_input_to_the_same_network() {
         ..SMALL
     };
     let mut skip_vs = nn::VarStore::new(Device::Cpu);
-    let mut skip = HyperRes::new(&skip_vs.root(), skip_config);
+    let mut skip = seeded(9, || HyperRes::new(&skip_vs.root(), skip_config));
     skip_vs.copy(&plain_vs).unwrap();
     plain.set_level(0.2);
     skip.set_level(0.2);
-    let x = Tensor::rand([2, 3, 12, 16], (Kind::Float, Device::Cpu));
+    let x = rand(9, &[2, 3, 12, 16]);
     let (with, without) = tch::no_grad(|| (skip.forward(&x), plain.forward(&x)));
     assert!(max_abs_diff(&(with - without), &x) <= 1e-6);
 }
 
 #[test]
 fn a_fresh_input_skip_restorer_is_the_identity_with_full_scale_features() {
-    tch::manual_seed(4);
     let config = RestorerConfig {
         input_skip: true,
         ..SMALL
     };
     let vs = nn::VarStore::new(Device::Cpu);
-    let mut net = HyperRes::new(&vs.root(), config);
+    let mut net = seeded(4, || HyperRes::new(&vs.root(), config));
     net.set_level(0.2);
-    let x = Tensor::rand([2, 3, 32, 32], (Kind::Float, Device::Cpu));
+    let x = rand(4, &[2, 3, 32, 32]);
     assert_eq!(tch::no_grad(|| net.forward(&x)), x);
     // What conv5 reads must be far larger than an Adam step on a bias (about lr), or the L1
     // sign noise of a near-identity network walks those ReLUs into the dead zone.

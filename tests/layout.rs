@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::{load_crop, max_abs_diff, repo_path};
+use common::{load_crop, max_abs_diff, rand, repo_path};
 use gsthyperres::model::Layout;
 use gsthyperres::restorer::Restorer;
-use tch::{Device, Tensor};
+use tch::Device;
 
 #[test]
 fn nchw_and_channels_last_restore_alike() {
@@ -32,9 +32,9 @@ fn channels_last_strides_are_exact_whatever_the_input() {
     let (c, h, w) = (3, 5, 7);
     // A frame as packed pixels become one: `[1, C, H, W]` with channels-last strides except an
     // unusual batch stride, which makes torch fall back to NCHW convolutions.
-    let packed = Tensor::rand([h, w, c], (tch::Kind::Float, Device::Cpu));
+    let packed = rand(1, &[h, w, c]);
     let frame = packed.permute([2, 0, 1]).unsqueeze(0);
-    let nchw = Tensor::rand([1, c, h, w], (tch::Kind::Float, Device::Cpu));
+    let nchw = rand(2, &[1, c, h, w]);
     for x in [frame, nchw] {
         let arranged = Layout::ChannelsLast.arrange(&x);
         assert_eq!(arranged.stride(), [h * w * c, 1, w * c, c]);

@@ -6,15 +6,15 @@ mod common;
 use std::path::Path;
 
 use common::{
-    authors_estimator_checkpoint, metadata, python, random_restorer_checkpoint, reference_forward,
-    relative_l2, repo_path, run_ok,
+    authors_estimator_checkpoint, metadata, python, rand, random_restorer_checkpoint,
+    reference_forward, relative_l2, repo_path, run_ok,
 };
 use gsthyperres::checkpoint::{self, AuthorsCheckpoint, import_authors, read_authors};
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::RestorerConfig;
 use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Architecture, Colour};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -90,8 +90,7 @@ fn full_rgb_restorer_imported_from_the_authors_layout_matches_the_reference() {
         &ours,
     )
     .unwrap();
-    tch::manual_seed(3);
-    let x = Tensor::rand([2, 3, 32, 24], (Kind::Float, Device::Cpu));
+    let x = rand(3, &[2, 3, 32, 24]);
     for level in [15.0, 50.0, 90.0] {
         let err = restorer_parity(dir.path(), &ckpt, level, &x);
         assert!(err <= TOLERANCE, "level {level}: relative L2 {err}");
@@ -108,8 +107,7 @@ fn gray_restorer_matches_the_reference() {
         input_skip: false,
     };
     let ckpt = random_restorer_checkpoint(dir.path(), config, 21);
-    tch::manual_seed(4);
-    let x = Tensor::rand([3, 1, 20, 36], (Kind::Float, Device::Cpu));
+    let x = rand(4, &[3, 1, 20, 36]);
     for level in [10.0, 45.0] {
         let err = restorer_parity(dir.path(), &ckpt, level, &x);
         assert!(err <= TOLERANCE, "level {level}: relative L2 {err}");
@@ -126,8 +124,7 @@ fn input_skip_restorer_matches_the_reference() {
         input_skip: true,
     };
     let ckpt = random_restorer_checkpoint(dir.path(), config, 23);
-    tch::manual_seed(5);
-    let x = Tensor::rand([2, 3, 18, 24], (Kind::Float, Device::Cpu));
+    let x = rand(5, &[2, 3, 18, 24]);
     let err = restorer_parity(dir.path(), &ckpt, 30.0, &x);
     assert!(err <= TOLERANCE, "relative L2 {err}");
 }
@@ -137,8 +134,7 @@ fn authors_estimator_imports_and_matches_the_reference() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = authors_estimator_checkpoint(dir.path());
     let estimator = LevelEstimator::load(&ckpt, Device::Cpu).unwrap();
-    tch::manual_seed(5);
-    let x = Tensor::rand([4, 3, 128, 128], (Kind::Float, Device::Cpu));
+    let x = rand(5, &[4, 3, 128, 128]);
     let ours = tch::no_grad(|| estimator.network().forward(&x));
     let theirs = reference_forward(dir.path(), &ckpt, &x, 0.0);
     let err = relative_l2(&ours, &theirs);

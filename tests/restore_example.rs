@@ -11,7 +11,7 @@ mod common;
 const DENOISER: &str = "denoise-rgb-fast.safetensors";
 
 use common::{
-    add_noise, load_crop, repo_path, rgba16_alpha_and_finer, run_ok, save_jpeg, save_rgb,
+    add_noise, load_crop, repo_path, rgba16_alpha_and_finer, run_ok, save_jpeg, save_rgb, seeded,
 };
 
 /// Runs the example with `model` (in models/) at `level` on `input`, writing `output`, and returns
@@ -47,8 +47,7 @@ fn the_restore_example_denoises_8_and_16_bit_images_at_their_depth_keeping_alpha
 
     // The same noise at 16 bits, with alpha: written back at 16 bits, its samples between 8-bit
     // steps, and the alpha as it was.
-    tch::manual_seed(3);
-    let noisy = (&clean + clean.randn_like() * (25.0 / 255.0)).clamp(0.0, 1.0);
+    let noisy = (&clean + seeded(3, || clean.randn_like()) * (25.0 / 255.0)).clamp(0.0, 1.0);
     let rgb = Vec::<f32>::try_from(noisy.permute([1, 2, 0]).contiguous().view([-1])).unwrap();
     let words: Vec<u16> = rgb
         .chunks_exact(3)

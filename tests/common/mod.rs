@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
 
 use gsthyperres::checkpoint::{self, Metadata, Provenance, StorageDtype};
 use gsthyperres::frame::packed_rgb;
@@ -87,13 +88,29 @@ pub fn perturb(vs: &nn::VarStore, scale: f64) {
     });
 }
 
+/// Runs `draw` with libtorch's generator seeded with `seed`. The generator is one per process
+/// and a binary's tests run in parallel: every draw in the tests holds this lock, or what a test
+/// draws from its seed would depend on what the others draw meanwhile (a bf16 tolerance failed so).
+pub fn seeded<T>(seed: i64, draw: impl FnOnce() -> T) -> T {
+    static GENERATOR: Mutex<()> = Mutex::new(());
+    let _held = GENERATOR.lock().unwrap_or_else(PoisonError::into_inner);
+    tch::manual_seed(seed);
+    draw()
+}
+
+/// A float tensor of `shape` uniform in [0, 1), from `seed`.
+pub fn rand(seed: i64, shape: &[i64]) -> Tensor {
+    seeded(seed, || Tensor::rand(shape, (Kind::Float, Device::Cpu)))
+}
+
 /// A randomly initialised (and perturbed) restorer on the CPU.
 pub fn random_restorer(config: RestorerConfig, seed: i64) -> (nn::VarStore, HyperRes) {
-    tch::manual_seed(seed);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let net = HyperRes::new(&vs.root(), config);
-    perturb(&vs, 0.02);
-    (vs, net)
+    seeded(seed, || {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = HyperRes::new(&vs.root(), config);
+        perturb(&vs, 0.02);
+        (vs, net)
+    })
 }
 
 /// Saves a random restorer checkpoint of `config` into `dir` and returns its path.
@@ -115,9 +132,11 @@ pub fn random_restorer_checkpoint(dir: &Path, config: RestorerConfig, seed: i64)
 
 /// Saves a random estimator checkpoint into `dir` and returns its path.
 pub fn random_estimator_checkpoint(dir: &Path, config: EstimatorConfig, seed: i64) -> PathBuf {
-    tch::manual_seed(seed);
-    let vs = nn::VarStore::new(Device::Cpu);
-    Estimator::new(&vs.root(), config);
+    let vs = seeded(seed, || {
+        let vs = nn::VarStore::new(Device::Cpu);
+        Estimator::new(&vs.root(), config);
+        vs
+    });
     let colour = if config.channels == 1 {
         Colour::Gray
     } else {
@@ -192,8 +211,7 @@ pub fn rgba16_alpha_and_finer(words: &[u16]) -> (Vec<u16>, usize) {
 /// The authors' noise degradation: Gaussian noise of `sigma` (0..255 scale), clipped, then
 /// truncated to 8 bits; from a fixed seed.
 pub fn add_noise(image: &Tensor, sigma: f64, seed: i64) -> Tensor {
-    tch::manual_seed(seed);
-    let noisy = image + image.randn_like() * (sigma / 255.0);
+    let noisy = image + seeded(seed, || image.randn_like()) * (sigma / 255.0);
     (noisy.clamp(0.0, 1.0) * 255.0).floor() / 255.0
 }
 

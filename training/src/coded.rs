@@ -1,6 +1,7 @@
 //! Frames a real codec degraded, labelled with the level that restores each best
 //! (scripts/h264_frames.py makes them, scripts/h264_labels.py labels them): what the estimator
-//! learns codecs from, since their artifacts cannot be synthesised per crop as JPEG's are.
+//! and the restorer learn codecs from, since their artifacts cannot be synthesised per crop as
+//! JPEG's are.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,15 +20,59 @@ const BLOCK: i64 = 8;
 /// The name of the labels file in a folder of coded frames: `{"frame.png": level, ...}`.
 pub const LABELS: &str = "levels.json";
 
+/// The folder, beside the coded frames' own, of the frames before coding (as
+/// scripts/h264_frames.py lays them out: OUT/coded and OUT/clean).
+const CLEAN: &str = "clean";
+
+/// What a checkpoint's provenance `dataset` appends for the coded frames of `dir`.
+pub fn provenance(dir: &Path) -> String {
+    format!(";{} (coded frames)", dir.display())
+}
+
 pub struct CodedFrames {
     frames: Vec<Tensor>,
     levels: Vec<f64>,
+    /// Each frame before coding, where a restorer trains on them (empty for the estimator).
+    clean: Vec<Tensor>,
+}
+
+/// The loader's threads each hold a copy: the same tensors, which nothing writes.
+impl Clone for CodedFrames {
+    fn clone(&self) -> Self {
+        let copy = |tensors: &[Tensor]| tensors.iter().map(Tensor::shallow_clone).collect();
+        CodedFrames {
+            frames: copy(&self.frames),
+            levels: self.levels.clone(),
+            clean: copy(&self.clean),
+        }
+    }
 }
 
 impl CodedFrames {
     /// The labelled frames of `dir` (each at least one estimator crop), checked to lie in
     /// `low..=high`, the estimator's range.
-    pub fn open(dir: &Path, colour: Colour, [low, high]: [f64; 2]) -> anyhow::Result<Self> {
+    pub fn open(dir: &Path, colour: Colour, range: [f64; 2]) -> anyhow::Result<Self> {
+        Self::load(dir, colour, range, ESTIMATOR_CROP, false)
+    }
+
+    /// The labelled frames of `dir` with the same frames before coding (in `../clean`), each at
+    /// least `patch` pixels on a side, their levels in `range`: what a restorer trains on.
+    pub fn open_pairs(
+        dir: &Path,
+        colour: Colour,
+        range: [f64; 2],
+        patch: i64,
+    ) -> anyhow::Result<Self> {
+        Self::load(dir, colour, range, patch, true)
+    }
+
+    fn load(
+        dir: &Path,
+        colour: Colour,
+        [low, high]: [f64; 2],
+        side: i64,
+        with_clean: bool,
+    ) -> anyhow::Result<Self> {
         let path = dir.join(LABELS);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
@@ -37,55 +82,132 @@ impl CodedFrames {
         })?;
         let labels: BTreeMap<String, f64> = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a map of file names to levels", path.display()))?;
-        let (mut frames, mut levels) = (Vec::new(), Vec::new());
+        let clean_dir = dir.join("..").join(CLEAN);
+        let mut coded = CodedFrames {
+            frames: Vec::new(),
+            levels: Vec::new(),
+            clean: Vec::new(),
+        };
         for (name, level) in labels {
             ensure!(
                 (low..=high).contains(&level),
-                "{}: {name}'s level {level} is outside the estimator's range {low}..{high}",
+                "{}: {name}'s level {level} is outside the range {low}..{high}",
                 path.display()
             );
             let frame = decode(&dir.join(&name), colour)
                 .with_context(|| format!("{}: reading its frame {name}", path.display()))?;
             let size = frame.size();
             ensure!(
-                size[1] >= ESTIMATOR_CROP && size[2] >= ESTIMATOR_CROP,
-                "{}: {name} is smaller than the {ESTIMATOR_CROP}px crop",
+                size[1] >= side && size[2] >= side,
+                "{}: {name} is smaller than the {side}px crop",
                 dir.display()
             );
-            frames.push(frame);
-            levels.push(level);
+            if with_clean {
+                let clean = decode(&clean_dir.join(&name), colour).with_context(|| {
+                    format!("reading {name}'s uncoded frame in {}", clean_dir.display())
+                })?;
+                ensure!(
+                    clean.size() == size,
+                    "{name}: the coded frame is {size:?}, the uncoded one {:?}",
+                    clean.size()
+                );
+                coded.clean.push(clean);
+            }
+            coded.frames.push(frame);
+            coded.levels.push(level);
         }
-        ensure!(!frames.is_empty(), "{}: no labelled frames", path.display());
-        Ok(CodedFrames { frames, levels })
+        ensure!(
+            !coded.frames.is_empty(),
+            "{}: no labelled frames",
+            path.display()
+        );
+        Ok(coded)
     }
 
     pub fn count(&self) -> usize {
         self.frames.len()
     }
 
-    /// `n` random estimator crops `[n, C, 128, 128]` in [0, 1] with their frames' levels. Crops
-    /// start on the 8x8 block grid and are at most transposed: a flip would move the grid's phase.
+    /// A `side` crop of frame `i` at a random origin on the 8x8 block grid, transposed or not
+    /// (never flipped: a flip would move the grid's phase), as a function of the frame.
+    fn crop(&self, i: usize, side: i64, rng: &mut impl Rng) -> impl Fn(&Tensor) -> Tensor {
+        let size = self.frames[i].size();
+        let y = rng.random_range(0..=(size[1] - side) / BLOCK) * BLOCK;
+        let x = rng.random_range(0..=(size[2] - side) / BLOCK) * BLOCK;
+        let transpose = rng.random_bool(0.5);
+        move |frame: &Tensor| {
+            let crop = frame.narrow(1, y, side).narrow(2, x, side);
+            if transpose {
+                crop.transpose(1, 2)
+            } else {
+                crop
+            }
+        }
+    }
+
+    /// `n` random estimator crops `[n, C, 128, 128]` in [0, 1] with their frames' levels.
     pub fn sample(&self, n: i64, rng: &mut impl Rng) -> (Tensor, Vec<f64>) {
         let mut crops = Vec::new();
         let mut levels = Vec::new();
         for _ in 0..n {
             let i = rng.random_range(0..self.frames.len());
-            let size = self.frames[i].size();
-            let y = rng.random_range(0..=(size[1] - ESTIMATOR_CROP) / BLOCK) * BLOCK;
-            let x = rng.random_range(0..=(size[2] - ESTIMATOR_CROP) / BLOCK) * BLOCK;
-            let crop = self.frames[i]
-                .narrow(1, y, ESTIMATOR_CROP)
-                .narrow(2, x, ESTIMATOR_CROP);
-            crops.push(if rng.random_bool(0.5) {
-                crop.transpose(1, 2)
-            } else {
-                crop
-            });
+            crops.push(self.crop(i, ESTIMATOR_CROP, rng)(&self.frames[i]));
             levels.push(self.levels[i]);
         }
-        (
-            Tensor::stack(&crops, 0).to_kind(Kind::Float) / 255.0,
-            levels,
-        )
+        (to_unit(&crops), levels)
+    }
+
+    /// `n` crops `[n, C, patch, patch]` in [0, 1] of one random frame, coded and uncoded, and the
+    /// frame's level: a group that a restorer runs at one level (frames opened with
+    /// [`CodedFrames::open_pairs`]).
+    pub fn pairs(&self, n: i64, patch: i64, rng: &mut impl Rng) -> (Tensor, Tensor, f64) {
+        let i = rng.random_range(0..self.frames.len());
+        let (mut coded, mut clean) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let crop = self.crop(i, patch, rng);
+            coded.push(crop(&self.frames[i]));
+            clean.push(crop(&self.clean[i]));
+        }
+        (to_unit(&coded), to_unit(&clean), self.levels[i])
+    }
+}
+
+/// 8-bit `[C, H, W]` crops as one float batch in [0, 1].
+fn to_unit(crops: &[Tensor]) -> Tensor {
+    Tensor::stack(crops, 0).to_kind(Kind::Float) / 255.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::degrade::seeded_rng;
+
+    #[test]
+    fn pairs_are_the_same_crop_of_the_coded_and_the_uncoded_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let (coded, clean) = (dir.path().join("coded"), dir.path().join("clean"));
+        for folder in [&coded, &clean] {
+            std::fs::create_dir(folder).unwrap();
+        }
+        // The "coded" frame is the uncoded one plus 3 everywhere: a misplaced crop would differ
+        // by more.
+        let frame =
+            image::GrayImage::from_fn(72, 40, |x, y| image::Luma([((x * 7 + y * 13) % 240) as u8]));
+        frame.save(clean.join("f.png")).unwrap();
+        let brighter =
+            image::GrayImage::from_fn(72, 40, |x, y| image::Luma([frame.get_pixel(x, y).0[0] + 3]));
+        brighter.save(coded.join("f.png")).unwrap();
+        std::fs::write(coded.join(LABELS), r#"{"f.png": 30}"#).unwrap();
+        let frames = CodedFrames::open_pairs(&coded, Colour::Gray, [1.0, 100.0], 24).unwrap();
+        let mut rng = seeded_rng(1, 0);
+        for _ in 0..20 {
+            let (input, target, level) = frames.pairs(3, 24, &mut rng);
+            assert_eq!(level, 30.0);
+            assert_eq!(input.size(), [3, 1, 24, 24]);
+            let difference = ((input - target) * 255.0).round();
+            assert!(difference.eq(3.0).all().int64_value(&[]) == 1);
+        }
+        assert!(CodedFrames::open_pairs(&coded, Colour::Gray, [1.0, 100.0], 48).is_err());
+        assert!(CodedFrames::open_pairs(&coded, Colour::Gray, [40.0, 100.0], 24).is_err());
     }
 }

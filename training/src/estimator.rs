@@ -17,7 +17,7 @@ use tch::{Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
 use crate::args::{RunArgs, low_high, training_device};
-use crate::coded::CodedFrames;
+use crate::coded::{self, CodedFrames};
 use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{self, degrade, seeded_rng};
 use crate::session::{Session, resume_optimiser};
@@ -122,8 +122,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         provenance: args.run.provenance(device),
     };
     if let Some(dir) = &args.coded {
-        let coded = format!(";{} (coded frames)", dir.display());
-        meta.provenance.dataset.push_str(&coded);
+        meta.provenance.dataset += &coded::provenance(dir);
     }
     let mut iteration = 0;
     if let Some(model) = &args.run.resume {

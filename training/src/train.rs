@@ -1,6 +1,9 @@
 //! `hyperres-train train`: the paper's recipe. k main networks per step (one per level, all fed
 //! the same crops degraded at their level), L1 per level averaged, Adam, step or cosine decay.
 //!
+//! With `--coded`, each step also restores groups of crops of frames a real codec coded, each
+//! group at its frame's label, against the frames before coding.
+//!
 //! Every step's randomness comes from (seed, iteration) alone, and the optimiser state is saved
 //! with the weights, so a resumed run continues exactly the trajectory of an uninterrupted one.
 
@@ -21,6 +24,7 @@ use tch::{Device, Kind, Reduction, Tensor, nn};
 
 use crate::adam::Adam;
 use crate::args::{RunArgs, low_high, training_device};
+use crate::coded::{self, CodedFrames};
 use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{self, degrade, seeded_rng};
 use crate::eval::Precision;
@@ -34,6 +38,14 @@ pub struct TrainArgs {
     /// Levels of the k main networks (task units), e.g. 15,35,50,75.
     #[arg(long, value_delimiter = ',', required = true)]
     levels: Vec<f64>,
+    /// Frames a real codec coded, labelled (scripts/h264_frames.py, then scripts/h264_labels.py),
+    /// with the frames before coding in `../clean`: each step adds --coded-groups groups of
+    /// --batch crops of one such frame, restored at its label.
+    #[arg(long)]
+    coded: Option<PathBuf>,
+    /// Groups of coded crops per step, beside the k levels' groups.
+    #[arg(long, default_value_t = 1, requires = "coded")]
+    coded_groups: i64,
     /// Validation image folder (PSNR per level every --val-every iterations).
     #[arg(long)]
     val: Option<PathBuf>,
@@ -123,10 +135,13 @@ impl LrSchedule {
     }
 }
 
-/// One step's data: the clean crops and, level after level, their degraded copies.
+/// One step's data: the clean crops and, level after level, their degraded copies; then the
+/// groups of coded crops, if any, with their uncoded crops and levels.
 struct Batch {
     input: Tensor,
     target: Tensor,
+    coded_target: Option<Tensor>,
+    coded_levels: Vec<f64>,
 }
 
 /// How a step's batch is made from the training images.
@@ -137,6 +152,8 @@ struct Recipe {
     levels: Vec<f64>,
     batch: i64,
     seed: u64,
+    /// The coded frames and how many groups of them each step takes.
+    coded: Option<(CodedFrames, i64)>,
 }
 
 impl Recipe {
@@ -144,14 +161,25 @@ impl Recipe {
     fn batch(&self, images: &[Tensor], iteration: i64) -> anyhow::Result<Batch> {
         let mut rng = seeded_rng(self.seed, iteration as u64);
         let clean = sample_crops(images, self.patch, self.batch, &mut rng);
-        let parts = self
+        let mut parts = self
             .levels
             .iter()
             .map(|&level| degrade(self.task, &clean, level, &mut rng))
             .collect::<anyhow::Result<Vec<Tensor>>>()?;
+        let (mut coded_target, mut coded_levels) = (Vec::new(), Vec::new());
+        if let Some((frames, groups)) = &self.coded {
+            for _ in 0..*groups {
+                let (coded, uncoded, level) = frames.pairs(self.batch, self.patch, &mut rng);
+                parts.push(coded);
+                coded_target.push(uncoded);
+                coded_levels.push(level);
+            }
+        }
         Ok(Batch {
             input: Tensor::cat(&parts, 0),
             target: clean,
+            coded_target: (!coded_target.is_empty()).then(|| Tensor::cat(&coded_target, 0)),
+            coded_levels,
         })
     }
 }
@@ -245,6 +273,9 @@ impl Run {
         let mut provenance = args.run.provenance(device);
         if args.precision == Precision::Bf16 {
             provenance.device += ", bf16 mixed precision";
+        }
+        if let Some(dir) = &args.coded {
+            provenance.dataset += &coded::provenance(dir);
         }
         let meta = Metadata {
             architecture: Architecture::HyperRes,
@@ -365,6 +396,22 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     {
         eprintln!("warning: --precision bf16: {why}; prefer --precision fp32");
     }
+    // Checked and loaded before anything is written to --out.
+    let coded = match &args.coded {
+        Some(dir) => {
+            ensure!(args.coded_groups > 0, "--coded-groups must be at least 1");
+            let levels = args.run.task.meaningful_levels();
+            let range = [*levels.start(), *levels.end()];
+            let frames = CodedFrames::open_pairs(dir, args.run.colour, range, args.patch)?;
+            eprintln!(
+                "{} labelled coded frames from {}",
+                frames.count(),
+                dir.display()
+            );
+            Some((frames, args.coded_groups))
+        }
+        None => None,
+    };
     let mut run = match &args.run.resume {
         Some(model) => Run::resume(&args, model, device)?,
         None => Run::start(&args, device)?,
@@ -398,6 +445,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         levels: args.levels.clone(),
         batch: args.batch,
         seed: args.run.seed,
+        coded,
     };
     let mut batches = Loader::spawn(images, recipe, (run.iteration, end));
     let c = Tensor::from_slice(&args.levels)
@@ -425,10 +473,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         window_wait += wait.elapsed().as_secs_f64();
         let lr = args.lr_schedule.lr(args.lr, run.iteration, args.iters);
         let input = layout.arrange(&to_device(&batch.input, device).to_kind(args.precision.kind()));
-        let target = to_device(&batch.target, device).repeat([k, 1, 1, 1]);
+        let mut target = to_device(&batch.target, device).repeat([k, 1, 1, 1]);
+        let mut levels = c.shallow_clone();
+        if let Some(coded) = &batch.coded_target {
+            target = Tensor::cat(&[target, to_device(coded, device)], 0);
+            let coded_c = Tensor::from_slice(&batch.coded_levels)
+                .to_kind(Kind::Float)
+                .to_device(device)
+                / LEVEL_DIVISOR;
+            levels = Tensor::cat(&[c.shallow_clone(), coded_c], 0);
+        }
         let output = run
             .net
-            .forward_levels(&input, &c, batching)
+            .forward_levels(&input, &levels, batching)
             .to_kind(Kind::Float);
         let loss = args.loss.between(&output, &target);
         loss.backward();
@@ -585,6 +642,7 @@ mod tests {
             levels: vec![15.0, 50.0],
             batch: 2,
             seed: 11,
+            coded: None,
         };
         let (start, end) = (5, 5 + 2 * LOADERS as i64 + 1);
         let copies = images.iter().map(Tensor::shallow_clone).collect();

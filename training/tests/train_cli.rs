@@ -702,7 +702,7 @@ fn coded_folder(dir: &Path, data: &Path) -> PathBuf {
 }
 
 #[test]
-fn eval_restores_coded_frames_and_the_estimator_learns_from_them() {
+fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them() {
     let dir = tempfile::tempdir().unwrap();
     let data = image_folder(dir.path());
     let coded = coded_folder(dir.path(), &data);
@@ -756,6 +756,44 @@ fn eval_restores_coded_frames_and_the_estimator_learns_from_them() {
     let refused = dir.path().join("refused");
     let mut estimator = estimator;
     *estimator.last_mut().unwrap() = refused.to_str().unwrap();
-    run_refused(&estimator, "outside the estimator's range 5..95");
+    run_refused(&estimator, "outside the range 5..95");
+    assert!(!refused.exists(), "a refused run wrote its --out folder");
+
+    // The restorer adds a group of coded crops to every step, restored at its frame's level
+    // against the uncoded frame (`../clean`, here the gray data): it trains another network.
+    std::fs::write(&labels, &text).unwrap();
+    std::os::unix::fs::symlink(&data, dir.path().join("clean")).unwrap();
+    let dejpeg = ["--task", "dejpeg", "--colour", "gray", "--iters", "2"];
+    let plain = dir.path().join("plain");
+    train(&data, &plain, &dejpeg);
+    let with_coded = dir.path().join("with-coded");
+    let coded_args = [&dejpeg[..], &["--coded", coded.to_str().unwrap()]].concat();
+    let output = train(&data, &with_coded, &coded_args);
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&read));
+    let model = with_coded.join("model.safetensors");
+    let dataset = checkpoint::read(&model).unwrap().0.provenance.dataset;
+    assert!(dataset.ends_with("(coded frames)"), "{dataset}");
+    let differ = weights(&plain.join("model.safetensors"))
+        .iter()
+        .zip(weights(&model))
+        .any(|((_, a), (_, b))| !a.equal(&b));
+    assert!(differ, "the coded groups changed nothing");
+    std::fs::remove_file(dir.path().join("clean")).unwrap();
+    let refused = dir.path().join("refused-train");
+    let (data_arg, refused_arg) = (data.to_str().unwrap(), refused.to_str().unwrap());
+    let args = [
+        &[
+            "train",
+            "--data",
+            data_arg,
+            "--out",
+            refused_arg,
+            "--levels",
+            "10",
+        ],
+        &coded_args[..],
+    ]
+    .concat();
+    run_refused(&args, "uncoded frame");
     assert!(!refused.exists(), "a refused run wrote its --out folder");
 }

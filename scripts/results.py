@@ -59,8 +59,9 @@ DENOISE_LEVELS = [5, 15, 25, 35, 50, 75, 90]
 # The sigmas from 15 to 75 that the paper reports (the 0.3 dB target).
 PAPER_DENOISE_LEVELS = [15, 25, 35, 75]
 JPEG_LEVELS = [10, 30, 50, 70, 80]
-# H.264 frames: the CRFs LIVE1 is coded at, and the levels tried on them (a log grid).
-H264_CRFS = [26, 32, 38, 44, 50]
+# H.264 frames: the CRFs LIVE1 is coded at (20 and 23: broadcast-like quality, where a restorer
+# must do no harm), and the levels tried on them (a log grid).
+H264_CRFS = [20, 23, 26, 32, 38, 44, 50]
 H264_LEVELS = [5, 7, 10, 14, 20, 28, 40, 56, 80, 95]
 SR_LEVELS = [2, 3, 4, 5, 6]
 

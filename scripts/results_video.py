@@ -117,10 +117,10 @@ def section(cached, cell, table, ffmpeg_filters, data, root, models):
         "clip at ~1.2 Mbps), both decoded by GStreamer (`decodebin`) to I420; ours is the element restoring the Y plane "
         f"in that pipeline (`models/dejpeg-gray.safetensors`; fast = `models/dejpeg-gray-fast.safetensors`), FFmpeg's "
         "filters run on the same decoded frames (best of a few quantisers). Scores: FFmpeg's `psnr` and `ssim` filters, "
-        "mean over the clip. The restorers were trained on JPEG only.\n\n"
+        "mean over the clip. The restorers were trained on JPEG and on x264-coded photos, none of them this clip.\n\n"
         + table(["", "ours (dejpeg-gray)", "ours, fast (dejpeg-gray-fast)", "FFmpeg"], rows)
         + f"\nAt its best level ({best}) the model gains {mine[best]['psnr'] - compressed_score['psnr']:+.2f} dB, FFmpeg's best "
         f"filter ({best_filter}, {label}) {r['psnr'] - compressed_score['psnr']:+.2f} dB. Levels are JPEG qualities; "
         "H.264 at a low bitrate wants low ones. Auto mode read this clip as quality "
         f"{mine['auto']['estimate']:.0f} ({mine['auto']['psnr'] - compressed_score['psnr']:+.2f} dB): the bundled "
-        "estimator learnt H.264 from x264-coded photos (`models/README.md`), none of them this clip.\n")
+        "estimator learnt H.264 from the same photos (`models/README.md`).\n")

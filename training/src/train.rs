@@ -135,13 +135,19 @@ impl LrSchedule {
     }
 }
 
-/// One step's data: the clean crops and, level after level, their degraded copies; then the
-/// groups of coded crops, if any, with their uncoded crops and levels.
+/// One step's data: the clean crops and, level after level, their degraded copies (then the
+/// coded groups' crops, if any).
 struct Batch {
     input: Tensor,
     target: Tensor,
-    coded_target: Option<Tensor>,
-    coded_levels: Vec<f64>,
+    coded: Option<CodedGroups>,
+}
+
+/// The uncoded crops of a step's groups of coded crops, and each group's level (as the network
+/// reads it), made by the loader so that the step only copies them to the device.
+struct CodedGroups {
+    target: Tensor,
+    levels: Tensor,
 }
 
 /// How a step's batch is made from the training images.
@@ -166,20 +172,23 @@ impl Recipe {
             .iter()
             .map(|&level| degrade(self.task, &clean, level, &mut rng))
             .collect::<anyhow::Result<Vec<Tensor>>>()?;
-        let (mut coded_target, mut coded_levels) = (Vec::new(), Vec::new());
-        if let Some((frames, groups)) = &self.coded {
+        let coded = self.coded.as_ref().map(|(frames, groups)| {
+            let (mut target, mut levels) = (Vec::new(), Vec::new());
             for _ in 0..*groups {
                 let (coded, uncoded, level) = frames.pairs(self.batch, self.patch, &mut rng);
                 parts.push(coded);
-                coded_target.push(uncoded);
-                coded_levels.push(level);
+                target.push(uncoded);
+                levels.push((level / LEVEL_DIVISOR) as f32);
             }
-        }
+            CodedGroups {
+                target: Tensor::cat(&target, 0),
+                levels: Tensor::from_slice(&levels),
+            }
+        });
         Ok(Batch {
             input: Tensor::cat(&parts, 0),
             target: clean,
-            coded_target: (!coded_target.is_empty()).then(|| Tensor::cat(&coded_target, 0)),
-            coded_levels,
+            coded,
         })
     }
 }
@@ -475,13 +484,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let input = layout.arrange(&to_device(&batch.input, device).to_kind(args.precision.kind()));
         let mut target = to_device(&batch.target, device).repeat([k, 1, 1, 1]);
         let mut levels = c.shallow_clone();
-        if let Some(coded) = &batch.coded_target {
-            target = Tensor::cat(&[target, to_device(coded, device)], 0);
-            let coded_c = Tensor::from_slice(&batch.coded_levels)
-                .to_kind(Kind::Float)
-                .to_device(device)
-                / LEVEL_DIVISOR;
-            levels = Tensor::cat(&[c.shallow_clone(), coded_c], 0);
+        if let Some(coded) = &batch.coded {
+            target = Tensor::cat(&[target, to_device(&coded.target, device)], 0);
+            levels = Tensor::cat(&[&c, &to_device(&coded.levels, device)], 0);
         }
         let output = run
             .net

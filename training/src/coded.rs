@@ -121,11 +121,12 @@ impl CodedFrames {
             "{}: no labelled frames",
             path.display()
         );
+        eprintln!(
+            "{} labelled coded frames from {}",
+            coded.frames.len(),
+            dir.display()
+        );
         Ok(coded)
-    }
-
-    pub fn count(&self) -> usize {
-        self.frames.len()
     }
 
     /// A `side` crop of frame `i` at a random origin on the 8x8 block grid, transposed or not

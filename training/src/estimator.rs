@@ -74,15 +74,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         "--coded-share is a fraction from 0 to 1"
     );
     let coded = match &args.coded {
-        Some(dir) => {
-            let frames = CodedFrames::open(dir, args.run.colour, [low, high])?;
-            eprintln!(
-                "{} labelled coded frames from {}",
-                frames.count(),
-                dir.display()
-            );
-            Some(frames)
-        }
+        Some(dir) => Some(CodedFrames::open(dir, args.run.colour, [low, high])?),
         None => None,
     };
     // Crops per batch from the coded frames, and degraded here.

@@ -44,7 +44,8 @@ pub struct TrainArgs {
     #[arg(long)]
     coded: Option<PathBuf>,
     /// Groups of coded crops per step, beside the k levels' groups.
-    #[arg(long, default_value_t = 1, requires = "coded")]
+    #[arg(long, default_value_t = 1, requires = "coded",
+          value_parser = clap::value_parser!(i64).range(1..))]
     coded_groups: i64,
     /// Validation image folder (PSNR per level every --val-every iterations).
     #[arg(long)]
@@ -408,15 +409,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     // Checked and loaded before anything is written to --out.
     let coded = match &args.coded {
         Some(dir) => {
-            ensure!(args.coded_groups > 0, "--coded-groups must be at least 1");
             let levels = args.run.task.meaningful_levels();
             let range = [*levels.start(), *levels.end()];
             let frames = CodedFrames::open_pairs(dir, args.run.colour, range, args.patch)?;
-            eprintln!(
-                "{} labelled coded frames from {}",
-                frames.count(),
-                dir.display()
-            );
             Some((frames, args.coded_groups))
         }
         None => None,
@@ -482,12 +477,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         window_wait += wait.elapsed().as_secs_f64();
         let lr = args.lr_schedule.lr(args.lr, run.iteration, args.iters);
         let input = layout.arrange(&to_device(&batch.input, device).to_kind(args.precision.kind()));
-        let mut target = to_device(&batch.target, device).repeat([k, 1, 1, 1]);
-        let mut levels = c.shallow_clone();
-        if let Some(coded) = &batch.coded {
-            target = Tensor::cat(&[target, to_device(&coded.target, device)], 0);
-            levels = Tensor::cat(&[&c, &to_device(&coded.levels, device)], 0);
-        }
+        let target = to_device(&batch.target, device).repeat([k, 1, 1, 1]);
+        let (target, levels) = match &batch.coded {
+            Some(coded) => (
+                Tensor::cat(&[target, to_device(&coded.target, device)], 0),
+                Tensor::cat(&[&c, &to_device(&coded.levels, device)], 0),
+            ),
+            None => (target, c.shallow_clone()),
+        };
         let output = run
             .net
             .forward_levels(&input, &levels, batching)

@@ -780,7 +780,7 @@ fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them
     assert!(differ, "the coded groups changed nothing");
     std::fs::remove_file(dir.path().join("clean")).unwrap();
     let refused = dir.path().join("refused-train");
-    let (data_arg, refused_arg) = (data.to_str().unwrap(), refused.to_str().unwrap());
+    let refused_arg = refused.to_str().unwrap();
     let args = [
         &[
             "train",

@@ -5,7 +5,8 @@ Usage: h264_labels.py EVAL.json CODED_DIR [--range LOW,HIGH]
 EVAL.json is `hyperres-train eval --model RESTORER --data CLEAN --coded CODED_DIR --levels GRID --json
 EVAL.json` over a grid of levels. Each frame's label is its best grid level, refined by the vertex of
 the parabola through it and its neighbours in log(level), and kept in the estimator's range
-(default 5..95, the JPEG-quality estimator's). Writes CODED_DIR/levels.json.
+(default 5..95, the JPEG-quality estimator's). Writes CODED_DIR/levels.json. (`hyperres-train
+estimator --regret EVAL.json` reads the whole curves from the same report.)
 """
 
 import argparse

@@ -30,6 +30,8 @@ pub fn provenance(dir: &Path) -> String {
 }
 
 pub struct CodedFrames {
+    /// The frames' file names, as `eval --coded` reports them.
+    names: Vec<String>,
     frames: Vec<Tensor>,
     levels: Vec<f64>,
     /// Each frame before coding, where a restorer trains on them (empty for the estimator).
@@ -41,6 +43,7 @@ impl Clone for CodedFrames {
     fn clone(&self) -> Self {
         let copy = |tensors: &[Tensor]| tensors.iter().map(Tensor::shallow_clone).collect();
         CodedFrames {
+            names: self.names.clone(),
             frames: copy(&self.frames),
             levels: self.levels.clone(),
             clean: copy(&self.clean),
@@ -84,6 +87,7 @@ impl CodedFrames {
             .with_context(|| format!("{}: not a map of file names to levels", path.display()))?;
         let clean_dir = dir.join("..").join(CLEAN);
         let mut coded = CodedFrames {
+            names: Vec::new(),
             frames: Vec::new(),
             levels: Vec::new(),
             clean: Vec::new(),
@@ -113,6 +117,7 @@ impl CodedFrames {
                 );
                 coded.clean.push(clean);
             }
+            coded.names.push(name);
             coded.frames.push(frame);
             coded.levels.push(level);
         }
@@ -146,16 +151,26 @@ impl CodedFrames {
         }
     }
 
-    /// `n` random estimator crops `[n, C, 128, 128]` in [0, 1] with their frames' levels.
-    pub fn sample(&self, n: i64, rng: &mut impl Rng) -> (Tensor, Vec<f64>) {
+    /// The frames' file names, in the order [`CodedFrames::sample`] numbers them.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Frame `i`'s label.
+    pub fn level(&self, i: usize) -> f64 {
+        self.levels[i]
+    }
+
+    /// `n` random estimator crops `[n, C, 128, 128]` in [0, 1] with the numbers of their frames.
+    pub fn sample(&self, n: i64, rng: &mut impl Rng) -> (Tensor, Vec<usize>) {
         let mut crops = Vec::new();
-        let mut levels = Vec::new();
+        let mut frames = Vec::new();
         for _ in 0..n {
             let i = rng.random_range(0..self.frames.len());
             crops.push(self.crop(i, ESTIMATOR_CROP, rng)(&self.frames[i]));
-            levels.push(self.levels[i]);
+            frames.push(i);
         }
-        (to_unit(&crops), levels)
+        (to_unit(&crops), frames)
     }
 
     /// `n` crops `[n, C, patch, patch]` in [0, 1] of one random frame, coded and uncoded, and the

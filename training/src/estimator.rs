@@ -1,7 +1,8 @@
 //! `hyperres-train estimator`: trains the level estimator. Every 128x128 crop is degraded at its
 //! own level drawn uniformly from the task's range, and the network regresses that level (L1).
 //! With `--coded`, a share of each batch are crops of frames a real codec degraded instead,
-//! labelled with the level that restores them best.
+//! labelled with the level that restores them best; with `--regret`, those crops' loss is the
+//! PSNR their frame loses at the estimate instead.
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ use crate::args::{RunArgs, low_high, training_device};
 use crate::coded::{self, CodedFrames};
 use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{self, degrade, seeded_rng};
+use crate::regret::Regret;
 use crate::session::{Session, resume_optimiser};
 use crate::train::LrSchedule;
 
@@ -45,6 +47,14 @@ pub struct EstimatorArgs {
     /// The share of every batch taken from the --coded frames.
     #[arg(long, default_value_t = 0.5, requires = "coded")]
     coded_share: f64,
+    /// An `eval --coded` report on the --coded frames over a grid of levels spanning the range:
+    /// the coded crops' loss becomes the PSNR their frame loses at the estimate (against its
+    /// best level on the grid), times --regret-weight, instead of L1 on the label.
+    #[arg(long, requires = "coded")]
+    regret: Option<std::path::PathBuf>,
+    /// Level units of L1 (the other crops' loss) that one dB of --regret weighs as.
+    #[arg(long, default_value_t = 200.0, requires = "regret")]
+    regret_weight: f64,
     /// noisenet (the authors') or blockgrid (ours, JPEG-block aware); default: blockgrid for
     /// dejpeg, noisenet otherwise.
     #[arg(long)]
@@ -76,6 +86,10 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     let coded = match &args.coded {
         Some(dir) => Some(CodedFrames::open(dir, args.run.colour, [low, high])?),
         None => None,
+    };
+    let regret = match (&args.regret, &coded) {
+        (Some(report), Some(frames)) => Some(Regret::load(report, frames, [low, high], device)?),
+        _ => None,
     };
     // Crops per batch from the coded frames, and degraded here.
     let coded_batch = coded
@@ -116,6 +130,9 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.coded {
         meta.provenance.dataset += &coded::provenance(dir);
     }
+    if let Some(report) = &args.regret {
+        meta.provenance.dataset += &format!(" (regret from {})", report.display());
+    }
     let mut iteration = 0;
     if let Some(model) = &args.run.resume {
         iteration = resume_weights(model, &mut vs, &meta)?;
@@ -154,16 +171,34 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
                 .map(|(crop, &level)| degrade(args.run.task, crop, level, &mut rng))
                 .collect::<anyhow::Result<Vec<_>>>()?;
         }
+        let mut frames = Vec::new();
         if let Some(coded) = &coded {
-            let (crops, coded_levels) = coded.sample(coded_batch, &mut rng);
+            let crops;
+            (crops, frames) = coded.sample(coded_batch, &mut rng);
             degraded.push(crops);
-            levels.extend(coded_levels);
+            levels.extend(frames.iter().map(|&i| coded.level(i)));
         }
         let input = Tensor::cat(&degraded, 0).to_device(device);
         let target = Tensor::from_slice(&levels)
             .to_kind(Kind::Float)
             .to_device(device);
-        let loss = net.forward(&input).l1_loss(&target, Reduction::Mean);
+        let estimate = net.forward(&input);
+        let loss = match &regret {
+            None => estimate.l1_loss(&target, Reduction::Mean),
+            Some(regret) => {
+                let (labelled, coded) = (
+                    estimate.narrow(0, 0, synthetic),
+                    estimate.narrow(0, synthetic, coded_batch),
+                );
+                // Beyond the range the regret is flat (the element clamps there): L1 to the
+                // range keeps the output near it.
+                let outside = (&coded - coded.clamp(low, high)).abs();
+                let coded_loss = regret.at(&frames, &coded) * args.regret_weight + outside;
+                (labelled.l1_loss(&target.narrow(0, 0, synthetic), Reduction::Sum)
+                    + coded_loss.sum(Kind::Float))
+                    / args.batch as f64
+            }
+        };
         loss.backward();
         adam.step(args.lr_schedule.lr(args.lr, iteration, args.iters));
         iteration += 1;

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod paper;
 pub mod pixels;
 pub mod plot;
+pub mod regret;
 pub mod resize;
 pub mod session;
 pub mod train;

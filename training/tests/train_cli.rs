@@ -752,6 +752,43 @@ fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them
     let read = format!("{} labelled coded frames", frames - 1);
     assert!(String::from_utf8_lossy(&output.stderr).contains(&read));
     assert!(out.join("model.safetensors").exists());
+
+    // With --regret, the coded crops' loss is the PSNR their frame loses at the estimate (from an
+    // eval report over levels spanning the range): another network from the same seed.
+    let names: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let rows: Vec<_> = names
+        .keys()
+        .flat_map(|name| {
+            [(5.0, 30.0), (50.0, 29.0), (95.0, 27.0)].map(
+                |(level, psnr)| serde_json::json!({"image": name, "level": level, "psnr": psnr}),
+            )
+        })
+        .collect();
+    let report = dir.path().join("grid.json");
+    std::fs::write(&report, serde_json::json!({ "images": rows }).to_string()).unwrap();
+    let with_regret = dir.path().join("est-regret");
+    let regret_args = ["--regret", report.to_str().unwrap()];
+    let mut regret_run = estimator.clone();
+    *regret_run.last_mut().unwrap() = with_regret.to_str().unwrap();
+    run_ok(&[&regret_run[..], &regret_args[..]].concat());
+    let model = with_regret.join("model.safetensors");
+    let dataset = checkpoint::read(&model).unwrap().0.provenance.dataset;
+    assert!(dataset.contains("(regret from"), "{dataset}");
+    let differ = weights(&out.join("model.safetensors"))
+        .iter()
+        .zip(weights(&model))
+        .any(|((_, a), (_, b))| !a.equal(&b));
+    assert!(differ, "--regret changed nothing");
+    let first_row = serde_json::to_string(&rows[0]).unwrap() + ",";
+    let text_report = std::fs::read_to_string(&report).unwrap();
+    std::fs::write(&report, text_report.replacen(&first_row, "", 1)).unwrap();
+    let refused = dir.path().join("refused-regret");
+    *regret_run.last_mut().unwrap() = refused.to_str().unwrap();
+    run_refused(
+        &[&regret_run[..], &regret_args[..]].concat(),
+        "was evaluated at",
+    );
+    assert!(!refused.exists(), "a refused run wrote its --out folder");
     std::fs::write(&labels, text.replace("10.0", "99.0")).unwrap();
     let refused = dir.path().join("refused");
     let mut estimator = estimator;

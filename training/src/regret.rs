@@ -1,0 +1,184 @@
+//! The PSNR each coded frame loses when restored away from its best level, read from an
+//! `eval --coded` report over a grid of levels: what an estimator's error on that frame costs.
+//! Near the lightest levels a few quality units cost tenths of a dB; in the middle of the range
+//! tens of units cost hundredths, which an L1 loss on the best level cannot tell apart.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, ensure};
+use tch::{Device, Kind, Tensor};
+
+use crate::coded::CodedFrames;
+
+pub struct Regret {
+    /// The grid's levels, in logarithms (PSNR is interpolated between them in log(level), as the
+    /// labels are refined).
+    log_levels: Tensor,
+    /// The grid's first and last levels.
+    ends: [f64; 2],
+    /// `[frames, grid]`: each frame's best PSNR on the grid minus its PSNR at each level, in dB.
+    lost: Tensor,
+}
+
+impl Regret {
+    /// The curves of `frames` in the `eval --coded` report `path`, which must give every frame
+    /// the same grid of levels, spanning `low..=high`.
+    pub fn load(
+        path: &Path,
+        frames: &CodedFrames,
+        [low, high]: [f64; 2],
+        device: Device,
+    ) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let not_a_report = || format!("{}: not an `eval` report", path.display());
+        let report: serde_json::Value = serde_json::from_str(&text).with_context(not_a_report)?;
+        let mut curves: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+        for row in report["images"].as_array().with_context(not_a_report)? {
+            let (Some(image), Some(level), Some(psnr)) = (
+                row["image"].as_str(),
+                row["level"].as_f64(),
+                row["psnr"].as_f64(),
+            ) else {
+                anyhow::bail!(
+                    "{}: an image row without image, level and psnr",
+                    path.display()
+                );
+            };
+            curves.entry(image).or_default().push((level, psnr));
+        }
+        let mut grid = None;
+        let mut lost = Vec::new();
+        for name in frames.names() {
+            let curve = curves.get_mut(name.as_str()).with_context(|| {
+                format!("{}: no rows for the coded frame {name}", path.display())
+            })?;
+            curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let levels: Vec<f64> = curve.iter().map(|&(level, _)| level).collect();
+            let grid = grid.get_or_insert_with(|| levels.clone());
+            ensure!(
+                *grid == levels,
+                "{}: {name} was evaluated at {levels:?}, another frame at {grid:?}",
+                path.display()
+            );
+            let best = curve.iter().map(|&(_, psnr)| psnr).fold(f64::MIN, f64::max);
+            lost.extend(curve.iter().map(|&(_, psnr)| (best - psnr) as f32));
+        }
+        let grid = grid.context("no coded frames")?;
+        ensure!(
+            grid.len() >= 2 && grid[0] > 0.0 && grid[0] <= low && grid[grid.len() - 1] >= high,
+            "{}: its levels {grid:?} do not span the estimator's range {low}..{high}",
+            path.display()
+        );
+        Ok(Regret {
+            ends: [grid[0], grid[grid.len() - 1]],
+            log_levels: Tensor::from_slice(&grid)
+                .to_kind(Kind::Float)
+                .log()
+                .to_device(device),
+            lost: Tensor::from_slice(&lost)
+                .view([-1, grid.len() as i64])
+                .to_device(device),
+        })
+    }
+
+    /// The dB each of `frames` (numbers as [`CodedFrames::sample`] gives them) loses when
+    /// restored at `estimate` (`[n]`), interpolated linearly in log(level) between the grid's
+    /// levels; an estimate beyond the grid counts as its nearest end (the element clamps it so).
+    pub fn at(&self, frames: &[usize], estimate: &Tensor) -> Tensor {
+        let device = estimate.device();
+        let n = self.log_levels.size()[0];
+        let x = estimate.clamp(self.ends[0], self.ends[1]).log();
+        // The grid segment [j - 1, j] holding each x.
+        let j = x
+            .unsqueeze(1)
+            .gt_tensor(&self.log_levels.unsqueeze(0))
+            .sum_dim_intlist(1, false, Kind::Int64)
+            .clamp(1, n - 1);
+        let index: Vec<i64> = frames.iter().map(|&i| i as i64).collect();
+        let lost = self
+            .lost
+            .index_select(0, &Tensor::from_slice(&index).to_device(device));
+        let at = |k: &Tensor| {
+            (
+                self.log_levels.index_select(0, k),
+                lost.gather(1, &k.unsqueeze(1), false).squeeze_dim(1),
+            )
+        };
+        let ((x0, y0), (x1, y1)) = (at(&(&j - 1)), at(&j));
+        &y0 + (&y1 - &y0) * (x - &x0) / (x1 - x0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gsthyperres::task::Colour;
+
+    /// Two frames evaluated at 5, 20 and 80: one best at 80, one at 20.
+    fn regret(dir: &Path) -> anyhow::Result<Regret> {
+        let coded = dir.join("coded");
+        std::fs::create_dir_all(&coded).unwrap();
+        let mut rows = Vec::new();
+        for (name, psnr) in [("a.png", [30.0, 31.0, 33.0]), ("b.png", [30.0, 32.0, 31.5])] {
+            image::GrayImage::new(128, 128)
+                .save(coded.join(name))
+                .unwrap();
+            for (level, psnr) in [5.0, 20.0, 80.0].into_iter().zip(psnr) {
+                rows.push(serde_json::json!({"image": name, "level": level, "psnr": psnr}));
+            }
+        }
+        std::fs::write(coded.join("levels.json"), r#"{"a.png": 80, "b.png": 20}"#).unwrap();
+        let report = dir.join("report.json");
+        std::fs::write(&report, serde_json::json!({"images": rows}).to_string()).unwrap();
+        let frames = CodedFrames::open(&coded, Colour::Gray, [5.0, 80.0])?;
+        Regret::load(&report, &frames, [5.0, 80.0], Device::Cpu)
+    }
+
+    #[test]
+    fn regret_interpolates_in_log_level_and_clamps_to_the_grid() {
+        let dir = tempfile::tempdir().unwrap();
+        let regret = regret(dir.path()).unwrap();
+        let estimate = Tensor::from_slice(&[5.0f32, 20.0, 80.0, 10.0, 40.0, 2.0, 200.0])
+            .set_requires_grad(true);
+        let frames = [0, 0, 0, 0, 1, 1, 1];
+        let lost = regret.at(&frames, &estimate);
+        // 10 lies halfway between 5 and 20 in log(level); 40 halfway between 20 and 80.
+        let expected = [3.0, 2.0, 0.0, 2.5, 0.25, 2.0, 0.5];
+        let got: Vec<f64> = Vec::try_from(&lost.to_kind(Kind::Double)).unwrap();
+        for (got, expected) in got.iter().zip(expected) {
+            assert!((got - expected).abs() < 1e-5, "{got} against {expected}");
+        }
+        // Lower levels cost frame a more, higher ones cost b more; beyond the grid nothing moves.
+        lost.sum(Kind::Float).backward();
+        let grad: Vec<f64> = Vec::try_from(&estimate.grad().to_kind(Kind::Double)).unwrap();
+        assert!(grad[3] < 0.0 && grad[4] > 0.0, "{grad:?}");
+        assert_eq!((grad[5], grad[6]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn reports_that_miss_a_frame_or_the_range_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        regret(dir.path()).unwrap();
+        let coded = dir.path().join("coded");
+        let report = dir.path().join("report.json");
+        let frames = CodedFrames::open(&coded, Colour::Gray, [5.0, 80.0]).unwrap();
+        let error = Regret::load(&report, &frames, [5.0, 95.0], Device::Cpu)
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("do not span"), "{error}");
+        let text = std::fs::read_to_string(&report).unwrap();
+        let (b_rows, _) = text.split_at(text.find(r#"{"image":"b.png""#).unwrap());
+        std::fs::write(&report, format!("{}]}}", b_rows.trim_end_matches(','))).unwrap();
+        let error = Regret::load(&report, &frames, [5.0, 80.0], Device::Cpu)
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("no rows for the coded frame b.png"),
+            "{error}"
+        );
+    }
+}

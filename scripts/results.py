@@ -5,8 +5,8 @@ would otherwise use (best of a few strengths per level, measured on the same deg
 Usage (through scripts/results, which builds the trainer first): results.py [DATA_DIR] [--ffmpeg-only | --models-only]
 Evaluations land in docs/results/ (JSON, Markdown, PNG). Each is redone only when what its numbers
 depend on changed: its arguments, the contents of the files and folders they name (model, estimator,
-test set), the measuring code, and the restorer's code (our models) or FFmpeg's version (its
-filters); comment lines of Rust sources do not count. docs/results/keys.json holds a hash of these
+test set), the measuring code, and the restorer's code (our models; the estimator's too where one
+is loaded) or FFmpeg's version (its filters); comment lines of Rust sources do not count. docs/results/keys.json holds a hash of these
 per result.
 """
 
@@ -52,7 +52,10 @@ MEASURE_CODE = [ROOT / "Cargo.lock"] + [ROOT / "training" / "src" / f"{m}.rs" fo
 # Writing checkpoints (src/checkpoint/write.rs) is in neither: it reaches a number only through
 # the files, which are keyed by their contents.
 MODEL_CODE = [ROOT / "src" / p for p in ("model", "checkpoint/mod.rs", "checkpoint/metadata.rs", "checkpoint/import.rs",
-                                         "restorer.rs", "ensemble.rs", "level_estimator.rs", "task.rs")]
+                                         "restorer.rs", "ensemble.rs", "task.rs")]
+# The estimator's reading (the median of its crops, kept in its range), behind the numbers of runs
+# that load an estimator only.
+ESTIMATOR_CODE = [ROOT / "src" / "level_estimator.rs"]
 
 CBSD68, LIVE1_GRAY, LIVE1, SET5 = (DATA / "test" / d for d in ("CBSD68", "LIVE1_gray", "LIVE1", "Set5"))
 DENOISE_LEVELS = [5, 15, 25, 35, 50, 75, 90]
@@ -98,11 +101,25 @@ def ffmpeg_version():
     return subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
 
 
+@functools.cache
+def is_estimator(path):
+    """Whether `path` is an estimator checkpoint (its safetensors header says so)."""
+    if path.suffix != ".safetensors" or not path.is_file():
+        return False
+    with path.open("rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    return header.get("__metadata__", {}).get("kind") == "estimator"
+
+
 def key(args):
     """What an evaluation's numbers depend on, hashed: paths count by their contents, not names."""
     parts = [digest(a) if isinstance(a, Path) else str(a) for a in args]
     parts += [digest(p) for p in MEASURE_CODE]
-    parts += [ffmpeg_version()] if "--ffmpeg" in args else [digest(p) for p in MODEL_CODE]
+    if "--ffmpeg" in args:
+        parts.append(ffmpeg_version())
+    else:
+        code = MODEL_CODE + (ESTIMATOR_CODE if any(isinstance(a, Path) and is_estimator(a) for a in args) else [])
+        parts += [digest(p) for p in code]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

@@ -43,14 +43,19 @@ impl LevelEstimator {
         &self.net
     }
 
-    /// The level (task units) of `image` `[C, H, W]` in [0, 1]: the median over a grid of crops.
+    /// The level (task units) of `image` `[C, H, W]` in [0, 1]: the median over a grid of crops,
+    /// kept in the range the estimator learned (beyond it a reading is an extrapolation: JPEG at
+    /// quality 95 read as 98 loses a tenth of a dB where 95 loses a twentieth).
     /// A gray estimator reads an RGB image's luma (what JPEG compresses as its Y channel).
     pub fn estimate(&self, image: &Tensor) -> f64 {
         let image = match (self.meta.colour, image.size()[0]) {
             (Colour::Gray, 3) => frame::luma(image),
             _ => image.shallow_clone(),
         };
-        self.net.estimate(&image, GRID, self.vs.device())
+        let [low, high] = self.meta.level_range;
+        self.net
+            .estimate(&image, GRID, self.vs.device())
+            .clamp(low, high)
     }
 
     /// Whether the estimator can pick the level of the restorer `model` describes: the same task,

@@ -1,8 +1,8 @@
 //! `hyperres-train estimator`: trains the level estimator. Every 128x128 crop is degraded at its
 //! own level drawn uniformly from the task's range, and the network regresses that level (L1).
 //! With `--coded`, a share of each batch are crops of frames a real codec degraded instead,
-//! labelled with the level that restores them best; with `--regret`, those crops' loss is the
-//! PSNR their frame loses at the estimate instead.
+//! labelled with the level that restores them best; with `--regret`, those crops' loss adds the
+//! PSNR their frame loses at the estimate.
 
 use std::path::Path;
 
@@ -48,8 +48,8 @@ pub struct EstimatorArgs {
     #[arg(long, default_value_t = 0.5, requires = "coded")]
     coded_share: f64,
     /// An `eval --coded` report on the --coded frames over a grid of levels spanning the range:
-    /// the coded crops' loss becomes the PSNR their frame loses at the estimate (against its
-    /// best level on the grid), times --regret-weight, instead of L1 on the label.
+    /// the coded crops' loss adds the PSNR their frame loses at the estimate (against its best
+    /// level on the grid), times --regret-weight, to their L1 on the label.
     #[arg(long, requires = "coded")]
     regret: Option<std::path::PathBuf>,
     /// Level units of L1 (the other crops' loss) that one dB of --regret weighs as.
@@ -183,22 +183,14 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
             .to_kind(Kind::Float)
             .to_device(device);
         let estimate = net.forward(&input);
-        let loss = match &regret {
-            None => estimate.l1_loss(&target, Reduction::Mean),
-            Some(regret) => {
-                let (labelled, coded) = (
-                    estimate.narrow(0, 0, synthetic),
-                    estimate.narrow(0, synthetic, coded_batch),
-                );
-                // Beyond the range the regret is flat (the element clamps there): L1 to the
-                // range keeps the output near it.
-                let outside = (&coded - coded.clamp(low, high)).abs();
-                let coded_loss = regret.at(&frames, &coded) * args.regret_weight + outside;
-                (labelled.l1_loss(&target.narrow(0, 0, synthetic), Reduction::Sum)
-                    + coded_loss.sum(Kind::Float))
-                    / args.batch as f64
-            }
-        };
+        let mut loss = estimate.l1_loss(&target, Reduction::Mean);
+        if let Some(regret) = &regret {
+            // The coded crops keep their L1 to the label, which settles them where the regret is
+            // flat (near their best level, and beyond the grid).
+            let coded = estimate.narrow(0, synthetic, coded_batch);
+            loss += regret.at(&frames, &coded).sum(Kind::Float) * args.regret_weight
+                / args.batch as f64;
+        }
         loss.backward();
         adam.step(args.lr_schedule.lr(args.lr, iteration, args.iters));
         iteration += 1;

@@ -85,7 +85,8 @@ impl Regret {
 
     /// The dB each of `frames` (numbers as [`CodedFrames::sample`] gives them) loses when
     /// restored at `estimate` (`[n]`), interpolated linearly in log(level) between the grid's
-    /// levels; an estimate beyond the grid counts as its nearest end (the element clamps it so).
+    /// levels; an estimate beyond the grid counts as its nearest end (no gradient there: the
+    /// curve is unknown beyond it).
     pub fn at(&self, frames: &[usize], estimate: &Tensor) -> Tensor {
         let device = estimate.device();
         let n = self.log_levels.size()[0];

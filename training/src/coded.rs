@@ -4,9 +4,9 @@
 //! JPEG's are.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use gsthyperres::model::ESTIMATOR_CROP;
 use gsthyperres::task::Colour;
 use rand::{Rng, RngExt};
@@ -52,10 +52,23 @@ impl Clone for CodedFrames {
 }
 
 impl CodedFrames {
-    /// The labelled frames of `dir` (each at least one estimator crop), checked to lie in
-    /// `low..=high`, the estimator's range.
-    pub fn open(dir: &Path, colour: Colour, range: [f64; 2]) -> anyhow::Result<Self> {
-        Self::load(dir, colour, range, ESTIMATOR_CROP, false)
+    /// The labelled frames of `dirs` (each at least one estimator crop, each name in one folder
+    /// only), checked to lie in `low..=high`, the estimator's range.
+    pub fn open(dirs: &[PathBuf], colour: Colour, range: [f64; 2]) -> anyhow::Result<Self> {
+        let mut all = Self::load(&dirs[0], colour, range, ESTIMATOR_CROP, false)?;
+        for dir in &dirs[1..] {
+            let more = Self::load(dir, colour, range, ESTIMATOR_CROP, false)?;
+            if let Some(name) = more.names.iter().find(|n| all.names.contains(n)) {
+                bail!(
+                    "{name} is in {} and in another --coded folder",
+                    dir.display()
+                );
+            }
+            all.names.extend(more.names);
+            all.frames.extend(more.frames);
+            all.levels.extend(more.levels);
+        }
+        Ok(all)
     }
 
     /// The labelled frames of `dir` with the same frames before coding (in `../clean`), each at

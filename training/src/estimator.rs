@@ -40,18 +40,19 @@ pub struct EstimatorArgs {
     lr: f64,
     #[arg(long, value_enum, default_value = "cosine")]
     lr_schedule: LrSchedule,
-    /// Folder of codec-degraded frames with their labels (`levels.json`, see
-    /// scripts/h264_labels.py): a share of every batch is cropped from them.
-    #[arg(long)]
-    coded: Option<std::path::PathBuf>,
+    /// Folders of codec-degraded frames with their labels (`levels.json`, see
+    /// scripts/h264_labels.py and scripts/jpeg_frames.py): a share of every batch is cropped
+    /// from them.
+    #[arg(long, num_args = 1..)]
+    coded: Vec<std::path::PathBuf>,
     /// The share of every batch taken from the --coded frames.
     #[arg(long, default_value_t = 0.5, requires = "coded")]
     coded_share: f64,
-    /// An `eval --coded` report on the --coded frames over a grid of levels spanning the range:
+    /// `eval --coded` reports on the --coded frames over one grid of levels spanning the range:
     /// the coded crops' loss adds the PSNR their frame loses at the estimate (against its best
     /// level on the grid), times --regret-weight, to their L1 on the label.
-    #[arg(long, requires = "coded")]
-    regret: Option<std::path::PathBuf>,
+    #[arg(long, num_args = 1.., requires = "coded")]
+    regret: Vec<std::path::PathBuf>,
     /// Level units of L1 (the other crops' loss) that one dB of --regret weighs as.
     #[arg(long, default_value_t = 200.0, requires = "regret")]
     regret_weight: f64,
@@ -83,13 +84,13 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         (0.0..=1.0).contains(&args.coded_share),
         "--coded-share is a fraction from 0 to 1"
     );
-    let coded = match &args.coded {
-        Some(dir) => Some(CodedFrames::open(dir, args.run.colour, [low, high])?),
-        None => None,
+    let coded = match &args.coded[..] {
+        [] => None,
+        dirs => Some(CodedFrames::open(dirs, args.run.colour, [low, high])?),
     };
-    let regret = match (&args.regret, &coded) {
-        (Some(report), Some(frames)) => Some(Regret::load(report, frames, [low, high], device)?),
-        _ => None,
+    let regret = match (&args.regret[..], &coded) {
+        ([], _) | (_, None) => None,
+        (reports, Some(frames)) => Some(Regret::load(reports, frames, [low, high], device)?),
     };
     // Crops per batch from the coded frames, and degraded here.
     let coded_batch = coded
@@ -127,10 +128,10 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         input_skip: false,
         provenance: args.run.provenance(device),
     };
-    if let Some(dir) = &args.coded {
+    for dir in &args.coded {
         meta.provenance.dataset += &coded::provenance(dir);
     }
-    if let Some(report) = &args.regret {
+    for report in &args.regret {
         meta.provenance.dataset += &format!(" (regret from {})", report.display());
     }
     let mut iteration = 0;

@@ -4,9 +4,9 @@
 //! tens of units cost hundredths, which an L1 loss on the best level cannot tell apart.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use tch::{Device, Kind, Tensor};
 
 use crate::coded::CodedFrames;
@@ -22,45 +22,52 @@ pub struct Regret {
 }
 
 impl Regret {
-    /// The curves of `frames` in the `eval --coded` report `path`, which must give every frame
+    /// The curves of `frames` in the `eval --coded` reports `paths`, which must give every frame
     /// the same grid of levels, spanning `low..=high`.
     pub fn load(
-        path: &Path,
+        paths: &[PathBuf],
         frames: &CodedFrames,
         [low, high]: [f64; 2],
         device: Device,
     ) -> anyhow::Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let not_a_report = || format!("{}: not an `eval` report", path.display());
-        let report: serde_json::Value = serde_json::from_str(&text).with_context(not_a_report)?;
-        let mut curves: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-        for row in report["images"].as_array().with_context(not_a_report)? {
-            let (Some(image), Some(level), Some(psnr)) = (
-                row["image"].as_str(),
-                row["level"].as_f64(),
-                row["psnr"].as_f64(),
-            ) else {
-                anyhow::bail!(
-                    "{}: an image row without image, level and psnr",
-                    path.display()
-                );
-            };
-            curves.entry(image).or_default().push((level, psnr));
+        let mut curves: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+        for path in paths {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let not_a_report = || format!("{}: not an `eval` report", path.display());
+            let report: serde_json::Value =
+                serde_json::from_str(&text).with_context(not_a_report)?;
+            for row in report["images"].as_array().with_context(not_a_report)? {
+                let (Some(image), Some(level), Some(psnr)) = (
+                    row["image"].as_str(),
+                    row["level"].as_f64(),
+                    row["psnr"].as_f64(),
+                ) else {
+                    bail!(
+                        "{}: an image row without image, level and psnr",
+                        path.display()
+                    );
+                };
+                curves.entry(image.into()).or_default().push((level, psnr));
+            }
         }
+        let path = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut grid = None;
         let mut lost = Vec::new();
         for name in frames.names() {
-            let curve = curves.get_mut(name.as_str()).with_context(|| {
-                format!("{}: no rows for the coded frame {name}", path.display())
-            })?;
+            let curve = curves
+                .get_mut(name)
+                .with_context(|| format!("{path}: no rows for the coded frame {name}"))?;
             curve.sort_by(|a, b| a.0.total_cmp(&b.0));
             let levels: Vec<f64> = curve.iter().map(|&(level, _)| level).collect();
             let grid = grid.get_or_insert_with(|| levels.clone());
             ensure!(
                 *grid == levels,
-                "{}: {name} was evaluated at {levels:?}, another frame at {grid:?}",
-                path.display()
+                "{path}: {name} was evaluated at {levels:?}, another frame at {grid:?}"
             );
             let best = curve.iter().map(|&(_, psnr)| psnr).fold(f64::MIN, f64::max);
             lost.extend(curve.iter().map(|&(_, psnr)| (best - psnr) as f32));
@@ -68,8 +75,7 @@ impl Regret {
         let grid = grid.context("no coded frames")?;
         ensure!(
             grid.len() >= 2 && grid[0] > 0.0 && grid[0] <= low && grid[grid.len() - 1] >= high,
-            "{}: its levels {grid:?} do not span the estimator's range {low}..{high}",
-            path.display()
+            "{path}: the levels {grid:?} do not span the estimator's range {low}..{high}"
         );
         Ok(Regret {
             ends: [grid[0], grid[grid.len() - 1]],
@@ -116,35 +122,43 @@ impl Regret {
 mod tests {
     use super::*;
     use gsthyperres::task::Colour;
+    use std::path::Path;
 
-    /// Two frames evaluated at 5, 20 and 80: one best at 80, one at 20.
-    fn regret(dir: &Path) -> anyhow::Result<Regret> {
-        let coded = dir.join("coded");
-        std::fs::create_dir_all(&coded).unwrap();
-        let mut rows = Vec::new();
-        for (name, psnr) in [("a.png", [30.0, 31.0, 33.0]), ("b.png", [30.0, 32.0, 31.5])] {
+    /// Frames a and b, each in its own folder and report, evaluated at 5, 20 and 80: a best at
+    /// 80, b at 20. Returns the folders and the reports.
+    fn folders(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        let (mut folders, mut reports) = (Vec::new(), Vec::new());
+        for (name, psnr) in [("a", [30.0, 31.0, 33.0]), ("b", [30.0, 32.0, 31.5])] {
+            let coded = dir.join(name);
+            std::fs::create_dir_all(&coded).unwrap();
+            let file = format!("{name}.png");
             image::GrayImage::new(128, 128)
-                .save(coded.join(name))
+                .save(coded.join(&file))
                 .unwrap();
-            for (level, psnr) in [5.0, 20.0, 80.0].into_iter().zip(psnr) {
-                rows.push(serde_json::json!({"image": name, "level": level, "psnr": psnr}));
-            }
+            std::fs::write(coded.join("levels.json"), format!(r#"{{"{file}": 20}}"#)).unwrap();
+            let rows: Vec<_> = [5.0, 20.0, 80.0]
+                .into_iter()
+                .zip(psnr)
+                .map(|(level, psnr)| serde_json::json!({"image": file, "level": level, "psnr": psnr}))
+                .collect();
+            let report = dir.join(format!("{name}.json"));
+            std::fs::write(&report, serde_json::json!({ "images": rows }).to_string()).unwrap();
+            folders.push(coded);
+            reports.push(report);
         }
-        std::fs::write(coded.join("levels.json"), r#"{"a.png": 80, "b.png": 20}"#).unwrap();
-        let report = dir.join("report.json");
-        std::fs::write(&report, serde_json::json!({"images": rows}).to_string()).unwrap();
-        let frames = CodedFrames::open(&coded, Colour::Gray, [5.0, 80.0])?;
-        Regret::load(&report, &frames, [5.0, 80.0], Device::Cpu)
+        (folders, reports)
     }
 
     #[test]
     fn regret_interpolates_in_log_level_and_clamps_to_the_grid() {
         let dir = tempfile::tempdir().unwrap();
-        let regret = regret(dir.path()).unwrap();
+        let (folders, reports) = folders(dir.path());
+        let frames = CodedFrames::open(&folders, Colour::Gray, [5.0, 80.0]).unwrap();
+        assert_eq!(frames.names(), ["a.png", "b.png"]);
+        let regret = Regret::load(&reports, &frames, [5.0, 80.0], Device::Cpu).unwrap();
         let estimate = Tensor::from_slice(&[5.0f32, 20.0, 80.0, 10.0, 40.0, 2.0, 200.0])
             .set_requires_grad(true);
-        let frames = [0, 0, 0, 0, 1, 1, 1];
-        let lost = regret.at(&frames, &estimate);
+        let lost = regret.at(&[0, 0, 0, 0, 1, 1, 1], &estimate);
         // 10 lies halfway between 5 and 20 in log(level); 40 halfway between 20 and 80.
         let expected = [3.0, 2.0, 0.0, 2.5, 0.25, 2.0, 0.5];
         let got: Vec<f64> = Vec::try_from(&lost.to_kind(Kind::Double)).unwrap();
@@ -159,27 +173,27 @@ mod tests {
     }
 
     #[test]
-    fn reports_that_miss_a_frame_or_the_range_are_refused() {
+    fn frames_without_curves_grids_short_of_the_range_and_repeated_names_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        regret(dir.path()).unwrap();
-        let coded = dir.path().join("coded");
-        let report = dir.path().join("report.json");
-        let frames = CodedFrames::open(&coded, Colour::Gray, [5.0, 80.0]).unwrap();
-        let error = Regret::load(&report, &frames, [5.0, 95.0], Device::Cpu)
-            .err()
-            .unwrap();
-        assert!(error.to_string().contains("do not span"), "{error}");
-        let text = std::fs::read_to_string(&report).unwrap();
-        let (b_rows, _) = text.split_at(text.find(r#"{"image":"b.png""#).unwrap());
-        std::fs::write(&report, format!("{}]}}", b_rows.trim_end_matches(','))).unwrap();
-        let error = Regret::load(&report, &frames, [5.0, 80.0], Device::Cpu)
-            .err()
-            .unwrap();
+        let (folders, reports) = folders(dir.path());
+        let frames = CodedFrames::open(&folders, Colour::Gray, [5.0, 80.0]).unwrap();
+        let message = |result: anyhow::Result<Regret>| result.err().unwrap().to_string();
+        let error = message(Regret::load(&reports, &frames, [5.0, 95.0], Device::Cpu));
+        assert!(error.contains("do not span"), "{error}");
+        let error = message(Regret::load(
+            &reports[..1],
+            &frames,
+            [5.0, 80.0],
+            Device::Cpu,
+        ));
         assert!(
-            error
-                .to_string()
-                .contains("no rows for the coded frame b.png"),
+            error.contains("no rows for the coded frame b.png"),
             "{error}"
         );
+        let twice = [folders[0].clone(), folders[0].clone()];
+        let error = CodedFrames::open(&twice, Colour::Gray, [5.0, 80.0])
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("a.png is in"), "{error}");
     }
 }

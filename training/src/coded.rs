@@ -1,7 +1,7 @@
 //! Frames a real codec degraded, labelled with the level that restores each best
-//! (scripts/h264_frames.py makes them, scripts/h264_labels.py labels them): what the estimator
-//! and the restorer learn codecs from, since their artifacts cannot be synthesised per crop as
-//! JPEG's are.
+//! (scripts/h264_frames.py makes them, scripts/h264_labels.py labels them; scripts/jpeg_frames.py
+//! makes JPEG ones labelled with their quality): what the estimator and the restorer learn codecs
+//! from, since their artifacts cannot be synthesised per crop as JPEG's are.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -101,14 +101,9 @@ def ffmpeg_version():
     return subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
 
 
-@functools.cache
 def is_estimator(path):
-    """Whether `path` is an estimator checkpoint (its safetensors header says so)."""
-    if path.suffix != ".safetensors" or not path.is_file():
-        return False
-    with path.open("rb") as f:
-        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-    return header.get("__metadata__", {}).get("kind") == "estimator"
+    """Whether `path` is an estimator checkpoint."""
+    return path.suffix == ".safetensors" and path.is_file() and metadata(path).get("kind") == "estimator"
 
 
 def key(args):
@@ -218,12 +213,12 @@ def table(header, rows):
 
 
 @functools.cache
+@functools.cache
 def metadata(path):
-    """A checkpoint's metadata (read once per file: each read starts a Python with torch)."""
-    return json.loads(subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-c",
-         "import json,sys; from safetensors import safe_open; print(json.dumps(safe_open(sys.argv[1], 'pt').metadata()))", str(path)],
-        check=True, capture_output=True, text=True).stdout)
+    """A checkpoint's metadata: its safetensors header (8 bytes of length, then JSON) holds it as
+    `__metadata__`."""
+    with path.open("rb") as f:
+        return json.loads(f.read(int.from_bytes(f.read(8), "little"))).get("__metadata__", {})
 
 
 def model_card(path):

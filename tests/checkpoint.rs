@@ -50,7 +50,7 @@ fn restorer_round_trip_is_bit_exact() {
 fn estimator_round_trip_is_bit_exact() {
     for (seed, config) in [(8, SMALL_ESTIMATOR), (9, EstimatorConfig::block_grid(1))] {
         let dir = tempfile::tempdir().unwrap();
-        let path = random_estimator_checkpoint(dir.path(), config, seed);
+        let path = random_estimator_checkpoint(dir.path(), config, seed, None);
         let estimator = LevelEstimator::load(&path, Device::Cpu).unwrap();
         assert_eq!(estimator.metadata().architecture, config.architecture);
         let again = dir.path().join("again.safetensors");
@@ -307,7 +307,7 @@ fn mismatched_checkpoints_give_errors_naming_the_problem() {
         Problem::Metadata(_)
     ));
 
-    let estimator = random_estimator_checkpoint(d, SMALL_ESTIMATOR, 13);
+    let estimator = random_estimator_checkpoint(d, SMALL_ESTIMATOR, 13, None);
     let problem = restorer_error(&estimator).problem;
     assert!(matches!(
         problem,

@@ -8,14 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{
-    add_noise, authors_estimator_checkpoint, load_crop, metadata, repo_path, run_ok, run_refused,
-    save_jpeg, save_rgb,
+    add_noise, authors_estimator_checkpoint, load_crop, random_estimator_checkpoint, repo_path,
+    run_ok, run_refused, save_jpeg, save_rgb,
 };
-use gsthyperres::checkpoint;
 use gsthyperres::level_estimator::LevelEstimator;
-use gsthyperres::model::{Estimator, EstimatorConfig};
-use gsthyperres::task::{Architecture, Colour};
-use tch::{Device, nn};
+use gsthyperres::model::EstimatorConfig;
+use tch::Device;
 
 const CROPS: [&str; 3] = [
     "cbsd68_101087_crop.png",
@@ -86,20 +84,18 @@ fn the_estimate_level_example_reads_sigma_and_jpeg_quality_from_files() {
 #[test]
 fn estimates_stay_in_the_estimators_range() {
     let dir = tempfile::tempdir().unwrap();
-    let meta = metadata(Architecture::NoiseNet, Colour::Rgb, 4, 4);
     let crop = load_crop(CROPS[0]);
-    for (output, expected) in [(1e4, meta.level_range[1]), (-1e4, meta.level_range[0])] {
-        let vs = nn::VarStore::new(Device::Cpu);
-        let config = EstimatorConfig {
-            width: 4,
-            stages: 4,
-            ..Default::default()
-        };
-        // The output bias dominates whatever the crop adds.
-        Estimator::new(&vs.root(), config).start_at(output);
-        let path = dir.path().join("estimator.safetensors");
-        checkpoint::save_var_store(&path, &meta, &vs).unwrap();
+    let config = EstimatorConfig {
+        width: 4,
+        stages: 4,
+        ..Default::default()
+    };
+    // The output bias dominates whatever the crop adds.
+    for (seed, output) in [(1, 1e4), (2, -1e4)] {
+        let path = random_estimator_checkpoint(dir.path(), config, seed, Some(output));
         let estimator = LevelEstimator::load(&path, Device::Cpu).unwrap();
+        let [low, high] = estimator.metadata().level_range;
+        let expected = if output > 0.0 { high } else { low };
         assert_eq!(estimator.estimate(&crop), expected);
     }
 }

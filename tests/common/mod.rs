@@ -130,11 +130,20 @@ pub fn random_restorer_checkpoint(dir: &Path, config: RestorerConfig, seed: i64)
     path
 }
 
-/// Saves a random estimator checkpoint into `dir` and returns its path.
-pub fn random_estimator_checkpoint(dir: &Path, config: EstimatorConfig, seed: i64) -> PathBuf {
+/// Saves a random estimator checkpoint into `dir` (its output bias at `start`, if given) and
+/// returns its path.
+pub fn random_estimator_checkpoint(
+    dir: &Path,
+    config: EstimatorConfig,
+    seed: i64,
+    start: Option<f64>,
+) -> PathBuf {
     let vs = seeded(seed, || {
         let vs = nn::VarStore::new(Device::Cpu);
-        Estimator::new(&vs.root(), config);
+        let mut net = Estimator::new(&vs.root(), config);
+        if let Some(level) = start {
+            net.start_at(level);
+        }
         vs
     });
     let colour = if config.channels == 1 {

@@ -29,6 +29,7 @@ pub fn provenance(dir: &Path) -> String {
     format!(";{} (coded frames)", dir.display())
 }
 
+#[derive(Default)]
 pub struct CodedFrames {
     /// The frames' file names, as `eval --coded` reports them.
     names: Vec<String>,
@@ -55,8 +56,8 @@ impl CodedFrames {
     /// The labelled frames of `dirs` (each at least one estimator crop, each name in one folder
     /// only), checked to lie in `low..=high`, the estimator's range.
     pub fn open(dirs: &[PathBuf], colour: Colour, range: [f64; 2]) -> anyhow::Result<Self> {
-        let mut all = Self::load(&dirs[0], colour, range, ESTIMATOR_CROP, false)?;
-        for dir in &dirs[1..] {
+        let mut all = Self::default();
+        for dir in dirs {
             let more = Self::load(dir, colour, range, ESTIMATOR_CROP, false)?;
             if let Some(name) = more.names.iter().find(|n| all.names.contains(n)) {
                 bail!(
@@ -99,12 +100,7 @@ impl CodedFrames {
         let labels: BTreeMap<String, f64> = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a map of file names to levels", path.display()))?;
         let clean_dir = dir.join("..").join(CLEAN);
-        let mut coded = CodedFrames {
-            names: Vec::new(),
-            frames: Vec::new(),
-            levels: Vec::new(),
-            clean: Vec::new(),
-        };
+        let mut coded = CodedFrames::default();
         for (name, level) in labels {
             ensure!(
                 (low..=high).contains(&level),

@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::{Context, bail, ensure};
 use clap::Args;
 use gsthyperres::checkpoint::{Metadata, StorageDtype};
+use gsthyperres::frame::to_device;
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::{ESTIMATOR_CROP, Estimator, EstimatorConfig};
 use gsthyperres::task::{Architecture, LEVEL_DIVISOR, Task};
@@ -179,16 +180,17 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
             degraded.push(crops);
             levels.extend(frames.iter().map(|&i| coded.level(i)));
         }
-        let input = Tensor::cat(&degraded, 0).to_device(device);
-        let target = Tensor::from_slice(&levels)
-            .to_kind(Kind::Float)
-            .to_device(device);
+        // Pinned and queued on CUDA, as the restorer's batches are.
+        let input = to_device(&Tensor::cat(&degraded, 0), device);
+        let target = to_device(&Tensor::from_slice(&levels).to_kind(Kind::Float), device);
         let estimate = net.forward(&input);
         let mut loss = estimate.l1_loss(&target, Reduction::Mean);
         if let Some(regret) = &regret {
             // The coded crops keep their L1 to the label, which settles them where the regret is
             // flat (near their best level, and beyond the grid).
             let coded = estimate.narrow(0, synthetic, coded_batch);
+            let numbers: Vec<i64> = frames.iter().map(|&i| i as i64).collect();
+            let frames = to_device(&Tensor::from_slice(&numbers), device);
             loss += regret.at(&frames, &coded).sum(Kind::Float) * args.regret_weight
                 / args.batch as f64;
         }

@@ -15,7 +15,7 @@ pub struct Regret {
     /// The grid's levels, in logarithms (PSNR is interpolated between them in log(level), as the
     /// labels are refined).
     log_levels: Tensor,
-    /// The grid's first and last levels.
+    /// The grid's first and last levels, on the host: every step clamps to them.
     ends: [f64; 2],
     /// `[frames, grid]`: each frame's best PSNR on the grid minus its PSNR at each level, in dB.
     lost: Tensor,
@@ -89,12 +89,11 @@ impl Regret {
         })
     }
 
-    /// The dB each of `frames` (numbers as [`CodedFrames::sample`] gives them) loses when
-    /// restored at `estimate` (`[n]`), interpolated linearly in log(level) between the grid's
-    /// levels; an estimate beyond the grid counts as its nearest end (no gradient there: the
-    /// curve is unknown beyond it).
-    pub fn at(&self, frames: &[usize], estimate: &Tensor) -> Tensor {
-        let device = estimate.device();
+    /// The dB each of `frames` (`[n]` int64 on the device: the numbers [`CodedFrames::sample`]
+    /// gives) loses when restored at `estimate` (`[n]`), interpolated linearly in log(level)
+    /// between the grid's levels; an estimate beyond the grid counts as its nearest end (no
+    /// gradient there: the curve is unknown beyond it).
+    pub fn at(&self, frames: &Tensor, estimate: &Tensor) -> Tensor {
         let n = self.log_levels.size()[0];
         let x = estimate.clamp(self.ends[0], self.ends[1]).log();
         // The grid segment [j - 1, j] holding each x.
@@ -103,10 +102,7 @@ impl Regret {
             .gt_tensor(&self.log_levels.unsqueeze(0))
             .sum_dim_intlist(1, false, Kind::Int64)
             .clamp(1, n - 1);
-        let index: Vec<i64> = frames.iter().map(|&i| i as i64).collect();
-        let lost = self
-            .lost
-            .index_select(0, &Tensor::from_slice(&index).to_device(device));
+        let lost = self.lost.index_select(0, frames);
         let at = |k: &Tensor| {
             (
                 self.log_levels.index_select(0, k),
@@ -158,7 +154,7 @@ mod tests {
         let regret = Regret::load(&reports, &frames, [5.0, 80.0], Device::Cpu).unwrap();
         let estimate = Tensor::from_slice(&[5.0f32, 20.0, 80.0, 10.0, 40.0, 2.0, 200.0])
             .set_requires_grad(true);
-        let lost = regret.at(&[0, 0, 0, 0, 1, 1, 1], &estimate);
+        let lost = regret.at(&Tensor::from_slice(&[0i64, 0, 0, 0, 1, 1, 1]), &estimate);
         // 10 lies halfway between 5 and 20 in log(level); 40 halfway between 20 and 80.
         let expected = [3.0, 2.0, 0.0, 2.5, 0.25, 2.0, 0.5];
         let got: Vec<f64> = Vec::try_from(&lost.to_kind(Kind::Double)).unwrap();

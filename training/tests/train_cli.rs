@@ -100,6 +100,11 @@ fn weights(model: &Path) -> Vec<(String, tch::Tensor)> {
     tensors
 }
 
+/// The `dataset` a checkpoint's provenance names.
+fn dataset(model: &Path) -> String {
+    checkpoint::read(model).unwrap().0.provenance.dataset
+}
+
 /// Whether two checkpoints of the same network hold different weights.
 fn weights_differ(a: &Path, b: &Path) -> bool {
     weights(a)
@@ -780,8 +785,11 @@ fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them
     *regret_run.last_mut().unwrap() = with_regret.to_str().unwrap();
     run_ok(&[&regret_run[..], &regret_args[..]].concat());
     let model = with_regret.join("model.safetensors");
-    let dataset = checkpoint::read(&model).unwrap().0.provenance.dataset;
-    assert!(dataset.contains("(regret from"), "{dataset}");
+    assert!(
+        dataset(&model).contains("(regret from"),
+        "{}",
+        dataset(&model)
+    );
     assert!(
         weights_differ(&out.join("model.safetensors"), &model),
         "--regret changed nothing"
@@ -815,8 +823,11 @@ fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them
     let output = train(&data, &with_coded, &coded_args);
     assert!(String::from_utf8_lossy(&output.stderr).contains(&read));
     let model = with_coded.join("model.safetensors");
-    let dataset = checkpoint::read(&model).unwrap().0.provenance.dataset;
-    assert!(dataset.ends_with("(coded frames)"), "{dataset}");
+    assert!(
+        dataset(&model).ends_with("(coded frames)"),
+        "{}",
+        dataset(&model)
+    );
     assert!(
         weights_differ(&plain.join("model.safetensors"), &model),
         "the coded groups changed nothing"

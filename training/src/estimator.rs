@@ -23,7 +23,7 @@ use crate::coded::{self, CodedFrames};
 use crate::data::{ImageSource, sample_crops};
 use crate::degrade::{self, degrade, seeded_rng};
 use crate::regret::Regret;
-use crate::session::{Session, resume_optimiser};
+use crate::session::{LogWindow, Session, resume_optimiser};
 use crate::train::LrSchedule;
 
 #[derive(Args, Debug)]
@@ -152,7 +152,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         .run
         .stop_after
         .map_or(args.iters, |n| (iteration + n).min(args.iters));
-    let mut window = (std::time::Instant::now(), 0.0, 0);
+    let mut window = LogWindow::new(device);
     while iteration < end && !session.should_stop() {
         let mut rng = seeded_rng(args.run.seed, iteration as u64);
         let (mut degraded, mut levels) = (Vec::new(), Vec::new());
@@ -197,15 +197,16 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         loss.backward();
         adam.step(args.lr_schedule.lr(args.lr, iteration, args.iters));
         iteration += 1;
-        window.1 += loss.double_value(&[]);
-        window.2 += 1;
+        window.step(&loss);
         let mut message = None;
         if iteration % args.run.log_every == 0 || iteration == end {
-            let mean = window.1 / window.2 as f64;
-            let it_per_s = window.2 as f64 / window.0.elapsed().as_secs_f64();
-            session.log(json!({"iteration": iteration, "loss": mean, "it_per_s": it_per_s}))?;
-            message = Some(format!("loss {mean:.3}"));
-            window = (std::time::Instant::now(), 0.0, 0);
+            let means = window.take();
+            session.log(json!({
+                "iteration": iteration,
+                "loss": means.loss,
+                "it_per_s": means.it_per_s
+            }))?;
+            message = Some(format!("loss {:.3}", means.loss));
         }
         session.progress(iteration, message);
         if iteration % args.run.save_every == 0 {

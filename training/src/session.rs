@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::time::Instant;
+
 use anyhow::Context;
 use gsthyperres::checkpoint::{self, Metadata, StorageDtype};
 use indicatif::{ProgressBar, ProgressStyle};
-use tch::nn;
+use tch::{Device, Kind, Tensor, nn};
 
 use crate::adam::Adam;
 
@@ -121,6 +123,57 @@ impl Session {
             "saved {} at iteration {iteration}{more}",
             self.out.join(MODEL_FILE).display()
         );
+    }
+}
+
+/// The steps since the last log line. Their loss is summed where it is computed and read once per
+/// line: reading it every step would make the CPU wait for each GPU step before queueing the next.
+pub struct LogWindow {
+    start: Instant,
+    wait: f64,
+    loss: Tensor,
+    steps: i64,
+}
+
+/// What a [`LogWindow`] saw: the mean loss, steps per second and the share of the time spent
+/// waiting for batches.
+pub struct WindowMeans {
+    pub loss: f64,
+    pub it_per_s: f64,
+    pub loader_wait: f64,
+}
+
+impl LogWindow {
+    pub fn new(device: Device) -> LogWindow {
+        LogWindow {
+            start: Instant::now(),
+            wait: 0.0,
+            loss: Tensor::zeros([], (Kind::Double, device)),
+            steps: 0,
+        }
+    }
+
+    /// Counts a step of `loss` (a scalar on the training device).
+    pub fn step(&mut self, loss: &Tensor) {
+        self.loss += loss.detach().to_kind(Kind::Double);
+        self.steps += 1;
+    }
+
+    /// Counts `seconds` spent waiting for a batch.
+    pub fn waited(&mut self, seconds: f64) {
+        self.wait += seconds;
+    }
+
+    /// The window's means; a new window starts.
+    pub fn take(&mut self) -> WindowMeans {
+        let seconds = self.start.elapsed().as_secs_f64();
+        let means = WindowMeans {
+            loss: self.loss.double_value(&[]) / self.steps as f64,
+            it_per_s: self.steps as f64 / seconds,
+            loader_wait: self.wait / seconds,
+        };
+        *self = LogWindow::new(self.loss.device());
+        means
     }
 }
 

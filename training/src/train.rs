@@ -29,7 +29,7 @@ use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{self, degrade, seeded_rng};
 use crate::eval::Precision;
 use crate::metrics::{psnr, quantise};
-use crate::session::{Session, resume_optimiser};
+use crate::session::{LogWindow, Session, resume_optimiser};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -465,16 +465,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let batching = args
         .level_batching
         .unwrap_or(LevelBatching::for_device(device));
-    // The loss is summed where it is computed and read once per log line: reading it every step
-    // would make the CPU wait for each GPU step before queueing the next.
-    let no_loss = || Tensor::zeros([], (Kind::Double, device));
-    let (mut window_start, mut window_wait, mut window_loss) = (Instant::now(), 0.0, no_loss());
-    let mut window_steps = 0;
+    let mut window = LogWindow::new(device);
 
     while run.iteration < end && !session.should_stop() {
         let wait = Instant::now();
         let batch = batches.next()?;
-        window_wait += wait.elapsed().as_secs_f64();
+        window.waited(wait.elapsed().as_secs_f64());
         let lr = args.lr_schedule.lr(args.lr, run.iteration, args.iters);
         let input = layout.arrange(&to_device(&batch.input, device).to_kind(args.precision.kind()));
         let target = to_device(&batch.target, device).repeat([k, 1, 1, 1]);
@@ -493,23 +489,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         loss.backward();
         run.adam.step(lr);
         run.iteration += 1;
-        window_loss += loss.detach().to_kind(Kind::Double);
-        window_steps += 1;
+        window.step(&loss);
 
         let mut message = None;
         if run.iteration % args.run.log_every == 0 || run.iteration == end {
-            let seconds = window_start.elapsed().as_secs_f64();
-            let loss = window_loss.double_value(&[]) / window_steps as f64;
+            let means = window.take();
             session.log(json!({
                 "iteration": run.iteration,
-                "loss": loss,
+                "loss": means.loss,
                 "lr": lr,
-                "it_per_s": window_steps as f64 / seconds,
-                "loader_wait": window_wait / seconds,
+                "it_per_s": means.it_per_s,
+                "loader_wait": means.loader_wait,
             }))?;
-            message = Some(format!("loss {loss:.5}"));
-            (window_start, window_wait, window_loss, window_steps) =
-                (Instant::now(), 0.0, no_loss(), 0);
+            message = Some(format!("loss {:.5}", means.loss));
         }
         session.progress(run.iteration, message);
         if let Some(validation) = &validation

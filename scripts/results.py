@@ -213,7 +213,6 @@ def table(header, rows):
 
 
 @functools.cache
-@functools.cache
 def metadata(path):
     """A checkpoint's metadata: its safetensors header (8 bytes of length, then JSON) holds it as
     `__metadata__`."""

@@ -9,7 +9,7 @@ use gsthyperres::restorer::Restorer;
 use serde_json::{Value, json};
 use tch::{Device, Kind, Tensor};
 
-use super::process::{self, Finished, available};
+use super::process::{self, available};
 use super::{BenchArgs, Resolution, Setup};
 use crate::degrade::{add_noise, seeded_rng};
 use crate::metrics::{psnr, quantise};
@@ -54,27 +54,80 @@ fn ffmpeg_candidates(sigma: f64) -> Vec<(&'static str, f64, String)> {
     nlmeans.into_iter().chain(hqdn3d).collect()
 }
 
-fn ffmpeg_filter(
+/// FFmpeg reading the one frame in `input` over and over (`frames` of them), through `graph`.
+fn ffmpeg_command(
     input: &Path,
     frames: usize,
     size: Resolution,
     graph: &str,
     threads: i32,
-) -> anyhow::Result<(Finished, Vec<u8>)> {
+) -> Command {
+    let mut command = Command::new("ffmpeg");
+    command
+        .args(["-v", "error", "-y", "-stream_loop", "-1"])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24"])
+        .args(["-s", &format!("{}x{}", size.width, size.height), "-i"])
+        .arg(input)
+        .args(["-frames:v", &frames.to_string()])
+        .args(["-filter_threads", &threads.to_string(), "-vf"])
+        .arg(format!("{graph},format=rgb24"));
+    command
+}
+
+/// `graph`'s output for the frame in `input`, as packed RGB.
+fn ffmpeg_filter(
+    input: &Path,
+    size: Resolution,
+    graph: &str,
+    threads: i32,
+) -> anyhow::Result<Vec<u8>> {
     let output = input.with_extension("out.rgb");
-    let finished = process::run(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
-            .args(["-s", &format!("{}x{}", size.width, size.height), "-i"])
-            .arg(input)
-            .args(["-frames:v", &frames.to_string()])
-            .args(["-filter_threads", &threads.to_string(), "-vf"])
-            .arg(format!("{graph},format=rgb24"))
+    process::run(
+        ffmpeg_command(input, 1, size, graph, threads)
             .args(["-f", "rawvideo"])
             .arg(&output),
     )?;
-    let rgb = std::fs::read(&output)?;
-    Ok((finished, rgb))
+    Ok(std::fs::read(output)?)
+}
+
+/// Seconds per frame of `graph`, from the time of a run discarding its output.
+fn ffmpeg_seconds_per_frame(
+    input: &Path,
+    size: Resolution,
+    graph: &str,
+    threads: i32,
+    runs: usize,
+) -> anyhow::Result<f64> {
+    seconds_per_frame(runs, |frames| {
+        let mut command = ffmpeg_command(input, frames, size, graph, threads);
+        Ok(process::run(command.args(["-f", "null", "-"]))?.seconds)
+    })
+}
+
+/// Seconds per frame from `seconds(n)`, the time of a run of n frames: what frames beyond the
+/// first add, against the faster of two one-frame runs. A process's start-up varies by tens of
+/// milliseconds (FFmpeg's, here), more than a few frames of a fast filter take (hqdn3d: a few
+/// ms), so the frames beyond the first grow from `runs`, fourfold at a time, until they take a
+/// second (or number `runs` x 64); then the median of three such runs, as a shared machine's
+/// speed varies from one run to the next.
+fn seconds_per_frame(
+    runs: usize,
+    mut seconds: impl FnMut(usize) -> anyhow::Result<f64>,
+) -> anyhow::Result<f64> {
+    let first = seconds(1)?.min(seconds(1)?);
+    let mut extra = runs.max(1);
+    let mut added = seconds(1 + extra)? - first;
+    while added < 1.0 && extra < runs * 64 {
+        extra *= 4;
+        added = seconds(1 + extra)? - first;
+    }
+    let mut added = [
+        added,
+        seconds(1 + extra)? - first,
+        seconds(1 + extra)? - first,
+    ];
+    added.sort_by(f64::total_cmp);
+    Ok(added[1] / extra as f64)
 }
 
 /// Ours and FFmpeg's denoisers on the same noisy frames: PSNR against the clean frame and
@@ -99,12 +152,11 @@ pub(super) fn ffmpeg_rows(
         let clean = to_tensor(&clean_frame(video, size)?, size);
         let noisy = add_noise(&clean, args.sigma, &mut seeded_rng(0, 0));
         let noisy_rgb = to_packed(&noisy);
-        let frames = 1 + setup.runs;
         let input = setup
             .scratch
             .path()
             .join(format!("noisy-{}.rgb", size.name()));
-        std::fs::write(&input, noisy_rgb.repeat(frames))?;
+        std::fs::write(&input, &noisy_rgb)?;
         let ours_ms = model_rows
             .as_array()
             .into_iter()
@@ -128,7 +180,7 @@ pub(super) fn ffmpeg_rows(
         });
         let mut best: Vec<(&str, f64, f64, String)> = Vec::new();
         for (filter, strength, graph) in ffmpeg_candidates(args.sigma) {
-            let (_, out) = ffmpeg_filter(&input, 1, size, &graph, threads)?;
+            let out = ffmpeg_filter(&input, size, &graph, threads)?;
             if out.len() != noisy_rgb.len() {
                 bail!("ffmpeg {graph}: unexpected output size");
             }
@@ -140,15 +192,59 @@ pub(super) fn ffmpeg_rows(
             }
         }
         for (filter, strength, quality, graph) in best {
-            let (one, _) = ffmpeg_filter(&input, 1, size, &graph, threads)?;
-            let (more, _) = ffmpeg_filter(&input, frames, size, &graph, threads)?;
-            row[filter] = json!({
-                "strength": strength, "psnr": quality,
-                "seconds_per_frame": (more.seconds - one.seconds) / setup.runs as f64,
-            });
+            let seconds = ffmpeg_seconds_per_frame(&input, size, &graph, threads, setup.runs)?;
+            row[filter] =
+                json!({"strength": strength, "psnr": quality, "seconds_per_frame": seconds});
         }
         eprintln!("ffmpeg: {row}");
         rows.push(row);
     }
     Ok(Value::Array(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seconds_per_frame;
+
+    /// A run of n frames: a start-up of 80 ms (130 after the first run), then `per_frame` each.
+    fn clock(per_frame: f64) -> impl FnMut(usize) -> anyhow::Result<f64> {
+        let mut calls = 0;
+        move |frames| {
+            calls += 1;
+            let jitter = if calls > 1 { 0.05 } else { 0.0 };
+            Ok(0.08 + jitter + frames as f64 * per_frame)
+        }
+    }
+
+    #[test]
+    fn a_fast_filter_runs_enough_frames_that_start_up_jitter_does_not_count() {
+        // Two frames beyond the first alone would read (0.13 + 3 x 0.005 - 0.085) / 2 = 0.03 s.
+        let seconds = seconds_per_frame(2, clock(0.005)).unwrap();
+        assert!((seconds - 0.005).abs() < 0.0005, "{seconds}");
+    }
+
+    #[test]
+    fn a_slow_filter_is_timed_over_the_frames_asked_for() {
+        let mut frames_run = Vec::new();
+        let mut clock = clock(0.7);
+        let seconds = seconds_per_frame(2, |n| {
+            frames_run.push(n);
+            clock(n)
+        })
+        .unwrap();
+        assert_eq!(frames_run, [1, 1, 3, 3, 3]);
+        assert!((seconds - 0.7).abs() < 0.03, "{seconds}");
+    }
+
+    #[test]
+    fn one_run_the_machine_slowed_down_does_not_count() {
+        let mut calls = 0;
+        let seconds = seconds_per_frame(2, |frames| {
+            calls += 1;
+            let slowdown = if calls == 4 { 3.0 } else { 1.0 };
+            Ok(0.08 + frames as f64 * 0.7 * slowdown)
+        })
+        .unwrap();
+        assert!((seconds - 0.7).abs() < 1e-9, "{seconds}");
+    }
 }

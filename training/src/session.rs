@@ -5,8 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gsthyperres::checkpoint::{self, Metadata, StorageDtype};
@@ -23,7 +22,7 @@ pub struct Session {
     log: std::fs::File,
     bar: ProgressBar,
     interrupted: Arc<AtomicBool>,
-    deadline: Option<std::time::Instant>,
+    deadline: Option<Instant>,
 }
 
 impl Session {
@@ -48,8 +47,7 @@ impl Session {
         let flag = interrupted.clone();
         ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
             .context("installing the Ctrl-C handler")?;
-        let deadline = minutes
-            .map(|m| std::time::Instant::now() + std::time::Duration::from_secs_f64(m * 60.0));
+        let deadline = minutes.map(|m| Instant::now() + Duration::from_secs_f64(m * 60.0));
         Ok(Session {
             out: out.to_owned(),
             log,
@@ -62,9 +60,7 @@ impl Session {
     /// Whether Ctrl-C was pressed or the time is up (the run then saves and stops).
     pub fn should_stop(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
-            || self
-                .deadline
-                .is_some_and(|d| std::time::Instant::now() >= d)
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     pub fn progress(&self, iteration: i64, message: Option<String>) {

@@ -572,7 +572,10 @@ def main():
         "and the paper's figures are in `docs/results/*.json`. Seconds are per image on this machine, from eval "
         "runs that may have shared its CPU with training jobs: indicative only (`scripts/bench` gives clean "
         "timings, `docs/bench-cpu.md`). A result is redone only when what its numbers depend on changed, so it "
-        "keeps the seconds of the machine it ran on: compare seconds within a column, not across. "
+        "keeps the seconds of the machine it ran on: compare seconds within a column, not across. FFmpeg's "
+        "seconds are its whole process per image, about 0.06 s of it the process's start-up, hqdn3d's and "
+        "deblock's almost all (`ffmpeg -benchmark` reports under 0.01 s of work for a CBSD68 image); ours are "
+        "the restorer's alone (`hyperres-bench` times FFmpeg's frames without its start-up). "
         "The FFmpeg figures reproduce the ones quoted in the project's issues (nlmeans 31.06 / 28.31 / 24.40 dB at "
         "sigma 15 / 25 / 50; spp 28.57 / 32.01 / 33.69 / 37.32 dB at q 10 / 30 / 50 / 80).\n\n")
     (ROOT / "docs").mkdir(exist_ok=True)

@@ -78,10 +78,12 @@ pub struct TrainArgs {
     /// exponent range, so no loss scaling, which fp16 would need).
     #[arg(long, value_enum, default_value = "fp32")]
     precision: Precision,
-    /// Convolve in PyTorch's default NCHW layout instead of channels-last (NHWC): 3-11% faster
-    /// in fp32 on an AVX2 CPU without AMX (scripts/bench-train measures both).
-    #[arg(long)]
-    nchw: bool,
+    /// Memory layout of the convolutions (the same results up to rounding). Default: PyTorch's
+    /// NCHW for fp32 on an x86-64 CPU without AVX-512, where it trained 2-11% faster than
+    /// channels-last (AMD EPYC Zen 2 and Zen 3), channels-last (NHWC) elsewhere
+    /// (scripts/bench-train measures both).
+    #[arg(long, value_enum)]
+    layout: Option<LayoutArg>,
     /// How a step runs its k levels: `grouped` (one pass, grouped convolutions) or `loop` (the
     /// network once per level); the same result. Default: the faster measured on the device
     /// (grouped on CUDA, loop on a CPU); examples/bench_model times both.
@@ -133,6 +135,36 @@ impl LrSchedule {
                 base * 0.5 * (1.0 + (std::f64::consts::PI * iteration as f64 / total as f64).cos())
             }
         }
+    }
+}
+
+/// `--layout`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayoutArg {
+    Nchw,
+    ChannelsLast,
+}
+
+/// Whether fp32 training steps run faster in NCHW than in channels-last on this CPU: so on x86-64
+/// CPUs without AVX-512 (AMD EPYC Zen 2 and Zen 3), the other way round on one with it (an Intel
+/// Xeon: 739 against 860 ms a step of scripts/bench-train).
+fn cpu_prefers_nchw() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return !std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+/// The layout a run convolves in: `--layout`, else NCHW for fp32 on a CPU that prefers it (see
+/// [`cpu_prefers_nchw`]), else channels-last.
+fn training_layout(arg: Option<LayoutArg>, device: Device, precision: Precision) -> Layout {
+    match arg {
+        Some(LayoutArg::Nchw) => Layout::Nchw,
+        Some(LayoutArg::ChannelsLast) => Layout::ChannelsLast,
+        None if device == Device::Cpu && precision == Precision::Fp32 && cpu_prefers_nchw() => {
+            Layout::Nchw
+        }
+        None => Layout::ChannelsLast,
     }
 }
 
@@ -457,11 +489,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .to_device(device)
         / LEVEL_DIVISOR;
     let k = args.levels.len() as i64;
-    let layout = if args.nchw {
-        Layout::Nchw
-    } else {
-        Layout::ChannelsLast
-    };
+    let layout = training_layout(args.layout, device, args.precision);
+    if args.layout.is_none() && layout == Layout::Nchw {
+        eprintln!("convolving in NCHW, the faster layout for fp32 on a CPU without AVX-512");
+    }
     let batching = args
         .level_batching
         .unwrap_or(LevelBatching::for_device(device));
@@ -605,6 +636,27 @@ impl Validation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_layout_asked_for_wins_and_only_fp32_on_a_cpu_may_default_to_nchw() {
+        for device in [Device::Cpu, Device::Cuda(0)] {
+            for precision in [Precision::Fp32, Precision::Bf16] {
+                let given = |arg| training_layout(Some(arg), device, precision);
+                assert_eq!(given(LayoutArg::Nchw), Layout::Nchw);
+                assert_eq!(given(LayoutArg::ChannelsLast), Layout::ChannelsLast);
+            }
+            assert_eq!(
+                training_layout(None, device, Precision::Bf16),
+                Layout::ChannelsLast
+            );
+        }
+        assert_eq!(
+            training_layout(None, Device::Cuda(0), Precision::Fp32),
+            Layout::ChannelsLast
+        );
+        let cpu_fp32 = training_layout(None, Device::Cpu, Precision::Fp32);
+        assert_eq!(cpu_fp32 == Layout::Nchw, cpu_prefers_nchw());
+    }
 
     #[test]
     fn a_resumed_run_records_each_change_of_device_or_data() {

@@ -181,9 +181,9 @@ fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
         dir.path().join("bf16"),
         dir.path().join("nchw"),
     );
-    train(&data, &fp32, &["--iters", "3"]);
+    train(&data, &fp32, &["--iters", "3", "--layout", "channels-last"]);
     train(&data, &bf16, &["--iters", "3", "--precision", "bf16"]);
-    train(&data, &nchw, &["--iters", "3", "--nchw"]);
+    train(&data, &nchw, &["--iters", "3", "--layout", "nchw"]);
     let a = weights(&fp32.join("model.safetensors"));
     let gap = a
         .iter()

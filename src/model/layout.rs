@@ -13,6 +13,15 @@ pub enum Layout {
     Nchw,
 }
 
+named_enum!(
+    Layout,
+    "layout",
+    [
+        (Layout::Nchw, "nchw"),
+        (Layout::ChannelsLast, "channels-last")
+    ]
+);
+
 impl Layout {
     /// The layout convolutions of `kind` on `device` are fastest in: NCHW for fp32 on CUDA (the
     /// bundled denoiser on a 1080p frame on an H200, 2026-12-04: 26.5 ms, against 29.6 in

@@ -78,12 +78,12 @@ pub struct TrainArgs {
     /// exponent range, so no loss scaling, which fp16 would need).
     #[arg(long, value_enum, default_value = "fp32")]
     precision: Precision,
-    /// Memory layout of the convolutions (the same results up to rounding). Default: PyTorch's
-    /// NCHW for fp32 on an x86-64 CPU without AVX-512, where it trained 2-11% faster than
-    /// channels-last (AMD EPYC Zen 2 and Zen 3), channels-last (NHWC) elsewhere
-    /// (scripts/bench-train measures both).
-    #[arg(long, value_enum)]
-    layout: Option<LayoutArg>,
+    /// Memory layout of the convolutions, `nchw` or `channels-last` (the same results up to
+    /// rounding). Default: PyTorch's NCHW for fp32 on an x86-64 CPU without AVX-512, where it
+    /// trained 2-11% faster than channels-last (AMD EPYC Zen 2 and Zen 3), channels-last (NHWC)
+    /// elsewhere (scripts/bench-train measures both).
+    #[arg(long)]
+    layout: Option<Layout>,
     /// How a step runs its k levels: `grouped` (one pass, grouped convolutions) or `loop` (the
     /// network once per level); the same result. Default: the faster measured on the device
     /// (grouped on CUDA, loop on a CPU); examples/bench_model times both.
@@ -138,13 +138,6 @@ impl LrSchedule {
     }
 }
 
-/// `--layout`.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LayoutArg {
-    Nchw,
-    ChannelsLast,
-}
-
 /// Whether fp32 training steps run faster in NCHW than in channels-last on this CPU: so on x86-64
 /// CPUs without AVX-512 (AMD EPYC Zen 2 and Zen 3), the other way round on one with it (an Intel
 /// Xeon: 739 against 860 ms a step of scripts/bench-train).
@@ -157,10 +150,9 @@ fn cpu_prefers_nchw() -> bool {
 
 /// The layout a run convolves in: `--layout`, else NCHW for fp32 on a CPU that prefers it (see
 /// [`cpu_prefers_nchw`]), else channels-last.
-fn training_layout(arg: Option<LayoutArg>, device: Device, precision: Precision) -> Layout {
-    match arg {
-        Some(LayoutArg::Nchw) => Layout::Nchw,
-        Some(LayoutArg::ChannelsLast) => Layout::ChannelsLast,
+fn training_layout(asked: Option<Layout>, device: Device, precision: Precision) -> Layout {
+    match asked {
+        Some(layout) => layout,
         None if device == Device::Cpu && precision == Precision::Fp32 && cpu_prefers_nchw() => {
             Layout::Nchw
         }
@@ -641,9 +633,9 @@ mod tests {
     fn the_layout_asked_for_wins_and_only_fp32_on_a_cpu_may_default_to_nchw() {
         for device in [Device::Cpu, Device::Cuda(0)] {
             for precision in [Precision::Fp32, Precision::Bf16] {
-                let given = |arg| training_layout(Some(arg), device, precision);
-                assert_eq!(given(LayoutArg::Nchw), Layout::Nchw);
-                assert_eq!(given(LayoutArg::ChannelsLast), Layout::ChannelsLast);
+                for layout in [Layout::Nchw, Layout::ChannelsLast] {
+                    assert_eq!(training_layout(Some(layout), device, precision), layout);
+                }
             }
             assert_eq!(
                 training_layout(None, device, Precision::Bf16),

@@ -6,7 +6,7 @@ Usage (through scripts/results, which builds the trainer first): results.py [DAT
 Evaluations land in docs/results/ (JSON, Markdown, PNG). Each is redone only when what its numbers
 depend on changed: its arguments, the contents of the files and folders they name (model, estimator,
 test set), the measuring code, and the restorer's code (our models; the estimator's too where one
-is loaded) or FFmpeg's version (its filters); comment lines of Rust sources do not count. docs/results/keys.json holds a hash of these
+is loaded) or FFmpeg's version and how eval runs it (its filters); comment lines of Rust sources do not count. docs/results/keys.json holds a hash of these
 per result.
 """
 
@@ -49,6 +49,8 @@ KEYS = OUT / "keys.json"
 # rebuilding or editing them reuses the results.
 MEASURE_CODE = [ROOT / "Cargo.lock"] + [ROOT / "training" / "src" / f"{m}.rs" for m in
                                         ("eval", "data", "degrade", "jpeg", "resize", "metrics", "pixels", "paper", "plot")]
+# How `eval --ffmpeg` runs FFmpeg and times it, behind the FFmpeg filters' numbers only.
+FFMPEG_CODE = [ROOT / "training" / "src" / "ffmpeg_filter.rs"]
 # Writing checkpoints (src/checkpoint/write.rs) is in neither: it reaches a number only through
 # the files, which are keyed by their contents.
 MODEL_CODE = [ROOT / "src" / p for p in ("model", "checkpoint/mod.rs", "checkpoint/metadata.rs", "checkpoint/import.rs",
@@ -111,7 +113,7 @@ def key(args):
     parts = [digest(a) if isinstance(a, Path) else str(a) for a in args]
     parts += [digest(p) for p in MEASURE_CODE]
     if "--ffmpeg" in args:
-        parts.append(ffmpeg_version())
+        parts += [digest(p) for p in FFMPEG_CODE] + [ffmpeg_version()]
     else:
         code = MODEL_CODE + (ESTIMATOR_CODE if any(isinstance(a, Path) and is_estimator(a) for a in args) else [])
         parts += [digest(p) for p in code]
@@ -573,9 +575,9 @@ def main():
         "runs that may have shared its CPU with training jobs: indicative only (`scripts/bench` gives clean "
         "timings, `docs/bench-cpu.md`). A result is redone only when what its numbers depend on changed, so it "
         "keeps the seconds of the machine it ran on: compare seconds within a column, not across. FFmpeg's "
-        "seconds are its whole process per image, about 0.06 s of it the process's start-up, hqdn3d's and "
-        "deblock's almost all (`ffmpeg -benchmark` reports under 0.01 s of work for a CBSD68 image); ours are "
-        "the restorer's alone (`hyperres-bench` times FFmpeg's frames without its start-up). "
+        "seconds are its own clock's (`ffmpeg -benchmark`'s real time: reading the image, the filter graph, "
+        "writing), without the process's start-up (about 0.06 s, which was in them until 2026-12-05); ours are "
+        "the restorer's alone. "
         "The FFmpeg figures reproduce the ones quoted in the project's issues (nlmeans 31.06 / 28.31 / 24.40 dB at "
         "sigma 15 / 25 / 50; spp 28.57 / 32.01 / 33.69 / 37.32 dB at q 10 / 30 / 50 / 80).\n\n")
     (ROOT / "docs").mkdir(exist_ok=True)

@@ -21,9 +21,9 @@ use tch::{Device, Kind, Tensor};
 use crate::args::parse_device;
 use crate::data::{decode, load_images};
 use crate::degrade::{self, degrade, seeded_rng};
+use crate::ffmpeg_filter::FfmpegFilter;
 use crate::metrics::{psnr, quantise, relative_l2, ssim};
 use crate::paper;
-use crate::pixels::{from_packed, to_packed};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -174,9 +174,8 @@ impl Subject {
                 ]
             }
             Subject::Ffmpeg(filter) => {
-                let start = Instant::now();
-                let restored = measured(&filter.apply(degraded)?);
-                let seconds = start.elapsed().as_secs_f64();
+                let (filtered, seconds) = filter.apply(degraded)?;
+                let restored = measured(&filtered);
                 vec![
                     ("psnr", psnr(&restored, &reference)),
                     ("ssim", ssim(&restored, &reference)),
@@ -492,55 +491,6 @@ fn load_subject(
         iterations: Some(meta.provenance.iterations),
     };
     Ok((subject, described))
-}
-
-/// An FFmpeg filter graph applied to one 8-bit image through raw video files.
-struct FfmpegFilter {
-    graph: String,
-    task: Task,
-    colour: Colour,
-    scratch: tempfile::TempDir,
-}
-
-impl FfmpegFilter {
-    fn new(graph: &str, task: Task, colour: Colour) -> anyhow::Result<FfmpegFilter> {
-        Ok(FfmpegFilter {
-            graph: graph.to_owned(),
-            task,
-            colour,
-            scratch: tempfile::tempdir()?,
-        })
-    }
-
-    /// Filters `image` `[C, H, W]` in [0, 1] (quantised to 8 bits first); the result in 0..255.
-    fn apply(&self, image: &Tensor) -> anyhow::Result<Tensor> {
-        let size = image.size();
-        let (h, w) = (size[1], size[2]);
-        let bytes = to_packed(image);
-        let pix_fmt = match self.colour {
-            Colour::Rgb => "rgb24",
-            Colour::Gray => "gray",
-        };
-        let input = self.scratch.path().join("in.raw");
-        let output = self.scratch.path().join("out.raw");
-        std::fs::write(&input, &bytes)?;
-        let status = std::process::Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", pix_fmt])
-            .args(["-s", &format!("{w}x{h}"), "-i"])
-            .arg(&input)
-            .args(["-vf", &self.graph, "-f", "rawvideo", "-pix_fmt", pix_fmt])
-            .arg(&output)
-            .status()
-            .context("running ffmpeg (is it installed?)")?;
-        ensure!(status.success(), "ffmpeg -vf {:?} failed", self.graph);
-        let filtered = std::fs::read(&output)?;
-        ensure!(
-            filtered.len() == bytes.len(),
-            "ffmpeg -vf {:?} changed the image size",
-            self.graph
-        );
-        Ok(from_packed(&filtered, size[0], h, w).to_kind(Kind::Float))
-    }
 }
 
 /// Ours (and blind, when measured), the degraded input, and the paper's HyperRes, against level.

@@ -10,6 +10,7 @@ pub mod data;
 pub mod degrade;
 pub mod estimator;
 pub mod eval;
+pub mod ffmpeg_filter;
 pub mod import;
 pub mod info;
 pub mod jpeg;

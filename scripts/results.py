@@ -3,6 +3,8 @@
 would otherwise use (best of a few strengths per level, measured on the same degraded images).
 
 Usage (through scripts/results, which builds the trainer first): results.py [DATA_DIR] [--ffmpeg-only | --models-only]
+[--stale]; with --stale it lists the results a regeneration would redo, and computes none of them
+(exit status 1 if there are any): run it after changing code to learn what that change costs.
 Evaluations land in docs/results/ (JSON, Markdown, PNG). Each is redone only when what its numbers
 depend on changed: its arguments, the contents of the files and folders they name (model, estimator,
 test set), the measuring code, and the restorer's code (our models; the estimator's too where one
@@ -44,6 +46,8 @@ FAST_DENOISE = fast_model("denoise-rgb")
 # The full-size super-resolver (CPU-trained, stored in f16 like the denoiser).
 BUNDLED_FULL_SR = MODELS / "sr-rgb-16b.safetensors"
 KEYS = OUT / "keys.json"
+# With --stale, the names of the results whose key changed, listed instead of redone.
+STALE = [] if "--stale" in sys.argv else None
 # The code behind every number (degradations, metrics, the eval itself, crate versions), and the
 # code behind our models' outputs. The element and the trainer's other parts are not in either, so
 # rebuilding or editing them reuses the results.
@@ -130,11 +134,25 @@ def cached(name, args, compute):
     out = OUT / f"{name}.json"
     wanted = key(args)
     if not (out.exists() and stored_keys().get(name) == wanted):
+        if STALE is not None:
+            STALE.append(name)
+            if not out.exists():
+                # What follows reads this result, so the list ends here.
+                report_stale(complete=False)
+            return json.loads(out.read_text())
         out.parent.mkdir(parents=True, exist_ok=True)
         compute(out)
         # Written after each run, so an interrupted regeneration keeps what it finished.
         KEYS.write_text(json.dumps({**stored_keys(), name: wanted}, indent=1, sort_keys=True) + "\n")
     return json.loads(out.read_text())
+
+
+def report_stale(complete=True):
+    """Prints the results --stale found (every one, if `complete`) and exits: 1 if any."""
+    print("\n".join(STALE) if STALE else "every result is current")
+    if not complete:
+        print(f"(and perhaps more after {STALE[-1]}, which has no result yet)")
+    sys.exit(1 if STALE else 0)
 
 
 def evaluate(name, *args, plot=False):
@@ -580,6 +598,8 @@ def main():
         "the restorer's alone. "
         "The FFmpeg figures reproduce the ones quoted in the project's issues (nlmeans 31.06 / 28.31 / 24.40 dB at "
         "sigma 15 / 25 / 50; spp 28.57 / 32.01 / 33.69 / 37.32 dB at q 10 / 30 / 50 / 80).\n\n")
+    if STALE is not None:
+        return
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "RESULTS.md").write_text(header + "\n".join(sections))
     print("wrote docs/RESULTS.md")
@@ -587,3 +607,5 @@ def main():
 
 if __name__ == "__main__":
     main()
+    if STALE is not None:
+        report_stale()

@@ -41,9 +41,17 @@ impl FfmpegFilter {
         let input = self.scratch.path().join("in.raw");
         let output = self.scratch.path().join("out.raw");
         std::fs::write(&input, &bytes)?;
-        // The bench line is logged at level info, with the stream summaries.
+        // The bench line is logged at level info, with the stream summaries: every line is tagged
+        // with its level, so that a failure can report the errors alone.
         let run = std::process::Command::new("ffmpeg")
-            .args(["-hide_banner", "-nostats", "-v", "info", "-benchmark", "-y"])
+            .args([
+                "-hide_banner",
+                "-nostats",
+                "-loglevel",
+                "level+info",
+                "-benchmark",
+                "-y",
+            ])
             .args(["-f", "rawvideo", "-pix_fmt", pix_fmt])
             .args(["-s", &format!("{w}x{h}"), "-i"])
             .arg(&input)
@@ -56,7 +64,7 @@ impl FfmpegFilter {
             run.status.success(),
             "ffmpeg -vf {:?} failed: {}",
             self.graph,
-            log.trim()
+            errors(&log)
         );
         let seconds = benchmark_seconds(&log)
             .with_context(|| format!("ffmpeg -benchmark printed no real time: {}", log.trim()))?;
@@ -73,10 +81,28 @@ impl FfmpegFilter {
     }
 }
 
-/// The real time of `ffmpeg -benchmark`'s line `bench: utime=0.005s stime=0.003s rtime=0.007s`.
+/// The lines of a level-tagged FFmpeg `log` that report errors, joined; all of it if none does.
+fn errors(log: &str) -> String {
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| {
+            ["[error]", "[fatal]", "[panic]"]
+                .iter()
+                .any(|tag| line.contains(tag))
+        })
+        .collect();
+    if errors.is_empty() {
+        log.trim().to_owned()
+    } else {
+        errors.join("; ")
+    }
+}
+
+/// The real time of `ffmpeg -benchmark`'s line `[info] bench: utime=0.005s stime=0.003s
+/// rtime=0.007s`.
 fn benchmark_seconds(log: &str) -> Option<f64> {
     log.lines()
-        .filter_map(|line| line.trim().strip_prefix("bench: "))
+        .filter_map(|line| line.strip_prefix("[info] bench: "))
         .find_map(|fields| {
             fields
                 .split_whitespace()
@@ -88,22 +114,48 @@ fn benchmark_seconds(log: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::benchmark_seconds;
+    use super::{benchmark_seconds, errors};
 
     #[test]
     fn reads_the_real_time_of_the_bench_line() {
         // FFmpeg 5.1's end of a one-frame run (after the stream summaries, which mention times too).
-        let log = "frame=    1 fps=0.0 q=-0.0 Lsize=     450kB time=00:00:00.04 speed=5.72x\n\
-                   video:450kB audio:0kB subtitle:0kB other streams:0kB\n\
-                   bench: utime=0.005s stime=0.003s rtime=0.007s\n\
-                   bench: maxrss=53936kB\n";
+        let log = "[info] frame=    1 fps=0.0 q=-0.0 Lsize=     450kB time=00:00:00.04 speed=5.72x\n\
+                   [info] video:450kB audio:0kB subtitle:0kB other streams:0kB\n\
+                   [info] bench: utime=0.005s stime=0.003s rtime=0.007s\n\
+                   [info] bench: maxrss=53936kB\n";
         assert_eq!(benchmark_seconds(log), Some(0.007));
     }
 
     #[test]
     fn without_a_real_time_there_is_none() {
-        assert_eq!(benchmark_seconds("time=00:00:00.04 rtime=0.5s\n"), None);
-        assert_eq!(benchmark_seconds("bench: maxrss=53936kB\n"), None);
-        assert_eq!(benchmark_seconds("bench: utime=0.005s rtime=fast\n"), None);
+        assert_eq!(
+            benchmark_seconds("[info] time=00:00:00.04 rtime=0.5s\n"),
+            None
+        );
+        assert_eq!(benchmark_seconds("[info] bench: maxrss=53936kB\n"), None);
+        assert_eq!(
+            benchmark_seconds("[info] bench: utime=0.005s rtime=fast\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_failure_reports_its_errors_alone() {
+        // FFmpeg 5.1 given a filter that does not exist.
+        let log = "[info] Press [q] to stop, [?] for help\n\
+                   [AVFilterGraph @ 0x560ab481b4c0] [error] No such filter: 'nosuch'\n\
+                   [error] Error reinitializing filters!\n\
+                   [fatal] Error while processing the decoded data for stream #0:0\n\
+                   [info] Conversion failed!\n";
+        assert_eq!(
+            errors(log),
+            "[AVFilterGraph @ 0x560ab481b4c0] [error] No such filter: 'nosuch'; \
+             [error] Error reinitializing filters!; \
+             [fatal] Error while processing the decoded data for stream #0:0"
+        );
+        assert_eq!(
+            errors("[info] Conversion failed!\n"),
+            "[info] Conversion failed!"
+        );
     }
 }

@@ -41,7 +41,8 @@ pub fn run(command: &mut Command) -> anyhow::Result<Finished> {
     let seconds = start.elapsed().as_secs_f64();
     let stderr = stderr.join().unwrap_or_default();
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let tail: String = stderr.lines().rev().take(8).collect::<Vec<_>>().join("\n");
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(8)..].join("\n");
         bail!("{name} failed (status {status}):\n{tail}");
     }
     Ok(Finished {
@@ -87,5 +88,32 @@ pub fn median(values: &mut [f64]) -> f64 {
         0 => f64::NAN,
         n if n % 2 == 1 => values[n / 2],
         n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    #[test]
+    fn a_failing_child_is_an_error_with_its_last_lines() {
+        // A long log whose reason comes last, as FFmpeg's does.
+        let script = "for i in $(seq 20); do echo info $i >&2; done; \
+                      echo 'No such filter' >&2; echo 'Conversion failed!' >&2; exit 1";
+        let error = super::run(Command::new("sh").args(["-c", script]))
+            .err()
+            .expect("a failure")
+            .to_string();
+        assert!(
+            error.ends_with("info 20\nNo such filter\nConversion failed!"),
+            "{error}"
+        );
+        assert!(!error.contains("info 1\n"), "{error}");
+        let finished =
+            super::run(Command::new("sh").args(["-c", "echo out; echo err >&2"])).unwrap();
+        assert_eq!(
+            (finished.stdout.as_str(), finished.stderr.as_str()),
+            ("out\n", "err\n")
+        );
     }
 }

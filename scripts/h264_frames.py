@@ -1,12 +1,15 @@
 """Real H.264 frames with their clean originals, for training and testing auto mode on video codecs.
 
-Usage: h264_frames.py SRC OUT [--crf LOW,HIGH | --crf-list A,B,...] [--per-image N] [--seed S]
+Usage: h264_frames.py SRC OUT [--crf LOW,HIGH | --crf-list A,B,...] [--per-image N] [--seed S] [--colour]
 
 From each image of SRC it makes N short clips (8 frames of 256x192 panning across the image at a
 random speed, BT.601 yuv420p as video is), codes each with x264 (FFmpeg's libx264, CRF drawn
 uniformly from LOW..HIGH, or each CRF of the list in turn) and keeps one random frame: I, P or B,
 as a decoder outputs it. Written as gray PNGs of the Y plane: OUT/coded/NAME.png, and the same
-frame uncoded as OUT/clean/NAME.png, NAME = <image>_crf<C>_f<K>. Deterministic given the seed.
+frame uncoded as OUT/clean/NAME.png, NAME = <image>_crf<C>_f<K>. With --colour, RGB PNGs for RGB
+models instead: the decoded frame converted back to RGB by FFmpeg (BT.601, as it coded it), and the
+RGB crop itself as the clean frame, so that the 4:2:0 chroma counts as an artifact as in colour JPEG
+training. The same crops, CRFs and frames either way. Deterministic given the seed.
 """
 
 import argparse
@@ -31,6 +34,11 @@ def y_planes(raw):
     return data[:, : W * H].reshape(-1, H, W)
 
 
+def rgb_frames(raw):
+    """Raw rgb24 frames of W x H as [frames, H, W, 3] uint8."""
+    return np.fromfile(raw, np.uint8).reshape(-1, H, W, 3)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path)
@@ -39,6 +47,7 @@ def main():
     parser.add_argument("--crf-list", help="A,B,...: one clip per CRF per image instead")
     parser.add_argument("--per-image", type=int, default=1, help="clips per image (with --crf)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--colour", action="store_true", help="RGB frames, for RGB models")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     low, high = map(int, args.crf.split(","))
@@ -59,17 +68,20 @@ def main():
                 vx, vy = rng.randint(-2, 2), rng.randint(-2, 2)
                 x0 = rng.randint(max(0, -vx * FRAMES), iw - W - max(0, vx * FRAMES))
                 y0 = rng.randint(max(0, -vy * FRAMES), ih - H - max(0, vy * FRAMES))
-                clean, coded, decoded = tmp / "clean.yuv", tmp / "coded.mp4", tmp / "decoded.yuv"
+                clean, coded, decoded = tmp / "clean.raw", tmp / "coded.mp4", tmp / "decoded.raw"
+                # Gray: the crop in yuv420p, coded and compared as it is. Colour: the RGB crop,
+                # converted to yuv420p by the encoder's input as the gray path converts it.
+                pix_fmt, frames = ("rgb24", rgb_frames) if args.colour else ("yuv420p", y_planes)
                 ffmpeg("-loop", "1", "-i", image, "-vf",
-                       f"crop={W}:{H}:{x0}+{vx}*n:{y0}+{vy}*n,format=yuv420p", "-frames:v", FRAMES,
+                       f"crop={W}:{H}:{x0}+{vx}*n:{y0}+{vy}*n,format={pix_fmt}", "-frames:v", FRAMES,
                        "-f", "rawvideo", clean)
-                ffmpeg("-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{W}x{H}", "-r", 25, "-i", clean,
-                       "-c:v", "libx264", "-preset", "medium", "-crf", crf, coded)
-                ffmpeg("-i", coded, "-f", "rawvideo", "-pix_fmt", "yuv420p", decoded)
+                ffmpeg("-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{W}x{H}", "-r", 25, "-i", clean,
+                       "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "medium", "-crf", crf, coded)
+                ffmpeg("-i", coded, "-f", "rawvideo", "-pix_fmt", pix_fmt, decoded)
                 k = rng.randrange(FRAMES)
                 name = f"{image.stem}_crf{crf}_f{k}.png"
-                Image.fromarray(y_planes(decoded)[k]).save(args.out / "coded" / name)
-                Image.fromarray(y_planes(clean)[k]).save(args.out / "clean" / name)
+                Image.fromarray(frames(decoded)[k]).save(args.out / "coded" / name)
+                Image.fromarray(frames(clean)[k]).save(args.out / "clean" / name)
     print(f"{len(list((args.out / 'coded').iterdir()))} coded frames in {args.out}")
 
 

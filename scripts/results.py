@@ -269,33 +269,36 @@ def spp_rgb(q):
 JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}
 
 
-def h264_frames(data):
-    """`data` coded by x264 at H264_CRFS (scripts/h264_frames.py, fixed seed) under target/, made again
-    only when the script or FFmpeg changed; returns the folder (clean/ and coded/)."""
+def h264_frames(data, colour):
+    """`data` coded by x264 at H264_CRFS (scripts/h264_frames.py, fixed seed; RGB frames for colour
+    "rgb", else luma) under target/, made again only when the script or FFmpeg changed; returns the
+    folder (clean/ and coded/)."""
     script = ROOT / "scripts" / "h264_frames.py"
-    out = ROOT / "target" / "h264-frames" / data.name
-    made_by = f"{digest(script)} {digest(data)} {ffmpeg_version()} {levels_arg(H264_CRFS)}"
+    rgb = ["--colour"] if colour == "rgb" else []
+    out = ROOT / "target" / "h264-frames" / (f"{data.name}-rgb" if rgb else data.name)
+    made_by = f"{digest(script)} {digest(data)} {ffmpeg_version()} {levels_arg(H264_CRFS)} {colour}"
     stamp = out / "made-by"
     if not (stamp.exists() and stamp.read_text() == made_by):
         shutil.rmtree(out, ignore_errors=True)
-        print("+ h264_frames.py", data, out, flush=True)
-        subprocess.run([sys.executable, script, data, out, "--crf-list", levels_arg(H264_CRFS), "--seed", "2"],
+        print("+ h264_frames.py", data, out, *rgb, flush=True)
+        subprocess.run([sys.executable, script, data, out, "--crf-list", levels_arg(H264_CRFS), "--seed", "2", *rgb],
                        check=True, stdout=subprocess.DEVNULL)
         stamp.write_text(made_by)
     return out
 
 
-def h264_section():
-    """Auto mode on real H.264 frames: LIVE1's luma coded by x264, ours at each CRF's best level and
-    at the estimator's."""
-    model, estimator = MODELS / "dejpeg-gray.safetensors", MODELS / "estimator-jpeg.safetensors"
+def h264_section(colour):
+    """Auto mode on real H.264 frames: LIVE1 coded by x264 (its luma for the gray model, in colour
+    for the RGB one), ours at each CRF's best level and at the estimator's."""
+    name = f"dejpeg-{colour}"
+    model, estimator = MODELS / f"{name}.safetensors", MODELS / "estimator-jpeg.safetensors"
     if not model.exists():
         return None
-    frames = h264_frames(LIVE1)
+    frames = h264_frames(LIVE1, colour)
     args = ["--model", model, "--data", frames / "clean", "--coded", frames / "coded"]
-    grid = evaluate("dejpeg-gray-h264-live1", *args, "--levels", levels_arg(H264_LEVELS))
+    grid = evaluate(f"{name}-h264-live1", *args, "--levels", levels_arg(H264_LEVELS))
     # Blind mode restores each coded frame at its estimate whatever the level, so one level will do.
-    auto = evaluate("dejpeg-gray-h264-live1-auto", *args, "--levels", "80", "--blind", estimator)
+    auto = evaluate(f"{name}-h264-live1-auto", *args, "--levels", "80", "--blind", estimator)
     crf = lambda row: int(row["image"].split("_crf")[1].split("_")[0])
     mean = lambda rows, key: sum(r[key] for r in rows) / len(rows)
     rows = []
@@ -307,12 +310,16 @@ def h264_section():
         rows.append([c, fmt(mean(blind, "input_psnr")), f"{fmt(best_psnr)} ({best})",
                      f"{fmt(mean(blind, 'blind_psnr'))} ({mean(blind, 'estimate'):.0f})",
                      fmt(mean(blind, "blind_psnr") - best_psnr)])
-    return ("## Real H.264 frames: LIVE1 luma coded by x264, PSNR on Y (dB)\n\n"
+    what, metric, kept = (("in colour", "PSNR over RGB", "converted back to RGB by FFmpeg (BT.601) against the "
+                           "uncoded RGB crop, so 4:2:0 chroma counts") if colour == "rgb" else
+                          ("luma", "PSNR on Y", "its luma against the uncoded frame's"))
+    return (f"## Real H.264 frames: LIVE1 {what} coded by x264, {metric} (dB)\n\n"
             f"Each of the 29 LIVE1 images as 8 frames of 256x192 panning across it, coded by x264 (FFmpeg's libx264, "
-            f"preset medium, at each CRF), one random frame kept (I, P or B): `scripts/h264_frames.py LIVE1 OUT "
-            f"--crf-list {levels_arg(H264_CRFS)} --seed 2`, then `hyperres-train eval --coded`. Ours is "
-            f"`models/dejpeg-gray.safetensors` at the level best for that CRF (of {levels_arg(H264_LEVELS)}), and in "
-            "auto mode, each frame at the level `models/estimator-jpeg.safetensors` reads from it (mean in brackets).\n\n"
+            f"preset medium, yuv420p, at each CRF), one random frame kept (I, P or B), {kept}: "
+            f"`scripts/h264_frames.py LIVE1 OUT --crf-list {levels_arg(H264_CRFS)} --seed 2{' --colour' if colour == 'rgb' else ''}`, "
+            f"then `hyperres-train eval --coded`. Ours is `models/{name}.safetensors` at the level best for that CRF (of "
+            f"{levels_arg(H264_LEVELS)}), and in auto mode, each frame at the level `models/estimator-jpeg.safetensors` "
+            "reads from it (mean in brackets).\n\n"
             + table(["CRF", "H.264", "ours, best level (level)", "ours, auto (estimated level)", "auto - best"], rows))
 
 
@@ -575,9 +582,10 @@ def main():
                      "s/image ours" + (" / 16 blocks" if full else "") + (" / x8" if full8 else "")], rows)
             + "\n![PSNR against scale](results/sr-set5.png)\n")
 
-    h264 = h264_section()
-    if h264:
-        sections.append(h264)
+    for colour in ("gray", "rgb"):
+        h264 = h264_section(colour)
+        if h264:
+            sections.append(h264)
 
     video = results_video.section(cached, cell, table, JPEG_FILTERS, DATA, ROOT, MODELS)
     if video:

@@ -72,6 +72,13 @@ JPEG_LEVELS = [10, 30, 50, 70, 80]
 # must do no harm), and the levels tried on them (a log grid).
 H264_CRFS = [20, 23, 26, 32, 38, 44, 50]
 H264_LEVELS = [5, 7, 10, 14, 20, 28, 40, 56, 80, 95]
+# The H.264 frames of each dejpeg model's colour: h264_frames.py's flags, the frames' folder under
+# target/h264-frames/ beside the test set's name, and how the section compares them.
+H264_FRAMES = {
+    "gray": ([], "", ("luma", "PSNR on Y", "its luma against the uncoded frame's")),
+    "rgb": (["--colour"], "-rgb", ("in colour", "PSNR over RGB", "converted back to RGB by FFmpeg (BT.601) against "
+                                   "the uncoded RGB crop, so 4:2:0 chroma counts")),
+}
 SR_LEVELS = [2, 3, 4, 5, 6]
 
 
@@ -270,18 +277,18 @@ JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}
 
 
 def h264_frames(data, colour):
-    """`data` coded by x264 at H264_CRFS (scripts/h264_frames.py, fixed seed; RGB frames for colour
-    "rgb", else luma) under target/, made again only when the script or FFmpeg changed; returns the
-    folder (clean/ and coded/)."""
+    """`data` coded by x264 at H264_CRFS (scripts/h264_frames.py, fixed seed) for models of `colour`
+    under target/, made again only when the script or FFmpeg changed; returns the folder (clean/ and
+    coded/)."""
     script = ROOT / "scripts" / "h264_frames.py"
-    rgb = ["--colour"] if colour == "rgb" else []
-    out = ROOT / "target" / "h264-frames" / (f"{data.name}-rgb" if rgb else data.name)
-    made_by = f"{digest(script)} {digest(data)} {ffmpeg_version()} {levels_arg(H264_CRFS)} {colour}"
+    flags, suffix, _ = H264_FRAMES[colour]
+    out = ROOT / "target" / "h264-frames" / f"{data.name}{suffix}"
+    made_by = f"{digest(script)} {digest(data)} {ffmpeg_version()} {levels_arg(H264_CRFS)}"
     stamp = out / "made-by"
     if not (stamp.exists() and stamp.read_text() == made_by):
         shutil.rmtree(out, ignore_errors=True)
-        print("+ h264_frames.py", data, out, *rgb, flush=True)
-        subprocess.run([sys.executable, script, data, out, "--crf-list", levels_arg(H264_CRFS), "--seed", "2", *rgb],
+        print("+ h264_frames.py", data, out, *flags, flush=True)
+        subprocess.run([sys.executable, script, data, out, "--crf-list", levels_arg(H264_CRFS), "--seed", "2", *flags],
                        check=True, stdout=subprocess.DEVNULL)
         stamp.write_text(made_by)
     return out
@@ -310,13 +317,11 @@ def h264_section(colour):
         rows.append([c, fmt(mean(blind, "input_psnr")), f"{fmt(best_psnr)} ({best})",
                      f"{fmt(mean(blind, 'blind_psnr'))} ({mean(blind, 'estimate'):.0f})",
                      fmt(mean(blind, "blind_psnr") - best_psnr)])
-    what, metric, kept = (("in colour", "PSNR over RGB", "converted back to RGB by FFmpeg (BT.601) against the "
-                           "uncoded RGB crop, so 4:2:0 chroma counts") if colour == "rgb" else
-                          ("luma", "PSNR on Y", "its luma against the uncoded frame's"))
+    flags, _, (what, metric, kept) = H264_FRAMES[colour]
     return (f"## Real H.264 frames: LIVE1 {what} coded by x264, {metric} (dB)\n\n"
             f"Each of the 29 LIVE1 images as 8 frames of 256x192 panning across it, coded by x264 (FFmpeg's libx264, "
             f"preset medium, yuv420p, at each CRF), one random frame kept (I, P or B), {kept}: "
-            f"`scripts/h264_frames.py LIVE1 OUT --crf-list {levels_arg(H264_CRFS)} --seed 2{' --colour' if colour == 'rgb' else ''}`, "
+            f"`scripts/h264_frames.py LIVE1 OUT --crf-list {levels_arg(H264_CRFS)} --seed 2{''.join(' ' + f for f in flags)}`, "
             f"then `hyperres-train eval --coded`. Ours is `models/{name}.safetensors` at the level best for that CRF (of "
             f"{levels_arg(H264_LEVELS)}), and in auto mode, each frame at the level `models/estimator-jpeg.safetensors` "
             "reads from it (mean in brackets).\n\n"
@@ -582,7 +587,7 @@ def main():
                      "s/image ours" + (" / 16 blocks" if full else "") + (" / x8" if full8 else "")], rows)
             + "\n![PSNR against scale](results/sr-set5.png)\n")
 
-    for colour in ("gray", "rgb"):
+    for colour in H264_FRAMES:
         h264 = h264_section(colour)
         if h264:
             sections.append(h264)

@@ -1,6 +1,7 @@
 """Real H.264 frames with their clean originals, for training and testing auto mode on video codecs.
 
 Usage: h264_frames.py SRC OUT [--crf LOW,HIGH | --crf-list A,B,...] [--per-image N] [--seed S] [--colour]
+                      [--noise SIGMA | --noise LOW,HIGH]
 
 From each image of SRC it makes N short clips (8 frames of 256x192 panning across the image at a
 random speed, BT.601 yuv420p as video is), codes each with x264 (FFmpeg's libx264, CRF drawn
@@ -9,7 +10,11 @@ as a decoder outputs it. Written as gray PNGs of the Y plane: OUT/coded/NAME.png
 frame uncoded as OUT/clean/NAME.png, NAME = <image>_crf<C>_f<K>. With --colour, RGB PNGs for RGB
 models instead: the decoded frame converted back to RGB by FFmpeg (BT.601, as it coded it), and the
 RGB crop itself as the clean frame, so that the 4:2:0 chroma counts as an artifact as in colour JPEG
-training. The same crops, CRFs and frames either way. Deterministic given the seed.
+training. The same crops, CRFs and frames either way. With --noise, Gaussian noise of that sigma
+(0..255 scale; LOW,HIGH: each clip's drawn uniformly from the range) is added to every sample of
+the frames before they are coded, as a camera's would be, rounded to 8 bits, and the clean frame
+stays the noiseless crop: noisy video as a broadcast or a phone delivers it, for the denoiser and
+its estimator. Deterministic given the seed.
 """
 
 import argparse
@@ -48,9 +53,13 @@ def main():
     parser.add_argument("--per-image", type=int, default=1, help="clips per image (with --crf)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--colour", action="store_true", help="RGB frames, for RGB models")
+    parser.add_argument("--noise", default="0", help="SIGMA or LOW,HIGH: noise added before coding")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    # Its own generator: the crops, CRFs and frames stay those drawn without --noise.
+    noise_rng = np.random.default_rng(args.seed)
     low, high = map(int, args.crf.split(","))
+    noise = [float(sigma) for sigma in args.noise.split(",")]
     for sub in ("coded", "clean"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
     images = sorted(p for p in args.src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
@@ -75,7 +84,14 @@ def main():
                 ffmpeg("-loop", "1", "-i", image, "-vf",
                        f"crop={W}:{H}:{x0}+{vx}*n:{y0}+{vy}*n,format={pix_fmt}", "-frames:v", FRAMES,
                        "-f", "rawvideo", clean)
-                ffmpeg("-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{W}x{H}", "-r", 25, "-i", clean,
+                source = clean
+                sigma = noise_rng.uniform(*noise) if len(noise) == 2 else noise[0]
+                if sigma:
+                    source = tmp / "noisy.raw"
+                    samples = np.fromfile(clean, np.uint8)
+                    noisy = samples + noise_rng.normal(0.0, sigma, samples.shape)
+                    np.clip(noisy, 0, 255).round().astype(np.uint8).tofile(source)
+                ffmpeg("-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{W}x{H}", "-r", 25, "-i", source,
                        "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "medium", "-crf", crf, coded)
                 ffmpeg("-i", coded, "-f", "rawvideo", "-pix_fmt", pix_fmt, decoded)
                 k = rng.randrange(FRAMES)

@@ -274,24 +274,52 @@ def spp_rgb(q):
 
 
 JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}
+# Noisy video: CBSD68 with camera noise of each sigma added before x264 coded it at each CRF, and
+# the denoiser's levels tried on it.
+NOISY_SIGMAS = [10, 25, 50]
+NOISY_CRFS = [18, 23, 28]
+NOISY_LEVELS = [4, 7, 10, 14, 20, 28, 40, 56, 80]
 
 
-def h264_frames(data, colour):
-    """`data` coded by x264 at H264_CRFS (scripts/h264_frames.py, fixed seed) for models of `colour`
-    under target/, made again only when the script or FFmpeg changed; returns the folder (clean/ and
-    coded/)."""
+def h264_frames(data, crfs, flags, suffix):
+    """`data` coded by x264 at `crfs` (scripts/h264_frames.py with `flags`, fixed seed) under
+    target/h264-frames/, in the folder named after `data` and `suffix`, made again only when the
+    script or FFmpeg changed; returns the folder (clean/ and coded/)."""
     script = ROOT / "scripts" / "h264_frames.py"
-    flags, suffix, _ = H264_FRAMES[colour]
     out = ROOT / "target" / "h264-frames" / f"{data.name}{suffix}"
-    made_by = f"{digest(script)} {digest(data)} {ffmpeg_version()} {levels_arg(H264_CRFS)}"
+    made_by = f"{digest(script)} {digest(data)} {ffmpeg_version()} {levels_arg(crfs)} {' '.join(flags)}"
     stamp = out / "made-by"
     if not (stamp.exists() and stamp.read_text() == made_by):
         shutil.rmtree(out, ignore_errors=True)
         print("+ h264_frames.py", data, out, *flags, flush=True)
-        subprocess.run([sys.executable, script, data, out, "--crf-list", levels_arg(H264_CRFS), "--seed", "2", *flags],
+        subprocess.run([sys.executable, script, data, out, "--crf-list", levels_arg(crfs), "--seed", "2", *flags],
                        check=True, stdout=subprocess.DEVNULL)
         stamp.write_text(made_by)
     return out
+
+
+def coded_results(name, model, estimator, frames, levels, auto_level):
+    """`model` on coded `frames` over `levels` and in auto mode with `estimator`; per CRF: the
+    coded input, the best of `levels` (PSNR, level), auto mode (PSNR, mean estimate), mean PSNRs."""
+    args = ["--model", model, "--data", frames / "clean", "--coded", frames / "coded"]
+    grid = evaluate(name, *args, "--levels", levels_arg(levels))
+    # Blind mode restores each coded frame at its estimate whatever the level, so one level will do.
+    auto = evaluate(f"{name}-auto", *args, "--levels", auto_level, "--blind", estimator)
+    crf = lambda row: int(row["image"].split("_crf")[1].split("_")[0])
+    mean = lambda rows, key: sum(r[key] for r in rows) / len(rows)
+    rows = {}
+    for c in sorted({crf(r) for r in auto["images"]}):
+        at = {l: mean([r for r in grid["images"] if crf(r) == c and r["level"] == l], "psnr") for l in levels}
+        best = max(at, key=at.get)
+        blind = [r for r in auto["images"] if crf(r) == c]
+        rows[c] = (mean(blind, "input_psnr"), (at[best], best), (mean(blind, "blind_psnr"), mean(blind, "estimate")))
+    return rows
+
+
+def coded_row(row):
+    """A coded_results row as table cells: input, best (level), auto (estimate), auto - best."""
+    coded, (best, level), (auto, estimate) = row
+    return [fmt(coded), f"{fmt(best)} ({level})", f"{fmt(auto)} ({estimate:.0f})", fmt(auto - best)]
 
 
 def h264_section(colour):
@@ -301,23 +329,10 @@ def h264_section(colour):
     model, estimator = MODELS / f"{name}.safetensors", MODELS / "estimator-jpeg.safetensors"
     if not model.exists():
         return None
-    frames = h264_frames(LIVE1, colour)
-    args = ["--model", model, "--data", frames / "clean", "--coded", frames / "coded"]
-    grid = evaluate(f"{name}-h264-live1", *args, "--levels", levels_arg(H264_LEVELS))
-    # Blind mode restores each coded frame at its estimate whatever the level, so one level will do.
-    auto = evaluate(f"{name}-h264-live1-auto", *args, "--levels", "80", "--blind", estimator)
-    crf = lambda row: int(row["image"].split("_crf")[1].split("_")[0])
-    mean = lambda rows, key: sum(r[key] for r in rows) / len(rows)
-    rows = []
-    for c in H264_CRFS:
-        at = {l: mean([r for r in grid["images"] if crf(r) == c and r["level"] == l], "psnr") for l in H264_LEVELS}
-        best = max(at, key=at.get)
-        best_psnr = at[best]
-        blind = [r for r in auto["images"] if crf(r) == c]
-        rows.append([c, fmt(mean(blind, "input_psnr")), f"{fmt(best_psnr)} ({best})",
-                     f"{fmt(mean(blind, 'blind_psnr'))} ({mean(blind, 'estimate'):.0f})",
-                     fmt(mean(blind, "blind_psnr") - best_psnr)])
-    flags, _, (what, metric, kept) = H264_FRAMES[colour]
+    flags, suffix, (what, metric, kept) = H264_FRAMES[colour]
+    frames = h264_frames(LIVE1, H264_CRFS, flags, suffix)
+    results = coded_results(f"{name}-h264-live1", model, estimator, frames, H264_LEVELS, "80")
+    rows = [[c, *coded_row(results[c])] for c in H264_CRFS]
     return (f"## Real H.264 frames: LIVE1 {what} coded by x264, {metric} (dB)\n\n"
             f"Each of the 29 LIVE1 images as 8 frames of 256x192 panning across it, coded by x264 (FFmpeg's libx264, "
             f"preset medium, yuv420p, at each CRF), one random frame kept (I, P or B), {kept}: "
@@ -326,6 +341,30 @@ def h264_section(colour):
             f"{levels_arg(H264_LEVELS)}), and in auto mode, each frame at the level `models/estimator-jpeg.safetensors` "
             "reads from it (mean in brackets).\n\n"
             + table(["CRF", "H.264", "ours, best level (level)", "ours, auto (estimated level)", "auto - best"], rows))
+
+
+def noisy_video_section():
+    """Auto mode on noisy video: CBSD68 with camera noise coded by x264, the denoiser at each sigma and
+    CRF's best level and at the level the noise estimator reads."""
+    model, estimator = MODELS / "denoise-rgb.safetensors", MODELS / "estimator-noise.safetensors"
+    rows = []
+    for sigma in NOISY_SIGMAS:
+        frames = h264_frames(CBSD68, NOISY_CRFS, ["--colour", "--noise", str(sigma)], f"-noise{sigma}")
+        results = coded_results(f"denoise-noisy-h264-cbsd68-{sigma}", model, estimator, frames, NOISY_LEVELS,
+                                str(sigma))
+        rows += [[sigma, c, *coded_row(results[c])] for c in NOISY_CRFS]
+    return ("## Noisy video: CBSD68 with camera noise, coded by x264, PSNR over RGB (dB)\n\n"
+            "Each of the 68 CBSD68 images as 8 frames of 256x192 panning across it, Gaussian noise of sigma "
+            "(fresh in every frame, as a camera's) added to the RGB frames, which x264 then coded (FFmpeg's "
+            "libx264, preset medium, yuv420p, at each CRF), one random frame kept, converted back to RGB against "
+            "the noiseless crop: `scripts/h264_frames.py CBSD68 OUT --crf-list "
+            f"{levels_arg(NOISY_CRFS)} --seed 2 --colour --noise SIGMA`, then `hyperres-train eval --coded`. "
+            "The codec removes part of the noise and smears the rest (no longer independent from pixel to pixel "
+            "or channel to channel). Ours is `models/denoise-rgb.safetensors` at the level best for that sigma "
+            f"and CRF (of {levels_arg(NOISY_LEVELS)}), and in auto mode, each frame at the level "
+            "`models/estimator-noise.safetensors` reads from it (mean in brackets).\n\n"
+            + table(["sigma", "CRF", "H.264", "ours, best level (level)", "ours, auto (estimated level)",
+                     "auto - best"], rows))
 
 
 def gpu_hours():
@@ -591,6 +630,7 @@ def main():
         h264 = h264_section(colour)
         if h264:
             sections.append(h264)
+    sections.append(noisy_video_section())
 
     video = results_video.section(cached, cell, table, JPEG_FILTERS, DATA, ROOT, MODELS)
     if video:

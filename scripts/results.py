@@ -299,27 +299,23 @@ def h264_frames(data, crfs, flags, suffix):
 
 
 def coded_results(name, model, estimator, frames, levels, auto_level):
-    """`model` on coded `frames` over `levels` and in auto mode with `estimator`; per CRF: the
-    coded input, the best of `levels` (PSNR, level), auto mode (PSNR, mean estimate), mean PSNRs."""
+    """`model` on coded `frames` over `levels` and in auto mode with `estimator`, as table cells per
+    CRF: the coded input, the best of `levels` (level), auto mode (mean estimate), auto - best."""
     args = ["--model", model, "--data", frames / "clean", "--coded", frames / "coded"]
     grid = evaluate(name, *args, "--levels", levels_arg(levels))
     # Blind mode restores each coded frame at its estimate whatever the level, so one level will do.
     auto = evaluate(f"{name}-auto", *args, "--levels", auto_level, "--blind", estimator)
     crf = lambda row: int(row["image"].split("_crf")[1].split("_")[0])
     mean = lambda rows, key: sum(r[key] for r in rows) / len(rows)
-    rows = {}
+    cells = {}
     for c in sorted({crf(r) for r in auto["images"]}):
         at = {l: mean([r for r in grid["images"] if crf(r) == c and r["level"] == l], "psnr") for l in levels}
         best = max(at, key=at.get)
         blind = [r for r in auto["images"] if crf(r) == c]
-        rows[c] = (mean(blind, "input_psnr"), (at[best], best), (mean(blind, "blind_psnr"), mean(blind, "estimate")))
-    return rows
-
-
-def coded_row(row):
-    """A coded_results row as table cells: input, best (level), auto (estimate), auto - best."""
-    coded, (best, level), (auto, estimate) = row
-    return [fmt(coded), f"{fmt(best)} ({level})", f"{fmt(auto)} ({estimate:.0f})", fmt(auto - best)]
+        cells[c] = [fmt(mean(blind, "input_psnr")), f"{fmt(at[best])} ({best})",
+                    f"{fmt(mean(blind, 'blind_psnr'))} ({mean(blind, 'estimate'):.0f})",
+                    fmt(mean(blind, "blind_psnr") - at[best])]
+    return cells
 
 
 def h264_section(colour):
@@ -332,7 +328,7 @@ def h264_section(colour):
     flags, suffix, (what, metric, kept) = H264_FRAMES[colour]
     frames = h264_frames(LIVE1, H264_CRFS, flags, suffix)
     results = coded_results(f"{name}-h264-live1", model, estimator, frames, H264_LEVELS, "80")
-    rows = [[c, *coded_row(results[c])] for c in H264_CRFS]
+    rows = [[c, *results[c]] for c in H264_CRFS]
     return (f"## Real H.264 frames: LIVE1 {what} coded by x264, {metric} (dB)\n\n"
             f"Each of the 29 LIVE1 images as 8 frames of 256x192 panning across it, coded by x264 (FFmpeg's libx264, "
             f"preset medium, yuv420p, at each CRF), one random frame kept (I, P or B), {kept}: "
@@ -352,7 +348,7 @@ def noisy_video_section():
         frames = h264_frames(CBSD68, NOISY_CRFS, ["--colour", "--noise", str(sigma)], f"-noise{sigma}")
         results = coded_results(f"denoise-noisy-h264-cbsd68-{sigma}", model, estimator, frames, NOISY_LEVELS,
                                 str(sigma))
-        rows += [[sigma, c, *coded_row(results[c])] for c in NOISY_CRFS]
+        rows += [[sigma, c, *results[c]] for c in NOISY_CRFS]
     return ("## Noisy video: CBSD68 with camera noise, coded by x264, PSNR over RGB (dB)\n\n"
             "Each of the 68 CBSD68 images as 8 frames of 256x192 panning across it, Gaussian noise of sigma "
             "(fresh in every frame, as a camera's) added to the RGB frames, which x264 then coded (FFmpeg's "

@@ -35,7 +35,8 @@ pub struct CodedFrames {
     names: Vec<String>,
     frames: Vec<Tensor>,
     levels: Vec<f64>,
-    /// Each frame before coding, where a restorer trains on them (empty for the estimator).
+    /// Each frame before coding, where a restorer trains on them (empty for the estimator, which
+    /// takes them as frames of their own).
     clean: Vec<Tensor>,
 }
 
@@ -54,11 +55,17 @@ impl Clone for CodedFrames {
 
 impl CodedFrames {
     /// The labelled frames of `dirs` (each at least one estimator crop, each name in one folder
-    /// only), checked to lie in `low..=high`, the estimator's range.
-    pub fn open(dirs: &[PathBuf], colour: Colour, range: [f64; 2]) -> anyhow::Result<Self> {
+    /// only), checked to lie in `low..=high`, the estimator's range. With `uncoded`, the same
+    /// frames before coding (`../clean`) follow them as frames of their own at that level.
+    pub fn open(
+        dirs: &[PathBuf],
+        colour: Colour,
+        range: [f64; 2],
+        uncoded: Option<f64>,
+    ) -> anyhow::Result<Self> {
         let mut all = Self::default();
         for dir in dirs {
-            let more = Self::load(dir, colour, range, ESTIMATOR_CROP, false)?;
+            let more = Self::load(dir, colour, range, ESTIMATOR_CROP, uncoded.is_some())?;
             if let Some(name) = more.names.iter().find(|n| all.names.contains(n)) {
                 bail!(
                     "{name} is in {} and in another --coded folder",
@@ -68,6 +75,15 @@ impl CodedFrames {
             all.names.extend(more.names);
             all.frames.extend(more.frames);
             all.levels.extend(more.levels);
+            all.clean.extend(more.clean);
+        }
+        if let Some(level) = uncoded {
+            let clean = std::mem::take(&mut all.clean);
+            eprintln!("{} uncoded frames at level {level}", clean.len());
+            let names: Vec<String> = all.names.iter().map(|n| format!("{n} (uncoded)")).collect();
+            all.names.extend(names);
+            all.levels.extend(vec![level; clean.len()]);
+            all.frames.extend(clean);
         }
         Ok(all)
     }
@@ -234,5 +250,32 @@ mod tests {
         }
         assert!(CodedFrames::open_pairs(&coded, Colour::Gray, [1.0, 100.0], 48).is_err());
         assert!(CodedFrames::open_pairs(&coded, Colour::Gray, [40.0, 100.0], 24).is_err());
+    }
+
+    #[test]
+    fn uncoded_frames_follow_the_coded_ones_at_the_level_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let (coded, clean) = (dir.path().join("coded"), dir.path().join("clean"));
+        for (folder, value) in [(&coded, 50), (&clean, 200)] {
+            std::fs::create_dir(folder).unwrap();
+            let frame = image::GrayImage::from_pixel(136, 128, image::Luma([value]));
+            frame.save(folder.join("f.png")).unwrap();
+        }
+        std::fs::write(coded.join(LABELS), r#"{"f.png": 30}"#).unwrap();
+        let dirs = [coded];
+        let frames = CodedFrames::open(&dirs, Colour::Gray, [0.0, 100.0], Some(0.0)).unwrap();
+        assert_eq!(frames.names(), ["f.png", "f.png (uncoded)"]);
+        assert_eq!((frames.level(0), frames.level(1)), (30.0, 0.0));
+        let (crops, numbers) = frames.sample(16, &mut seeded_rng(1, 0));
+        assert!(numbers.contains(&0) && numbers.contains(&1), "{numbers:?}");
+        for (crop, i) in crops.split(1, 0).iter().zip(numbers) {
+            let expected = [50.0, 200.0][i] / 255.0;
+            assert!((crop - expected).abs().max().double_value(&[]) < 1e-6);
+        }
+        // Without it the frames before coding are not read (nor needed).
+        std::fs::remove_dir_all(&clean).unwrap();
+        let coded_only = CodedFrames::open(&dirs, Colour::Gray, [0.0, 100.0], None).unwrap();
+        assert_eq!(coded_only.names(), ["f.png"]);
+        assert!(CodedFrames::open(&dirs, Colour::Gray, [0.0, 100.0], Some(0.0)).is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! `hyperres-train estimator`: trains the level estimator. Every 128x128 crop is degraded at its
 //! own level drawn uniformly from the task's range, and the network regresses that level (L1).
 //! With `--coded`, a share of each batch are crops of frames a real codec degraded instead,
-//! labelled with the level that restores them best; with `--regret`, those crops' loss adds the
-//! PSNR their frame loses at the estimate.
+//! labelled with the level that restores them best (with `--uncoded`, also the same frames before
+//! coding, at the lightest level); with `--regret`, those crops' loss adds the PSNR their frame
+//! loses at the estimate.
 
 use std::path::Path;
 
@@ -46,6 +47,12 @@ pub struct EstimatorArgs {
     /// from them.
     #[arg(long, num_args = 1..)]
     coded: Vec<std::path::PathBuf>,
+    /// Also crop each --coded folder's frames before coding (`../clean`, as
+    /// scripts/h264_frames.py lays them out), labelled with the lightest level (sigma 0, the best
+    /// JPEG quality, the smallest scale): they show the codec's traces apart from a clean picture,
+    /// which the estimator otherwise reads at the levels of the coded frames that look like it.
+    #[arg(long, requires = "coded", conflicts_with = "regret")]
+    uncoded: bool,
     /// The share of every batch taken from the --coded frames.
     #[arg(long, default_value_t = 0.5, requires = "coded")]
     coded_share: f64,
@@ -72,6 +79,14 @@ fn default_range(task: Task) -> [f64; 2] {
     }
 }
 
+/// The end of a task's range where an undegraded picture lies.
+fn lightest(task: Task, [low, high]: [f64; 2]) -> f64 {
+    match task {
+        Task::Dejpeg => high,
+        Task::Denoise | Task::Sr => low,
+    }
+}
+
 pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.run.threads {
         tch::set_num_threads(threads);
@@ -87,7 +102,15 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     );
     let coded = match &args.coded[..] {
         [] => None,
-        dirs => Some(CodedFrames::open(dirs, args.run.colour, [low, high])?),
+        dirs => {
+            let uncoded = args.uncoded.then(|| lightest(args.run.task, [low, high]));
+            Some(CodedFrames::open(
+                dirs,
+                args.run.colour,
+                [low, high],
+                uncoded,
+            )?)
+        }
     };
     let regret = match (&args.regret[..], &coded) {
         ([], _) | (_, None) => None,
@@ -131,6 +154,9 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     };
     for dir in &args.coded {
         meta.provenance.dataset += &coded::provenance(dir);
+        if args.uncoded {
+            meta.provenance.dataset += " (and before coding)";
+        }
     }
     for report in &args.regret {
         meta.provenance.dataset += &format!(" (regret from {})", report.display());

@@ -149,7 +149,7 @@ mod tests {
     fn regret_interpolates_in_log_level_and_clamps_to_the_grid() {
         let dir = tempfile::tempdir().unwrap();
         let (folders, reports) = folders(dir.path());
-        let frames = CodedFrames::open(&folders, Colour::Gray, [5.0, 80.0]).unwrap();
+        let frames = CodedFrames::open(&folders, Colour::Gray, [5.0, 80.0], None).unwrap();
         assert_eq!(frames.names(), ["a.png", "b.png"]);
         let regret = Regret::load(&reports, &frames, [5.0, 80.0], Device::Cpu).unwrap();
         let estimate = Tensor::from_slice(&[5.0f32, 20.0, 80.0, 10.0, 40.0, 2.0, 200.0])
@@ -172,7 +172,7 @@ mod tests {
     fn frames_without_curves_grids_short_of_the_range_and_repeated_names_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (folders, reports) = folders(dir.path());
-        let frames = CodedFrames::open(&folders, Colour::Gray, [5.0, 80.0]).unwrap();
+        let frames = CodedFrames::open(&folders, Colour::Gray, [5.0, 80.0], None).unwrap();
         let message = |result: anyhow::Result<Regret>| result.err().unwrap().to_string();
         let error = message(Regret::load(&reports, &frames, [5.0, 95.0], Device::Cpu));
         assert!(error.contains("do not span"), "{error}");
@@ -187,7 +187,7 @@ mod tests {
             "{error}"
         );
         let twice = [folders[0].clone(), folders[0].clone()];
-        let error = CodedFrames::open(&twice, Colour::Gray, [5.0, 80.0])
+        let error = CodedFrames::open(&twice, Colour::Gray, [5.0, 80.0], None)
             .err()
             .unwrap();
         assert!(error.to_string().contains("a.png is in"), "{error}");

@@ -832,6 +832,28 @@ fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them
         weights_differ(&plain.join("model.safetensors"), &model),
         "the coded groups changed nothing"
     );
+
+    // With --uncoded, the estimator also crops the frames before coding, at the best quality.
+    let with_uncoded = dir.path().join("est-uncoded");
+    *estimator.last_mut().unwrap() = with_uncoded.to_str().unwrap();
+    let output = run_ok(&[&estimator[..], &["--uncoded"]].concat());
+    let read = format!("{} uncoded frames at level 95", frames - 1);
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&read));
+    let model = with_uncoded.join("model.safetensors");
+    assert!(
+        dataset(&model).ends_with("(and before coding)"),
+        "{}",
+        dataset(&model)
+    );
+    assert!(
+        weights_differ(&out.join("model.safetensors"), &model),
+        "--uncoded changed nothing"
+    );
+    run_refused(
+        &[&regret_run[..], &regret_args[..], &["--uncoded"]].concat(),
+        "cannot be used with",
+    );
+
     std::fs::remove_file(dir.path().join("clean")).unwrap();
     let refused = dir.path().join("refused-train");
     let refused_arg = refused.to_str().unwrap();

@@ -714,6 +714,19 @@ fn coded_folder(dir: &Path, data: &Path) -> PathBuf {
     coded
 }
 
+/// Checks the run into `out` that added training data: it said `read`, its provenance ends with
+/// `source`, and its weights differ from those of the run into `without`.
+fn assert_learnt_from(output: &Output, read: &str, out: &Path, source: &str, without: &Path) {
+    assert!(String::from_utf8_lossy(&output.stderr).contains(read));
+    let model = out.join("model.safetensors");
+    let dataset = dataset(&model);
+    assert!(dataset.ends_with(source), "{dataset}");
+    assert!(
+        weights_differ(&without.join("model.safetensors"), &model),
+        "{source} changed nothing"
+    );
+}
+
 #[test]
 fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -821,34 +834,14 @@ fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them
     let with_coded = dir.path().join("with-coded");
     let coded_args = [&dejpeg[..], &["--coded", coded.to_str().unwrap()]].concat();
     let output = train(&data, &with_coded, &coded_args);
-    assert!(String::from_utf8_lossy(&output.stderr).contains(&read));
-    let model = with_coded.join("model.safetensors");
-    assert!(
-        dataset(&model).ends_with("(coded frames)"),
-        "{}",
-        dataset(&model)
-    );
-    assert!(
-        weights_differ(&plain.join("model.safetensors"), &model),
-        "the coded groups changed nothing"
-    );
+    assert_learnt_from(&output, &read, &with_coded, "(coded frames)", &plain);
 
     // With --uncoded, the estimator also crops the frames before coding, at the best quality.
     let with_uncoded = dir.path().join("est-uncoded");
     *estimator.last_mut().unwrap() = with_uncoded.to_str().unwrap();
     let output = run_ok(&[&estimator[..], &["--uncoded"]].concat());
     let read = format!("{} uncoded frames at level 95", frames - 1);
-    assert!(String::from_utf8_lossy(&output.stderr).contains(&read));
-    let model = with_uncoded.join("model.safetensors");
-    assert!(
-        dataset(&model).ends_with("(and before coding)"),
-        "{}",
-        dataset(&model)
-    );
-    assert!(
-        weights_differ(&out.join("model.safetensors"), &model),
-        "--uncoded changed nothing"
-    );
+    assert_learnt_from(&output, &read, &with_uncoded, "(and before coding)", &out);
     run_refused(
         &[&regret_run[..], &regret_args[..], &["--uncoded"]].concat(),
         "cannot be used with",

@@ -60,6 +60,8 @@ def main():
     noise_rng = np.random.default_rng(args.seed)
     low, high = map(int, args.crf.split(","))
     noise = [float(sigma) for sigma in args.noise.split(",")]
+    if len(noise) not in (1, 2) or min(noise) < 0 or noise[0] > noise[-1]:
+        parser.error(f"--noise {args.noise}: a sigma, or LOW,HIGH with 0 <= LOW <= HIGH")
     for sub in ("coded", "clean"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
     images = sorted(p for p in args.src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))

@@ -100,17 +100,15 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         (0.0..=1.0).contains(&args.coded_share),
         "--coded-share is a fraction from 0 to 1"
     );
+    let uncoded = args.uncoded.then(|| lightest(args.run.task, [low, high]));
     let coded = match &args.coded[..] {
         [] => None,
-        dirs => {
-            let uncoded = args.uncoded.then(|| lightest(args.run.task, [low, high]));
-            Some(CodedFrames::open(
-                dirs,
-                args.run.colour,
-                [low, high],
-                uncoded,
-            )?)
-        }
+        dirs => Some(CodedFrames::open(
+            dirs,
+            args.run.colour,
+            [low, high],
+            uncoded,
+        )?),
     };
     let regret = match (&args.regret[..], &coded) {
         ([], _) | (_, None) => None,

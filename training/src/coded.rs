@@ -38,6 +38,9 @@ pub struct CodedFrames {
     /// Each frame before coding, where a restorer trains on them (empty for the estimator, which
     /// takes them as frames of their own).
     clean: Vec<Tensor>,
+    /// How many of the frames a codec degraded: the first; those after are the same frames before
+    /// coding, for the estimator (`uncoded`).
+    coded: usize,
 }
 
 /// The loader's threads each hold a copy: the same tensors, which nothing writes.
@@ -49,6 +52,7 @@ impl Clone for CodedFrames {
             frames: copy(&self.frames),
             levels: self.levels.clone(),
             clean: copy(&self.clean),
+            coded: self.coded,
         }
     }
 }
@@ -77,9 +81,9 @@ impl CodedFrames {
             all.levels.extend(more.levels);
             all.clean.extend(more.clean);
         }
+        all.coded = all.frames.len();
         if let Some(level) = uncoded {
             let clean = std::mem::take(&mut all.clean);
-            eprintln!("{} uncoded frames at level {level}", clean.len());
             let names: Vec<String> = all.names.iter().map(|n| format!("{n} (uncoded)")).collect();
             all.names.extend(names);
             all.levels.extend(vec![level; clean.len()]);
@@ -156,6 +160,7 @@ impl CodedFrames {
             coded.frames.len(),
             dir.display()
         );
+        coded.coded = coded.frames.len();
         Ok(coded)
     }
 
@@ -184,6 +189,16 @@ impl CodedFrames {
     /// Frame `i`'s label.
     pub fn level(&self, i: usize) -> f64 {
         self.levels[i]
+    }
+
+    /// Whether frame `i` is one before coding (opened with `uncoded`).
+    pub fn is_uncoded(&self, i: usize) -> bool {
+        i >= self.coded
+    }
+
+    /// How many frames before coding there are.
+    pub fn uncoded(&self) -> usize {
+        self.frames.len() - self.coded
     }
 
     /// `n` random estimator crops `[n, C, 128, 128]` in [0, 1] with the numbers of their frames.
@@ -219,7 +234,7 @@ fn to_unit(crops: &[Tensor]) -> Tensor {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use crate::degrade::seeded_rng;
 
@@ -252,20 +267,29 @@ mod tests {
         assert!(CodedFrames::open_pairs(&coded, Colour::Gray, [40.0, 100.0], 24).is_err());
     }
 
-    #[test]
-    fn uncoded_frames_follow_the_coded_ones_at_the_level_asked_for() {
-        let dir = tempfile::tempdir().unwrap();
-        let (coded, clean) = (dir.path().join("coded"), dir.path().join("clean"));
+    /// A folder `coded` in `dir` holding one gray frame of 50 labelled 30, and beside it `clean`
+    /// with the same frame before coding, 200: what the `coded` folder's path opens.
+    pub fn one_frame(dir: &Path) -> PathBuf {
+        let (coded, clean) = (dir.join("coded"), dir.join("clean"));
         for (folder, value) in [(&coded, 50), (&clean, 200)] {
             std::fs::create_dir(folder).unwrap();
             let frame = image::GrayImage::from_pixel(136, 128, image::Luma([value]));
             frame.save(folder.join("f.png")).unwrap();
         }
         std::fs::write(coded.join(LABELS), r#"{"f.png": 30}"#).unwrap();
-        let dirs = [coded];
+        coded
+    }
+
+    #[test]
+    fn uncoded_frames_follow_the_coded_ones_at_the_level_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = [one_frame(dir.path())];
+        let clean = dir.path().join("clean");
         let frames = CodedFrames::open(&dirs, Colour::Gray, [0.0, 100.0], Some(0.0)).unwrap();
         assert_eq!(frames.names(), ["f.png", "f.png (uncoded)"]);
         assert_eq!((frames.level(0), frames.level(1)), (30.0, 0.0));
+        assert_eq!((frames.is_uncoded(0), frames.is_uncoded(1)), (false, true));
+        assert_eq!(frames.uncoded(), 1);
         let (crops, numbers) = frames.sample(16, &mut seeded_rng(1, 0));
         assert!(numbers.contains(&0) && numbers.contains(&1), "{numbers:?}");
         for (crop, i) in crops.split(1, 0).iter().zip(numbers) {
@@ -275,7 +299,10 @@ mod tests {
         // Without it the frames before coding are not read (nor needed).
         std::fs::remove_dir_all(&clean).unwrap();
         let coded_only = CodedFrames::open(&dirs, Colour::Gray, [0.0, 100.0], None).unwrap();
-        assert_eq!(coded_only.names(), ["f.png"]);
+        assert_eq!(
+            (coded_only.names(), coded_only.uncoded()),
+            (&["f.png".to_string()][..], 0)
+        );
         assert!(CodedFrames::open(&dirs, Colour::Gray, [0.0, 100.0], Some(0.0)).is_err());
     }
 }

@@ -2,8 +2,8 @@
 //! own level drawn uniformly from the task's range, and the network regresses that level (L1).
 //! With `--coded`, a share of each batch are crops of frames a real codec degraded instead,
 //! labelled with the level that restores them best (with `--uncoded`, also the same frames before
-//! coding, at the lightest level); with `--regret`, those crops' loss adds the PSNR their frame
-//! loses at the estimate.
+//! coding, at the lightest level or degraded at light levels); with `--regret`, those crops' loss
+//! adds the PSNR their frame loses at the estimate.
 
 use std::path::Path;
 
@@ -53,6 +53,13 @@ pub struct EstimatorArgs {
     /// which the estimator otherwise reads at the levels of the coded frames that look like it.
     #[arg(long, requires = "coded", conflicts_with = "regret")]
     uncoded: bool,
+    /// Degrade half of the crops of frames before coding, each at its own level drawn from
+    /// LOW..HIGH as the other crops are; the rest stay at the lightest level. Clean frames tell
+    /// the codec's traces from the picture, but so many of them alone pull light uncoded
+    /// degradations to the lightest level, and a band alone lets the coded frames pull clean
+    /// pictures up to their levels.
+    #[arg(long, value_delimiter = ',', requires = "uncoded")]
+    uncoded_levels: Option<Vec<f64>>,
     /// The share of every batch taken from the --coded frames.
     #[arg(long, default_value_t = 0.5, requires = "coded")]
     coded_share: f64,
@@ -101,6 +108,13 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         "--coded-share is a fraction from 0 to 1"
     );
     let uncoded = args.uncoded.then(|| lightest(args.run.task, [low, high]));
+    let uncoded_levels = low_high(&args.uncoded_levels, "--uncoded-levels")?;
+    if let Some([a, b]) = uncoded_levels {
+        ensure!(
+            low <= a && b <= high,
+            "--uncoded-levels {a},{b} lies outside the range {low}..{high}"
+        );
+    }
     let coded = match &args.coded[..] {
         [] => None,
         dirs => Some(CodedFrames::open(
@@ -110,6 +124,12 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
             uncoded,
         )?),
     };
+    if let (Some(frames), Some(level)) = (&coded, uncoded) {
+        let levels = uncoded_levels.map_or(format!("level {level}"), |[a, b]| {
+            format!("levels {a}..{b}")
+        });
+        eprintln!("{} uncoded frames at {levels}", frames.uncoded());
+    }
     let regret = match (&args.regret[..], &coded) {
         ([], _) | (_, None) => None,
         (reports, Some(frames)) => Some(Regret::load(reports, frames, [low, high], device)?),
@@ -153,7 +173,10 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     for dir in &args.coded {
         meta.provenance.dataset += &coded::provenance(dir);
         if args.uncoded {
-            meta.provenance.dataset += " (and before coding)";
+            meta.provenance.dataset += &match uncoded_levels {
+                Some([a, b]) => format!(" (and before coding, at levels {a}..{b})"),
+                None => " (and before coding)".into(),
+            };
         }
     }
     for report in &args.regret {
@@ -199,10 +222,15 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         }
         let mut frames = Vec::new();
         if let Some(coded) = &coded {
-            let crops;
-            (crops, frames) = coded.sample(coded_batch, &mut rng);
+            let (crops, labels);
+            (crops, frames, labels) = coded_crops(
+                coded,
+                coded_batch,
+                uncoded_levels.map(|band| (args.run.task, band)),
+                &mut rng,
+            )?;
             degraded.push(crops);
-            levels.extend(frames.iter().map(|&i| coded.level(i)));
+            levels.extend(labels);
         }
         // Pinned and queued on CUDA, as the restorer's batches are.
         let input = to_device(&Tensor::cat(&degraded, 0), device);
@@ -242,6 +270,32 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `n` crops of the coded frames with their frames' numbers and labels; with `uncoded` (the task
+/// and a band of levels), half of the crops of frames before coding are degraded, each at its own
+/// level drawn from the band, which becomes its label.
+fn coded_crops(
+    coded: &CodedFrames,
+    n: i64,
+    uncoded: Option<(Task, [f64; 2])>,
+    rng: &mut impl rand::Rng,
+) -> anyhow::Result<(Tensor, Vec<usize>, Vec<f64>)> {
+    let (crops, frames) = coded.sample(n, rng);
+    let mut levels: Vec<f64> = frames.iter().map(|&i| coded.level(i)).collect();
+    let Some((task, [a, b])) = uncoded else {
+        return Ok((crops, frames, levels));
+    };
+    let mut out = Vec::new();
+    for ((crop, &i), label) in crops.split(1, 0).into_iter().zip(&frames).zip(&mut levels) {
+        if coded.is_uncoded(i) && rng.random_bool(0.5) {
+            *label = rng.random_range(a..=b);
+            out.push(degrade(task, &crop, *label, rng)?);
+        } else {
+            out.push(crop);
+        }
+    }
+    Ok((Tensor::cat(&out, 0), frames, levels))
+}
+
 /// Copies the weights of the estimator checkpoint `model` into `vs` after checking it matches
 /// the run; returns its iteration count.
 fn resume_weights(model: &Path, vs: &mut nn::VarStore, meta: &Metadata) -> anyhow::Result<i64> {
@@ -259,4 +313,50 @@ fn resume_weights(model: &Path, vs: &mut nn::VarStore, meta: &Metadata) -> anyho
     );
     tch::no_grad(|| vs.copy(saved.var_store())).context("copying the saved weights")?;
     Ok(m.provenance.iterations as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coded::tests::one_frame;
+    use gsthyperres::task::Colour;
+
+    #[test]
+    fn uncoded_crops_are_degraded_at_levels_of_the_band_and_labelled_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = [one_frame(dir.path())];
+        let frames = CodedFrames::open(&dirs, Colour::Gray, [0.0, 100.0], Some(0.0)).unwrap();
+        let rng = &mut degrade::seeded_rng(0, 0);
+        // Without a band the frames before coding come as they are, at the lightest level.
+        let (crops, numbers, levels) = coded_crops(&frames, 16, None, rng).unwrap();
+        for ((crop, i), level) in crops.split(1, 0).iter().zip(&numbers).zip(&levels) {
+            let value = [50.0, 200.0][*i] / 255.0;
+            assert!((crop - value).abs().max().double_value(&[]) < 1e-6);
+            assert_eq!(*level, [30.0, 0.0][*i]);
+        }
+        let band = Some((Task::Denoise, [10.0, 20.0]));
+        let (crops, numbers, levels) = coded_crops(&frames, 32, band, rng).unwrap();
+        assert!(numbers.contains(&0) && numbers.contains(&1), "{numbers:?}");
+        let mut uncoded_levels = Vec::new();
+        for ((crop, i), &level) in crops.split(1, 0).iter().zip(&numbers).zip(&levels) {
+            // The noise's spread (in 8-bit steps) is the label's sigma.
+            let spread = (crop * 255.0).std(true).double_value(&[]);
+            match (i, level) {
+                (0, _) => assert_eq!((level, spread), (30.0, 0.0)),
+                (_, 0.0) => assert_eq!(spread, 0.0),
+                _ => {
+                    assert!((10.0..=20.0).contains(&level), "{level}");
+                    assert!((spread - level).abs() < 0.1 * level, "{spread} for {level}");
+                    uncoded_levels.push(level);
+                }
+            }
+        }
+        let clean = levels
+            .iter()
+            .zip(&numbers)
+            .filter(|&(&l, &i)| i == 1 && l == 0.0);
+        assert!(clean.count() > 0, "no crop before coding stayed clean");
+        uncoded_levels.dedup();
+        assert!(uncoded_levels.len() > 1, "one level for every crop");
+    }
 }

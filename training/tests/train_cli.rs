@@ -842,16 +842,21 @@ fn eval_restores_coded_frames_and_the_estimator_and_the_restorer_learn_from_them
     let output = run_ok(&[&estimator[..], &["--uncoded"]].concat());
     let read = format!("{} uncoded frames at level 95", frames - 1);
     assert_learnt_from(&output, &read, &with_uncoded, "(and before coding)", &out);
-    // ... or degraded, each crop at its own quality of a band.
+    // ... or half of those crops degraded, each at its own quality of a band (every crop coded or
+    // uncoded here, so that some are: 8 in all).
+    let all_coded = ["--coded-share", "1", "--uncoded"];
+    let without_band = dir.path().join("est-uncoded-all");
+    *estimator.last_mut().unwrap() = without_band.to_str().unwrap();
+    run_ok(&[&estimator[..], &all_coded[..]].concat());
     let with_band = dir.path().join("est-uncoded-band");
     *estimator.last_mut().unwrap() = with_band.to_str().unwrap();
-    let band = ["--uncoded", "--uncoded-levels", "80,95"];
-    let output = run_ok(&[&estimator[..], &band[..]].concat());
+    let band = ["--uncoded-levels", "80,95"];
+    let output = run_ok(&[&estimator[..], &all_coded[..], &band[..]].concat());
     let read = format!("{} uncoded frames at levels 80..95", frames - 1);
     let source = "(and before coding, at levels 80..95)";
-    assert_learnt_from(&output, &read, &with_band, source, &with_uncoded);
+    assert_learnt_from(&output, &read, &with_band, source, &without_band);
     *estimator.last_mut().unwrap() = refused.to_str().unwrap();
-    run_refused(&[&estimator[..], &band[1..]].concat(), "--uncoded");
+    run_refused(&[&estimator[..], &band[..]].concat(), "--uncoded");
     let outside = ["--uncoded", "--uncoded-levels", "1,95"];
     run_refused(
         &[&estimator[..], &outside[..]].concat(),

@@ -170,14 +170,14 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
         input_skip: false,
         provenance: args.run.provenance(device),
     };
+    let before_coding = match (args.uncoded, uncoded_levels) {
+        (false, _) => String::new(),
+        (true, None) => " (and before coding)".into(),
+        (true, Some([a, b])) => format!(" (and before coding, at levels {a}..{b})"),
+    };
     for dir in &args.coded {
         meta.provenance.dataset += &coded::provenance(dir);
-        if args.uncoded {
-            meta.provenance.dataset += &match uncoded_levels {
-                Some([a, b]) => format!(" (and before coding, at levels {a}..{b})"),
-                None => " (and before coding)".into(),
-            };
-        }
+        meta.provenance.dataset += &before_coding;
     }
     for report in &args.regret {
         meta.provenance.dataset += &format!(" (regret from {})", report.display());
@@ -229,7 +229,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
                 uncoded_levels.map(|band| (args.run.task, band)),
                 &mut rng,
             )?;
-            degraded.push(crops);
+            degraded.extend(crops);
             levels.extend(labels);
         }
         // Pinned and queued on CUDA, as the restorer's batches are.
@@ -270,30 +270,29 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `n` crops of the coded frames with their frames' numbers and labels; with `uncoded` (the task
-/// and a band of levels), half of the crops of frames before coding are degraded, each at its own
+/// `n` crops of the coded frames, as pieces of the step's batch (the step concatenates them once,
+/// with the synthetic crops), with their frames' numbers and labels; with `uncoded` (the task and
+/// a band of levels), half of the crops of frames before coding are degraded, each at its own
 /// level drawn from the band, which becomes its label.
 fn coded_crops(
     coded: &CodedFrames,
     n: i64,
     uncoded: Option<(Task, [f64; 2])>,
     rng: &mut impl rand::Rng,
-) -> anyhow::Result<(Tensor, Vec<usize>, Vec<f64>)> {
+) -> anyhow::Result<(Vec<Tensor>, Vec<usize>, Vec<f64>)> {
     let (crops, frames) = coded.sample(n, rng);
     let mut levels: Vec<f64> = frames.iter().map(|&i| coded.level(i)).collect();
     let Some((task, [a, b])) = uncoded else {
-        return Ok((crops, frames, levels));
+        return Ok((vec![crops], frames, levels));
     };
-    let mut out = Vec::new();
-    for ((crop, &i), label) in crops.split(1, 0).into_iter().zip(&frames).zip(&mut levels) {
+    let mut pieces = crops.split(1, 0);
+    for ((crop, &i), label) in pieces.iter_mut().zip(&frames).zip(&mut levels) {
         if coded.is_uncoded(i) && rng.random_bool(0.5) {
             *label = rng.random_range(a..=b);
-            out.push(degrade(task, &crop, *label, rng)?);
-        } else {
-            out.push(crop);
+            *crop = degrade(task, crop, *label, rng)?;
         }
     }
-    Ok((Tensor::cat(&out, 0), frames, levels))
+    Ok((pieces, frames, levels))
 }
 
 /// Copies the weights of the estimator checkpoint `model` into `vs` after checking it matches
@@ -329,7 +328,8 @@ mod tests {
         let rng = &mut degrade::seeded_rng(0, 0);
         // Without a band the frames before coding come as they are, at the lightest level.
         let (crops, numbers, levels) = coded_crops(&frames, 16, None, rng).unwrap();
-        for ((crop, i), level) in crops.split(1, 0).iter().zip(&numbers).zip(&levels) {
+        assert_eq!(crops.len(), 1, "split without a band");
+        for ((crop, i), level) in crops[0].split(1, 0).iter().zip(&numbers).zip(&levels) {
             let value = [50.0, 200.0][*i] / 255.0;
             assert!((crop - value).abs().max().double_value(&[]) < 1e-6);
             assert_eq!(*level, [30.0, 0.0][*i]);
@@ -338,7 +338,7 @@ mod tests {
         let (crops, numbers, levels) = coded_crops(&frames, 32, band, rng).unwrap();
         assert!(numbers.contains(&0) && numbers.contains(&1), "{numbers:?}");
         let mut uncoded_levels = Vec::new();
-        for ((crop, i), &level) in crops.split(1, 0).iter().zip(&numbers).zip(&levels) {
+        for ((crop, i), &level) in crops.iter().zip(&numbers).zip(&levels) {
             // The noise's spread (in 8-bit steps) is the label's sigma.
             let spread = (crop * 255.0).std(true).double_value(&[]);
             match (i, level) {

@@ -2,8 +2,8 @@
 //! own level drawn uniformly from the task's range, and the network regresses that level (L1).
 //! With `--coded`, a share of each batch are crops of frames a real codec degraded instead,
 //! labelled with the level that restores them best (with `--uncoded`, also the same frames before
-//! coding, at the lightest level or degraded at light levels); with `--regret`, those crops' loss
-//! adds the PSNR their frame loses at the estimate.
+//! coding, at the lightest level or degraded at light levels); with `--regret`, the coded crops'
+//! loss adds the PSNR their frame loses at the estimate.
 
 use std::path::Path;
 
@@ -51,7 +51,7 @@ pub struct EstimatorArgs {
     /// scripts/h264_frames.py lays them out), labelled with the lightest level (sigma 0, the best
     /// JPEG quality, the smallest scale): they show the codec's traces apart from a clean picture,
     /// which the estimator otherwise reads at the levels of the coded frames that look like it.
-    #[arg(long, requires = "coded", conflicts_with = "regret")]
+    #[arg(long, requires = "coded")]
     uncoded: bool,
     /// Degrade half of the crops of frames before coding, each at its own level drawn from
     /// LOW..HIGH as the other crops are; the rest stay at the lightest level. Clean frames tell
@@ -63,9 +63,10 @@ pub struct EstimatorArgs {
     /// The share of every batch taken from the --coded frames.
     #[arg(long, default_value_t = 0.5, requires = "coded")]
     coded_share: f64,
-    /// `eval --coded` reports on the --coded frames over one grid of levels spanning the range:
-    /// the coded crops' loss adds the PSNR their frame loses at the estimate (against its best
-    /// level on the grid), times --regret-weight, to their L1 on the label.
+    /// `eval --coded` reports on the --coded frames over one grid of levels: the coded crops' loss
+    /// adds the PSNR their frame loses at the estimate (against its best level on the grid, and
+    /// flat beyond it), times --regret-weight, to their L1 on the label. Crops of frames before
+    /// coding (--uncoded) keep their L1 alone.
     #[arg(long, num_args = 1.., requires = "coded")]
     regret: Vec<std::path::PathBuf>,
     /// Level units of L1 (the other crops' loss) that one dB of --regret weighs as.
@@ -132,7 +133,7 @@ pub fn run(args: EstimatorArgs) -> anyhow::Result<()> {
     }
     let regret = match (&args.regret[..], &coded) {
         ([], _) | (_, None) => None,
-        (reports, Some(frames)) => Some(Regret::load(reports, frames, [low, high], device)?),
+        (reports, Some(frames)) => Some(Regret::load(reports, frames, device)?),
     };
     // Crops per batch from the coded frames, and degraded here.
     let coded_batch = coded

@@ -22,14 +22,10 @@ pub struct Regret {
 }
 
 impl Regret {
-    /// The curves of `frames` in the `eval --coded` reports `paths`, which must give every frame
-    /// the same grid of levels, spanning `low..=high`.
-    pub fn load(
-        paths: &[PathBuf],
-        frames: &CodedFrames,
-        [low, high]: [f64; 2],
-        device: Device,
-    ) -> anyhow::Result<Self> {
+    /// The curves of `frames` in the `eval --coded` reports `paths`, which must give every coded
+    /// frame the same grid of positive levels. Frames before coding (`--uncoded`) have none: they
+    /// lose nothing at any estimate, and so keep their L1 alone, as do estimates beyond the grid.
+    pub fn load(paths: &[PathBuf], frames: &CodedFrames, device: Device) -> anyhow::Result<Self> {
         let mut curves: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
         for path in paths {
             let text = std::fs::read_to_string(path)
@@ -56,9 +52,15 @@ impl Regret {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let mut grid = None;
+        let mut grid: Option<Vec<f64>> = None;
         let mut lost = Vec::new();
-        for name in frames.names() {
+        for (i, name) in frames.names().iter().enumerate() {
+            if frames.is_uncoded(i) {
+                // They follow the coded frames, whose curves have set the grid.
+                let points = grid.as_ref().map_or(0, Vec::len);
+                lost.extend(std::iter::repeat_n(0.0f32, points));
+                continue;
+            }
             let curve = curves
                 .get_mut(name)
                 .with_context(|| format!("{path}: no rows for the coded frame {name}"))?;
@@ -74,8 +76,8 @@ impl Regret {
         }
         let grid = grid.context("no coded frames")?;
         ensure!(
-            grid.len() >= 2 && grid[0] > 0.0 && grid[0] <= low && grid[grid.len() - 1] >= high,
-            "{path}: the levels {grid:?} do not span the estimator's range {low}..{high}"
+            grid.len() >= 2 && grid[0] > 0.0,
+            "{path}: the curves need two levels or more, all above 0 (got {grid:?})"
         );
         Ok(Regret {
             ends: [grid[0], grid[grid.len() - 1]],
@@ -151,16 +153,13 @@ mod tests {
         let (folders, reports) = folders(dir.path());
         let frames = CodedFrames::open(&folders, Colour::Gray, [5.0, 80.0], None).unwrap();
         assert_eq!(frames.names(), ["a.png", "b.png"]);
-        let regret = Regret::load(&reports, &frames, [5.0, 80.0], Device::Cpu).unwrap();
+        let regret = Regret::load(&reports, &frames, Device::Cpu).unwrap();
         let estimate = Tensor::from_slice(&[5.0f32, 20.0, 80.0, 10.0, 40.0, 2.0, 200.0])
             .set_requires_grad(true);
         let lost = regret.at(&Tensor::from_slice(&[0i64, 0, 0, 0, 1, 1, 1]), &estimate);
         // 10 lies halfway between 5 and 20 in log(level); 40 halfway between 20 and 80.
         let expected = [3.0, 2.0, 0.0, 2.5, 0.25, 2.0, 0.5];
-        let got: Vec<f64> = Vec::try_from(&lost.to_kind(Kind::Double)).unwrap();
-        for (got, expected) in got.iter().zip(expected) {
-            assert!((got - expected).abs() < 1e-5, "{got} against {expected}");
-        }
+        assert_close(&lost, &expected);
         // Lower levels cost frame a more, higher ones cost b more; beyond the grid nothing moves.
         lost.sum(Kind::Float).backward();
         let grad: Vec<f64> = Vec::try_from(&estimate.grad().to_kind(Kind::Double)).unwrap();
@@ -168,24 +167,56 @@ mod tests {
         assert_eq!((grad[5], grad[6]), (0.0, 0.0));
     }
 
+    fn assert_close(lost: &Tensor, expected: &[f64]) {
+        let got: Vec<f64> = Vec::try_from(&lost.to_kind(Kind::Double)).unwrap();
+        assert_eq!(got.len(), expected.len());
+        for (got, expected) in got.iter().zip(expected) {
+            assert!((got - expected).abs() < 1e-5, "{got} against {expected}");
+        }
+    }
+
     #[test]
-    fn frames_without_curves_grids_short_of_the_range_and_repeated_names_are_refused() {
+    fn frames_before_coding_lose_nothing_and_need_no_curve() {
+        let dir = tempfile::tempdir().unwrap();
+        let coded = crate::coded::tests::one_frame(dir.path());
+        let rows: Vec<_> = [(5.0, 30.0), (20.0, 32.0), (80.0, 31.0)]
+            .map(
+                |(level, psnr)| serde_json::json!({"image": "f.png", "level": level, "psnr": psnr}),
+            )
+            .into();
+        let report = dir.path().join("grid.json");
+        std::fs::write(&report, serde_json::json!({ "images": rows }).to_string()).unwrap();
+        let frames = CodedFrames::open(&[coded], Colour::Gray, [0.0, 100.0], Some(0.0)).unwrap();
+        assert_eq!(frames.names(), ["f.png", "f.png (uncoded)"]);
+        // The grid lies inside the range 0..100: beyond it only the L1 acts.
+        let regret = Regret::load(&[report], &frames, Device::Cpu).unwrap();
+        let estimate = Tensor::from_slice(&[5.0f32, 5.0, 80.0, 0.0]);
+        let lost = regret.at(&Tensor::from_slice(&[0i64, 1, 1, 0]), &estimate);
+        assert_close(&lost, &[2.0, 0.0, 0.0, 2.0]);
+    }
+
+    #[test]
+    fn frames_without_curves_grids_of_one_level_and_repeated_names_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (folders, reports) = folders(dir.path());
         let frames = CodedFrames::open(&folders, Colour::Gray, [5.0, 80.0], None).unwrap();
         let message = |result: anyhow::Result<Regret>| result.err().unwrap().to_string();
-        let error = message(Regret::load(&reports, &frames, [5.0, 95.0], Device::Cpu));
-        assert!(error.contains("do not span"), "{error}");
-        let error = message(Regret::load(
-            &reports[..1],
-            &frames,
-            [5.0, 80.0],
-            Device::Cpu,
-        ));
+        let error = message(Regret::load(&reports[..1], &frames, Device::Cpu));
         assert!(
             error.contains("no rows for the coded frame b.png"),
             "{error}"
         );
+        for report in &reports {
+            let text = std::fs::read_to_string(report).unwrap();
+            let mut rows: serde_json::Value = serde_json::from_str(&text).unwrap();
+            rows["images"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|row| row["level"] == 20.0);
+            std::fs::write(report, rows.to_string()).unwrap();
+        }
+        let error = message(Regret::load(&reports, &frames, Device::Cpu));
+        assert!(error.contains("two levels or more"), "{error}");
         let twice = [folders[0].clone(), folders[0].clone()];
         let error = CodedFrames::open(&twice, Colour::Gray, [5.0, 80.0], None)
             .err()

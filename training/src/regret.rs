@@ -52,15 +52,10 @@ impl Regret {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let mut grid: Option<Vec<f64>> = None;
+        let mut grid = None;
         let mut lost = Vec::new();
-        for (i, name) in frames.names().iter().enumerate() {
-            if frames.is_uncoded(i) {
-                // They follow the coded frames, whose curves have set the grid.
-                let points = grid.as_ref().map_or(0, Vec::len);
-                lost.extend(std::iter::repeat_n(0.0f32, points));
-                continue;
-            }
+        let coded = frames.names().len() - frames.uncoded();
+        for name in &frames.names()[..coded] {
             let curve = curves
                 .get_mut(name)
                 .with_context(|| format!("{path}: no rows for the coded frame {name}"))?;
@@ -75,6 +70,8 @@ impl Regret {
             lost.extend(curve.iter().map(|&(_, psnr)| (best - psnr) as f32));
         }
         let grid = grid.context("no coded frames")?;
+        // The frames before coding follow the coded ones, with flat curves.
+        lost.resize(lost.len() + frames.uncoded() * grid.len(), 0.0);
         ensure!(
             grid.len() >= 2 && grid[0] > 0.0,
             "{path}: the curves need two levels or more, all above 0 (got {grid:?})"
@@ -134,17 +131,22 @@ mod tests {
                 .save(coded.join(&file))
                 .unwrap();
             std::fs::write(coded.join("levels.json"), format!(r#"{{"{file}": 20}}"#)).unwrap();
-            let rows: Vec<_> = [5.0, 20.0, 80.0]
-                .into_iter()
-                .zip(psnr)
-                .map(|(level, psnr)| serde_json::json!({"image": file, "level": level, "psnr": psnr}))
-                .collect();
-            let report = dir.join(format!("{name}.json"));
-            std::fs::write(&report, serde_json::json!({ "images": rows }).to_string()).unwrap();
             folders.push(coded);
-            reports.push(report);
+            reports.push(report(dir, &file, psnr));
         }
         (folders, reports)
+    }
+
+    /// An `eval --coded` report in `dir` of the frame `file` at 5, 20 and 80, with those PSNRs.
+    fn report(dir: &Path, file: &str, psnr: [f64; 3]) -> PathBuf {
+        let rows: Vec<_> = [5.0, 20.0, 80.0]
+            .into_iter()
+            .zip(psnr)
+            .map(|(level, psnr)| serde_json::json!({"image": file, "level": level, "psnr": psnr}))
+            .collect();
+        let report = dir.join(format!("{file}.json"));
+        std::fs::write(&report, serde_json::json!({ "images": rows }).to_string()).unwrap();
+        report
     }
 
     #[test]
@@ -179,13 +181,7 @@ mod tests {
     fn frames_before_coding_lose_nothing_and_need_no_curve() {
         let dir = tempfile::tempdir().unwrap();
         let coded = crate::coded::tests::one_frame(dir.path());
-        let rows: Vec<_> = [(5.0, 30.0), (20.0, 32.0), (80.0, 31.0)]
-            .map(
-                |(level, psnr)| serde_json::json!({"image": "f.png", "level": level, "psnr": psnr}),
-            )
-            .into();
-        let report = dir.path().join("grid.json");
-        std::fs::write(&report, serde_json::json!({ "images": rows }).to_string()).unwrap();
+        let report = report(dir.path(), "f.png", [30.0, 32.0, 31.0]);
         let frames = CodedFrames::open(&[coded], Colour::Gray, [0.0, 100.0], Some(0.0)).unwrap();
         assert_eq!(frames.names(), ["f.png", "f.png (uncoded)"]);
         // The grid lies inside the range 0..100: beyond it only the L1 acts.

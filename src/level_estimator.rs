@@ -25,7 +25,7 @@ impl LevelEstimator {
     pub fn load(path: &Path, device: Device) -> Result<LevelEstimator, CheckpointError> {
         let Loaded { meta, vs, net } =
             checkpoint::load(path, ModelKind::Estimator, device, |p, meta| {
-                Estimator::new(p, config_of(meta))
+                Estimator::blank(p, config_of(meta))
             })?;
         Ok(LevelEstimator { meta, vs, net })
     }

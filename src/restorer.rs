@@ -42,7 +42,7 @@ impl Restorer {
     pub fn load(path: &Path, device: Device) -> Result<Restorer, CheckpointError> {
         let Loaded { meta, vs, net } =
             checkpoint::load(path, ModelKind::Restorer, device, |p, meta| {
-                HyperRes::new(p, config_of(meta))
+                HyperRes::blank(p, config_of(meta))
             })?;
         Ok(Restorer {
             meta,

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use common::{metadata, rand, random_estimator_checkpoint, random_restorer_checkpoint};
+use common::{metadata, rand, random_estimator_checkpoint, random_restorer_checkpoint, seeded};
 use gsthyperres::checkpoint::{self, CheckpointError, Problem, StorageDtype};
 use gsthyperres::level_estimator::LevelEstimator;
 use gsthyperres::model::{EstimatorConfig, RestorerConfig, crop_to, pad_to_even};
@@ -64,6 +64,21 @@ fn estimator_round_trip_is_bit_exact() {
             assert!(original[&name].equal(&tensor), "{name} changed");
         }
     }
+}
+
+/// An application that seeds libtorch's one generator (or a test) gets the same draws whether or
+/// not an element loaded a model meanwhile.
+#[test]
+fn loading_draws_nothing_from_the_global_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    let restorer = random_restorer_checkpoint(dir.path(), SMALL, 3);
+    let estimator = random_estimator_checkpoint(dir.path(), SMALL_ESTIMATOR, 4, None);
+    let after_loading = seeded(5, || {
+        Restorer::load(&restorer, Device::Cpu).unwrap();
+        LevelEstimator::load(&estimator, Device::Cpu).unwrap();
+        Tensor::rand([8], (Kind::Float, Device::Cpu))
+    });
+    assert!(after_loading.equal(&rand(5, &[8])));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use super::{conv3x3, conv3x3_init, kaiming_normal_scaled};
+use super::{Start, conv3x3, conv3x3_init, kaiming_normal_scaled};
 use crate::task::Architecture;
 
 /// Side of the square crops the estimator reads.
@@ -83,23 +83,32 @@ pub struct Estimator {
 }
 
 impl Estimator {
-    /// Builds the network under `p`. NoiseNet's parameter names are the authors' (`conv_seq.{0,2,..}`,
-    /// `fc_seq.{0,2,4}`: the odd indices were their parameter-free pooling and ReLU layers);
-    /// BlockGrid shares the head's names.
+    /// Builds the network under `p`, initialised for training. NoiseNet's parameter names are the
+    /// authors' (`conv_seq.{0,2,..}`, `fc_seq.{0,2,4}`: the odd indices were their parameter-free
+    /// pooling and ReLU layers); BlockGrid shares the head's names.
     pub fn new(p: &nn::Path, config: EstimatorConfig) -> Estimator {
+        Estimator::build(p, config, Start::Drawn)
+    }
+
+    /// Builds the network under `p` with zeros for a checkpoint to fill, drawing nothing.
+    pub fn blank(p: &nn::Path, config: EstimatorConfig) -> Estimator {
+        Estimator::build(p, config, Start::Blank)
+    }
+
+    fn build(p: &nn::Path, config: EstimatorConfig, start: Start) -> Estimator {
         let EstimatorConfig {
             channels, width, ..
         } = config;
         let seq = p / "conv_seq";
         let body = match config.architecture {
             Architecture::NoiseNet => Body::NoiseNet {
-                conv1: conv3x3(p / "conv1", channels, width, 2),
+                conv1: conv3x3(p / "conv1", channels, width, 2, start),
                 stages: (0..config.stages)
                     .map(|i| {
                         let block = &seq / (2 * i);
                         ResBlock {
-                            conv1: conv3x3(&block / "conv1", width, width, 1),
-                            conv2: conv3x3(&block / "conv2", width, width, 1),
+                            conv1: conv3x3(&block / "conv1", width, width, 1, start),
+                            conv2: conv3x3(&block / "conv2", width, width, 1, start),
                         }
                     })
                     .collect(),
@@ -110,7 +119,7 @@ impl Estimator {
                 convs: (0..config.stages)
                     .map(|i| {
                         let c_in = if i == 0 { channels } else { width };
-                        let init = kaiming_normal_scaled(c_in * 9, 1.0);
+                        let init = start.or_zeros(kaiming_normal_scaled(c_in * 9, 1.0));
                         conv3x3_init(&seq / i, c_in, width, 1, init)
                     })
                     .collect(),
@@ -118,7 +127,13 @@ impl Estimator {
             Architecture::HyperRes => panic!("the HyperRes restorer is not an estimator"),
         };
         let fc = p / "fc_seq";
-        let linear = |i: i64, n_in, n_out| nn::linear(&fc / i, n_in, n_out, Default::default());
+        let drawn = nn::LinearConfig::default();
+        let linear_config = nn::LinearConfig {
+            ws_init: start.or_zeros(drawn.ws_init),
+            bs_init: (start == Start::Blank).then_some(nn::Init::Const(0.0)),
+            ..drawn
+        };
+        let linear = |i: i64, n_in, n_out| nn::linear(&fc / i, n_in, n_out, linear_config);
         Estimator {
             body,
             fc: [

@@ -8,7 +8,7 @@
 use tch::nn;
 use tch::{Device, Tensor};
 
-use super::{AUTHORS_INIT_SCALE, conv3x3_init, kaiming_normal_scaled};
+use super::{AUTHORS_INIT_SCALE, Start, conv3x3_init, kaiming_normal_scaled};
 
 /// Size of the network: image channels (3 RGB, 1 gray), feature width and residual blocks; and
 /// whether the input image is added to the output.
@@ -120,6 +120,15 @@ impl HyperRes {
     /// zero one by one, for good (all 64 were dead in our first JPEG runs, whose output stayed
     /// equal to their input).
     pub fn new(p: &nn::Path, config: RestorerConfig) -> HyperRes {
+        HyperRes::build(p, config, Start::Drawn)
+    }
+
+    /// Builds the network under `p` with zeros for a checkpoint to fill, drawing nothing.
+    pub fn blank(p: &nn::Path, config: RestorerConfig) -> HyperRes {
+        HyperRes::build(p, config, Start::Blank)
+    }
+
+    fn build(p: &nn::Path, config: RestorerConfig, start: Start) -> HyperRes {
         let RestorerConfig {
             channels, width, ..
         } = config;
@@ -131,7 +140,7 @@ impl HyperRes {
             (scale, kaiming_normal_scaled(width * 9, scale))
         };
         let conv = |name: &str, c_in: i64, c_out: i64, stride: i64, init: nn::Init| SharedConv {
-            conv: conv3x3_init(p / name, c_in, c_out, stride, init),
+            conv: conv3x3_init(p / name, c_in, c_out, stride, start.or_zeros(init)),
             stride,
         };
         let shared = |name: &str, c_in: i64, c_out: i64, stride: i64| {
@@ -152,7 +161,11 @@ impl HyperRes {
             conv3: shared("conv3", width, 4 * width, 1),
             conv4: shared("conv4", width, width, 1),
             conv5: conv("conv5", width, channels, 1, conv5_init),
-            generated_w: generated.var("w", &[len], kaiming_normal_scaled(1, AUTHORS_INIT_SCALE)),
+            generated_w: generated.var(
+                "w",
+                &[len],
+                start.or_zeros(kaiming_normal_scaled(1, AUTHORS_INIT_SCALE)),
+            ),
             generated_b: generated.var("b", &[len], nn::Init::Const(0.0)),
             cache: None,
         }

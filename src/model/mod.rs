@@ -16,10 +16,31 @@ use tch::nn;
 /// The authors scale every Kaiming-normal initial weight by this.
 const AUTHORS_INIT_SCALE: f64 = 0.1;
 
-/// A 3x3 convolution with the authors' initialisation: Kaiming-normal (fan-in) times 0.1, zero bias.
-fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> nn::Conv2D {
+/// Where a network's parameters start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Drawn as the authors initialise them, for training.
+    Drawn,
+    /// Zeros, for a checkpoint to overwrite: building draws nothing from libtorch's one generator,
+    /// which belongs to whoever seeds it (an application playing a stream, a test).
+    Blank,
+}
+
+impl Start {
+    /// `init` when drawn, zeros when blank.
+    fn or_zeros(self, init: nn::Init) -> nn::Init {
+        match self {
+            Start::Drawn => init,
+            Start::Blank => nn::Init::Const(0.0),
+        }
+    }
+}
+
+/// A 3x3 convolution with the authors' initialisation (Kaiming-normal over the fan-in, times 0.1;
+/// zero bias), or zeros when blank.
+fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, stride: i64, start: Start) -> nn::Conv2D {
     let init = kaiming_normal_scaled(c_in * 9, AUTHORS_INIT_SCALE);
-    conv3x3_init(p, c_in, c_out, stride, init)
+    conv3x3_init(p, c_in, c_out, stride, start.or_zeros(init))
 }
 
 /// A 3x3 convolution with zero bias and weights drawn from `init`.

@@ -223,9 +223,9 @@ pub fn rgba16_alpha_and_finer(words: &[u16]) -> (Vec<u16>, usize) {
 /// The authors' noise degradation: Gaussian noise of `sigma` (0..255 scale), clipped, then
 /// truncated to 8 bits; from a fixed seed.
 pub fn add_noise(image: &Tensor, sigma: f64, seed: i64) -> Tensor {
-    // Its own generator, not libtorch's: the elements that other tests start meanwhile draw from
-    // that one when they build their networks, outside `seeded`'s lock, so the same seed gave
-    // other noise now and then (a frame pushed twice differed).
+    // Its own generator, not libtorch's one per process: the same seed gives the same noise
+    // whatever else runs meanwhile, without `seeded`'s lock (elements once drew from libtorch's
+    // when they loaded a model, and a frame pushed twice differed).
     let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
     let normal = Normal::new(0.0f32, (sigma / 255.0) as f32).expect("finite sigma");
     let noise: Vec<f32> = (0..image.numel())

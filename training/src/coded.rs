@@ -186,6 +186,11 @@ impl CodedFrames {
         &self.names
     }
 
+    /// The names of the frames a codec degraded (those before coding follow them).
+    pub fn coded_names(&self) -> &[String] {
+        &self.names[..self.coded]
+    }
+
     /// Frame `i`'s label.
     pub fn level(&self, i: usize) -> f64 {
         self.levels[i]
@@ -290,6 +295,7 @@ pub mod tests {
         assert_eq!((frames.level(0), frames.level(1)), (30.0, 0.0));
         assert_eq!((frames.is_uncoded(0), frames.is_uncoded(1)), (false, true));
         assert_eq!(frames.uncoded(), 1);
+        assert_eq!(frames.coded_names(), ["f.png"]);
         let (crops, numbers) = frames.sample(16, &mut seeded_rng(1, 0));
         assert!(numbers.contains(&0) && numbers.contains(&1), "{numbers:?}");
         for (crop, i) in crops.split(1, 0).iter().zip(numbers) {

@@ -54,8 +54,7 @@ impl Regret {
             .join(", ");
         let mut grid = None;
         let mut lost = Vec::new();
-        let coded = frames.names().len() - frames.uncoded();
-        for name in &frames.names()[..coded] {
+        for name in frames.coded_names() {
             let curve = curves
                 .get_mut(name)
                 .with_context(|| format!("{path}: no rows for the coded frame {name}"))?;

@@ -127,11 +127,14 @@ impl Estimator {
             Architecture::HyperRes => panic!("the HyperRes restorer is not an estimator"),
         };
         let fc = p / "fc_seq";
-        let drawn = nn::LinearConfig::default();
-        let linear_config = nn::LinearConfig {
-            ws_init: start.or_zeros(drawn.ws_init),
-            bs_init: (start == Start::Blank).then_some(nn::Init::Const(0.0)),
-            ..drawn
+        let linear_config = match start {
+            Start::Drawn => nn::LinearConfig::default(),
+            // The default bias init (`None`) draws uniformly; blank needs an explicit zero.
+            Start::Blank => nn::LinearConfig {
+                ws_init: nn::Init::Const(0.0),
+                bs_init: Some(nn::Init::Const(0.0)),
+                ..Default::default()
+            },
         };
         let linear = |i: i64, n_in, n_out| nn::linear(&fc / i, n_in, n_out, linear_config);
         Estimator {

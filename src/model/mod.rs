@@ -17,7 +17,7 @@ use tch::nn;
 const AUTHORS_INIT_SCALE: f64 = 0.1;
 
 /// Where a network's parameters start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 enum Start {
     /// Drawn as the authors initialise them, for training.
     Drawn,

@@ -9,9 +9,6 @@ use gsthyperres::checkpoint::{self, Metadata, Provenance, StorageDtype};
 use gsthyperres::frame::packed_rgb;
 use gsthyperres::model::{Estimator, EstimatorConfig, HyperRes, RestorerConfig};
 use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, Task};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
 use tch::{Device, Kind, Tensor, nn};
 
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -223,15 +220,7 @@ pub fn rgba16_alpha_and_finer(words: &[u16]) -> (Vec<u16>, usize) {
 /// The authors' noise degradation: Gaussian noise of `sigma` (0..255 scale), clipped, then
 /// truncated to 8 bits; from a fixed seed.
 pub fn add_noise(image: &Tensor, sigma: f64, seed: i64) -> Tensor {
-    // Its own generator, not libtorch's one per process: the same seed gives the same noise
-    // whatever else runs meanwhile, without `seeded`'s lock (elements once drew from libtorch's
-    // when they loaded a model, and a frame pushed twice differed).
-    let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
-    let normal = Normal::new(0.0f32, (sigma / 255.0) as f32).expect("finite sigma");
-    let noise: Vec<f32> = (0..image.numel())
-        .map(|_| normal.sample(&mut rng))
-        .collect();
-    let noisy = image + Tensor::from_slice(&noise).view(image.size().as_slice());
+    let noisy = image + seeded(seed, || image.randn_like()) * (sigma / 255.0);
     (noisy.clamp(0.0, 1.0) * 255.0).floor() / 255.0
 }
 

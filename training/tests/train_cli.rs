@@ -105,6 +105,16 @@ fn dataset(model: &Path) -> String {
     checkpoint::read(model).unwrap().0.provenance.dataset
 }
 
+/// Asserts that two checkpoints hold the same tensors, bit for bit (`what`: the runs compared).
+fn assert_same_weights(a: &Path, b: &Path, what: &str) {
+    let (a, b) = (weights(a), weights(b));
+    let names = |w: &[(String, tch::Tensor)]| w.iter().map(|t| t.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b), "{what}: different tensors");
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x.equal(y), "{what}: {name} differs");
+    }
+}
+
 /// Whether two checkpoints of the same network hold different weights.
 fn weights_differ(a: &Path, b: &Path) -> bool {
     weights(a)
@@ -306,11 +316,7 @@ fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
         &parts,
         &["--iters", "6", "--resume", halfway.to_str().unwrap()],
     );
-    let (a, b) = (weights(&whole.join("model.safetensors")), weights(&halfway));
-    assert_eq!(a.len(), b.len());
-    for ((name, x), (_, y)) in a.iter().zip(&b) {
-        assert!(x.equal(y), "{name} differs after resuming");
-    }
+    assert_same_weights(&whole.join("model.safetensors"), &halfway, "resumed run");
     // The same holds when the images stream through the decoding pool.
     let (streamed, streamed_parts) = (
         dir.path().join("whole-stream"),
@@ -334,13 +340,10 @@ fn interrupted_and_resumed_run_equals_an_uninterrupted_one() {
             stopped.to_str().unwrap(),
         ],
     );
-    let (a, b) = (
-        weights(&streamed.join("model.safetensors")),
-        weights(&stopped),
-    );
-    assert!(
-        a.iter().zip(&b).all(|((_, x), (_, y))| x.equal(y)),
-        "streamed run differs after resuming"
+    assert_same_weights(
+        &streamed.join("model.safetensors"),
+        &stopped,
+        "resumed streamed run",
     );
 
     // Weights-only resumption (no optimiser state) still continues, from the saved iteration.
@@ -556,10 +559,11 @@ fn estimator_trains_resumes_and_evaluates_and_drives_blind_restoration() {
     estimator(&parts, &["--stop-after", "1"]);
     let halfway = parts.join("model.safetensors");
     estimator(&parts, &["--resume", halfway.to_str().unwrap()]);
-    let (a, b) = (weights(&whole.join("model.safetensors")), weights(&halfway));
-    for ((name, x), (_, y)) in a.iter().zip(&b) {
-        assert!(x.equal(y), "{name} differs after resuming");
-    }
+    assert_same_weights(
+        &whole.join("model.safetensors"),
+        &halfway,
+        "resumed estimator",
+    );
     let meta = checkpoint::read(&halfway).unwrap().0;
     assert_eq!(
         (meta.kind().as_str(), meta.levels.as_slice()),

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -212,7 +212,8 @@ fn restore_clip(root: &Path, paths: &Paths) -> anyhow::Result<()> {
     });
     let estimated = progress.level().context("no estimate")?;
     println!(
-        "JPEG quality {QUALITY}, restored at the estimated quality {estimated:.1} (auto mode, Y plane of I420)"
+        "JPEG quality {QUALITY}, restored at the estimated quality {estimated:.1} (auto mode, Y plane of I420){}",
+        progress.engine()
     );
     // Y: the plane the model restores. RGB: the whole picture against the input, including the
     // loss of the untouched 4:2:0 chroma, which also shifts luma where the decoded colours clip.
@@ -328,8 +329,9 @@ fn restore_file(input: &Path, paths: &Paths, level: Option<f64>) -> anyhow::Resu
         }
     };
     println!(
-        "restored {} at {how} -> {}",
+        "restored {} at {how}{} -> {}",
         input.display(),
+        progress.engine(),
         paths.out.join("restored.avi").display()
     );
     side_by_side(&[&a, &b], w, h, &paths.out)
@@ -344,6 +346,9 @@ struct Progress {
     unit: &'static str,
     set: Option<f64>,
     frames: Arc<AtomicU64>,
+    /// The device and precision the restorer resolved at start (its `model-info`, which the
+    /// element clears when it stops).
+    engine: Arc<OnceLock<String>>,
 }
 
 impl Progress {
@@ -359,6 +364,7 @@ impl Progress {
             unit,
             set,
             frames: Arc::default(),
+            engine: Arc::default(),
         })
     }
 
@@ -374,6 +380,16 @@ impl Progress {
     /// Called with each restored frame.
     fn frame(&self, buffer: &gst::BufferRef) {
         let n = self.frames.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.engine.get().is_none()
+            && let Some(info) = self
+                .restorer
+                .upgrade()
+                .and_then(|r| r.property::<Option<gst::Structure>>("model-info"))
+            && let (Ok(device), Ok(precision)) =
+                (info.get::<&str>("device"), info.get::<&str>("precision"))
+        {
+            let _ = self.engine.set(format!(" on {device} in {precision}"));
+        }
         if let Some(end) = buffer
             .pts()
             .map(|pts| pts + buffer.duration().unwrap_or(gst::ClockTime::ZERO))
@@ -392,6 +408,12 @@ impl Progress {
             let estimate: f64 = self.restorer.upgrade()?.property("estimated-level");
             (estimate >= 0.0).then_some(estimate)
         })
+    }
+
+    /// ` on DEVICE in PRECISION`, where the frames were restored (on a CPU, bf16 where it runs
+    /// faster than fp32), or nothing if no frame came.
+    fn engine(&self) -> &str {
+        self.engine.get().map_or("", String::as_str)
     }
 
     fn finish(&self) {

@@ -22,6 +22,11 @@ fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input_
     }
     let side = image::open(out.path().join("side_by_side.png")).unwrap();
     assert_eq!((side.width(), side.height()), (480, 160));
+    // It names where the element restored (CPU here; fp32 or bf16, whichever runs faster).
+    assert!(
+        stdout.contains("(auto mode, Y plane of I420) on cpu in "),
+        "{stdout}"
+    );
     // "PSNR Y JPEG X dB -> restored Z dB" on the Y plane the model restores (about +1 dB), then
     // RGB, whose untouched chroma keeps the gain smaller: restoration must gain on both.
     let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("PSNR")).collect();
@@ -37,7 +42,7 @@ fn demo_restores_the_built_in_clip_and_a_video_file_and_refuses_a_missing_input_
     // The restored clip as an INPUT video: denoised at a set level, then in auto mode.
     let video = out.path().join("restored.avi");
     for (args, expected) in [
-        (&["--level", "10"][..], "at noise sigma 10 ->"),
+        (&["--level", "10"][..], "at noise sigma 10 on cpu in "),
         (&[], "at the estimated noise sigma "),
     ] {
         let again = tempfile::tempdir().unwrap();

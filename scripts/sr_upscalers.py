@@ -60,13 +60,13 @@ def main():
         for scale in (Fraction(s).limit_denominator(8) for s in args.scales.split(",")):
             print(f"x{float(scale):g}")
             levels = args.levels.split(",") if args.levels else [f"{float(scale):g}"]
+            # Sides that are whole multiples of the scale's numerator downscale to whole sides.
+            n = scale.numerator
             for method in args.methods.split(","):
                 for level in levels:
                     scores = []
                     for picture in pictures:
                         high = Image.open(picture).convert("RGB")
-                        # Sides that are whole multiples of the scale's numerator downscale to whole sides.
-                        n = scale.numerator
                         size = (high.width // n * n, high.height // n * n)
                         high = high.crop((0, 0, *size))
                         low = tuple(int(side / scale) for side in size)

@@ -122,8 +122,7 @@ fn every_bundled_model_does_its_job_on_real_crops() {
                     (levels[0], 0.0),
                     (levels[levels.len() - 1], 0.0),
                 ];
-                let tried: Vec<f64> = wanted.iter().map(|w| w.0).collect();
-                let rows = eval_on_crops(&model, &tried, &json);
+                let rows = eval_on_crops(&model, &wanted.map(|w| w.0), &json);
                 for (level, least) in wanted {
                     let row = rows
                         .iter()

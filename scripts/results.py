@@ -26,7 +26,14 @@ from pathlib import Path
 import results_video
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+OPTIONS = {"--stale", "--ffmpeg-only", "--models-only"}
+ARGS = [a for a in sys.argv[1:] if not a.startswith("-")]
+# An unknown option (--help among them) prints the usage instead of starting hours of evaluation.
+if unknown := [a for a in sys.argv[1:] if a.startswith("-") and a not in OPTIONS]:
+    if unknown[0] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0)
+    sys.exit(f"{__doc__}\nunknown option {unknown[0]}")
 DATA = Path(ARGS[0]) if ARGS else ROOT.parent / "shared" / "data"
 TRAIN = ROOT / "target" / "release" / "hyperres-train"
 OUT = ROOT / "docs" / "results"

@@ -74,7 +74,8 @@ CBSD68, LIVE1_GRAY, LIVE1, SET5 = (DATA / "test" / d for d in ("CBSD68", "LIVE1_
 DENOISE_LEVELS = [5, 15, 25, 35, 50, 75, 90]
 # The sigmas from 15 to 75 that the paper reports (the issue's 0.3 dB target).
 PAPER_DENOISE_LEVELS = [15, 25, 35, 75]
-JPEG_LEVELS = [10, 30, 50, 70, 80]
+# The paper's qualities (10..80), then light compression (90, 95), where a restorer must do no harm.
+JPEG_LEVELS = [10, 30, 50, 70, 80, 90, 95]
 # H.264 frames: the CRFs LIVE1 is coded at (20 and 23: broadcast-like quality, where a restorer
 # must do no harm), and the levels tried on them (a log grid).
 H264_CRFS = [20, 23, 26, 32, 38, 44, 50]
@@ -212,7 +213,7 @@ def hqdn3d(sigma):
 
 
 # Quantiser scales around the best ones found on 4 LIVE1 images (they fall as quality rises).
-JPEG_QP = {10: (12, 16, 20), 30: (6, 8, 10), 50: (4, 6, 8), 70: (3, 4, 6), 80: (2, 3, 4, 6)}
+JPEG_QP = {10: (12, 16, 20), 30: (6, 8, 10), 50: (4, 6, 8), 70: (3, 4, 6), 80: (2, 3, 4, 6), 90: (1, 2, 3), 95: (1, 2)}
 
 
 def spp(qps, prefix=""):

@@ -12,6 +12,7 @@ is loaded) or FFmpeg's version and how eval runs it (its filters); comment lines
 per result.
 """
 
+import argparse
 import functools
 import hashlib
 import json
@@ -26,15 +27,21 @@ from pathlib import Path
 import results_video
 
 ROOT = Path(__file__).resolve().parent.parent
-OPTIONS = {"--stale", "--ffmpeg-only", "--models-only"}
-ARGS = [a for a in sys.argv[1:] if not a.startswith("-")]
-# An unknown option (--help among them) prints the usage instead of starting hours of evaluation.
-if unknown := [a for a in sys.argv[1:] if a.startswith("-") and a not in OPTIONS]:
-    if unknown[0] in ("-h", "--help"):
-        print(__doc__)
-        sys.exit(0)
-    sys.exit(f"{__doc__}\nunknown option {unknown[0]}")
-DATA = Path(ARGS[0]) if ARGS else ROOT.parent / "shared" / "data"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="?", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="the data folder (test sets under test/)")
+    parser.add_argument("--stale", action="store_true", help="list the results a regeneration would redo")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--ffmpeg-only", action="store_true", help="run the FFmpeg baselines only")
+    only.add_argument("--models-only", action="store_true", help="run our models' evaluations only")
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+DATA = ARGS.data
 TRAIN = ROOT / "target" / "release" / "hyperres-train"
 OUT = ROOT / "docs" / "results"
 MODELS = ROOT / "models"
@@ -54,7 +61,7 @@ FAST_DENOISE = fast_model("denoise-rgb")
 BUNDLED_FULL_SR = MODELS / "sr-rgb-16b.safetensors"
 KEYS = OUT / "keys.json"
 # With --stale, the names of the results whose key changed, listed instead of redone.
-STALE = [] if "--stale" in sys.argv else None
+STALE = [] if ARGS.stale else None
 # The code behind every number (degradations, metrics, the eval itself, crate versions), and the
 # code behind our models' outputs. The element and the trainer's other parts are not in either, so
 # rebuilding or editing them reuses the results.
@@ -504,10 +511,10 @@ def cpu_name():
 def main():
     if not (DATA / "test").is_dir():
         sys.exit(f"no test sets under {DATA}/test (give the data folder: scripts/results DATA_DIR)")
-    if "--ffmpeg-only" in sys.argv:
+    if ARGS.ffmpeg_only:
         ffmpeg_baselines()
         return
-    if "--models-only" in sys.argv:
+    if ARGS.models_only:
         for name in model_runs():
             evaluate_model(name)
         return

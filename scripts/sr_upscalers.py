@@ -46,6 +46,21 @@ def upscale_and_restore(low, method, size, model, level, up, restored):
     subprocess.run(["gst-launch-1.0", "-q", *chain.split()], check=True, env=env, capture_output=True)
 
 
+def downscale(pictures, scale, folder):
+    """Each picture cropped to sides that are whole multiples of the scale's numerator (so that they
+    downscale to whole sides) and downscaled into `folder`: [(low-resolution file, Y of the crop)]."""
+    n = scale.numerator
+    lows = []
+    for i, picture in enumerate(pictures):
+        high = Image.open(picture).convert("RGB")
+        size = (high.width // n * n, high.height // n * n)
+        high = high.crop((0, 0, *size))
+        low = folder / f"low{i}.png"
+        high.resize(tuple(int(side / scale) for side in size), Image.BICUBIC).save(low)
+        lows.append((low, luma(high)))
+    return lows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path)
@@ -60,25 +75,17 @@ def main():
         for scale in (Fraction(s).limit_denominator(8) for s in args.scales.split(",")):
             print(f"x{float(scale):g}")
             levels = args.levels.split(",") if args.levels else [f"{float(scale):g}"]
-            # Sides that are whole multiples of the scale's numerator downscale to whole sides.
-            n = scale.numerator
+            lows = downscale(pictures, scale, tmp)
             for method in args.methods.split(","):
                 for level in levels:
                     scores = []
-                    for picture in pictures:
-                        high = Image.open(picture).convert("RGB")
-                        size = (high.width // n * n, high.height // n * n)
-                        high = high.crop((0, 0, *size))
-                        low = tuple(int(side / scale) for side in size)
-                        high.resize(low, Image.BICUBIC).save(tmp / "low.png")
-                        upscale_and_restore(tmp / "low.png", method, size, args.model, level, tmp / "up.png",
+                    for low, reference in lows:
+                        upscale_and_restore(low, method, reference.shape[::-1], args.model, level, tmp / "up.png",
                                             tmp / "sr.png")
-                        reference = luma(high)
                         scores.append(tuple(psnr(luma(Image.open(tmp / f)), reference) for f in ("up.png", "sr.png")))
                     up, restored = np.mean(scores, axis=0)
                     print(f"  {method:9s} upscaled {up:.2f} dB, restored at {level} {restored:.2f} dB "
                           f"({restored - up:+.2f})", flush=True)
-
 
 if __name__ == "__main__":
     main()

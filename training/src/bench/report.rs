@@ -54,88 +54,92 @@ fn section(
     }
 }
 
+/// A table column: its header and the key of its value in each row, shown as text or as a number
+/// with so many digits.
+#[derive(Clone, Copy)]
+enum Column {
+    Text(&'static str, &'static str),
+    Number(&'static str, &'static str, usize),
+}
+
+/// A table whose cells are the rows' values under `columns`.
+fn columns_section(out: &mut String, title: &str, rows: &[Value], columns: &[Column]) {
+    let header: Vec<&str> = columns
+        .iter()
+        .map(|c| match *c {
+            Column::Text(h, _) | Column::Number(h, _, _) => h,
+        })
+        .collect();
+    let cells = |r: &Value| {
+        columns
+            .iter()
+            .map(|c| match *c {
+                Column::Text(_, key) => text(&r[key]),
+                Column::Number(_, key, digits) => number(&r[key], digits),
+            })
+            .collect()
+    };
+    section(out, title, &header, rows.iter().map(cells));
+}
+
 /// The report as Markdown tables.
 pub(super) fn table(report: &Value) -> String {
     let mut out = String::new();
     let rows = |key: &str| report[key].as_array().map_or(&[][..], Vec::as_slice);
-    section(
+    let (device, model, size) = (
+        Column::Text("device", "device"),
+        Column::Text("model", "model"),
+        Column::Text("size", "resolution"),
+    );
+    let (threads, precision) = (
+        Column::Text("threads", "threads"),
+        Column::Text("precision", "precision"),
+    );
+    columns_section(
         &mut out,
         "Model only (ms per frame, median)",
+        rows("model"),
         &[
-            "device",
-            "model",
-            "size",
-            "threads",
-            "precision",
-            "ours",
-            "PyTorch eager",
-            "ratio",
-            "ours peak MB",
-            "PyTorch peak MB",
+            device,
+            model,
+            size,
+            threads,
+            precision,
+            Column::Number("ours", "ours_ms", 1),
+            Column::Number("PyTorch eager", "torch_ms", 1),
+            Column::Number("ratio", "ratio_vs_torch", 3),
+            Column::Number("ours peak MB", "ours_peak_rss_mb", 0),
+            Column::Number("PyTorch peak MB", "torch_peak_rss_mb", 0),
         ],
-        rows("model").iter().map(|r| {
-            vec![
-                text(&r["device"]),
-                text(&r["model"]),
-                text(&r["resolution"]),
-                text(&r["threads"]),
-                text(&r["precision"]),
-                number(&r["ours_ms"], 1),
-                number(&r["torch_ms"], 1),
-                number(&r["ratio_vs_torch"], 3),
-                number(&r["ours_peak_rss_mb"], 0),
-                number(&r["torch_peak_rss_mb"], 0),
-            ]
-        }),
     );
-    section(
+    columns_section(
         &mut out,
         "Level change",
+        rows("level_change"),
         &[
-            "device",
-            "model",
-            "size",
-            "regeneration ms",
-            "fps, constant level",
-            "fps, new level every frame",
+            device,
+            model,
+            size,
+            Column::Number("regeneration ms", "level_change_ms", 3),
+            Column::Number("fps, constant level", "fps_constant_level", 2),
+            Column::Number("fps, new level every frame", "fps_level_every_frame", 2),
         ],
-        rows("level_change").iter().map(|r| {
-            vec![
-                text(&r["device"]),
-                text(&r["model"]),
-                text(&r["resolution"]),
-                number(&r["level_change_ms"], 3),
-                number(&r["fps_constant_level"], 2),
-                number(&r["fps_level_every_frame"], 2),
-            ]
-        }),
     );
     match report["element"].as_array() {
-        Some(element) => section(
+        Some(element) => columns_section(
             &mut out,
             "Element in a pipeline (ms per frame)",
+            element,
             &[
-                "device",
-                "model",
-                "size",
-                "threads",
-                "precision",
-                "videotestsrc",
-                "decoded video",
-                "peak MB",
+                device,
+                model,
+                size,
+                threads,
+                precision,
+                Column::Number("videotestsrc", "videotestsrc_ms", 1),
+                Column::Number("decoded video", "decoded_ms", 1),
+                Column::Number("peak MB", "peak_rss_mb", 0),
             ],
-            element.iter().map(|r| {
-                vec![
-                    text(&r["device"]),
-                    text(&r["model"]),
-                    text(&r["resolution"]),
-                    text(&r["threads"]),
-                    text(&r["precision"]),
-                    number(&r["videotestsrc_ms"], 1),
-                    number(&r["decoded_ms"], 1),
-                    number(&r["peak_rss_mb"], 0),
-                ]
-            }),
         ),
         None => {
             let _ = writeln!(out, "\nElement: {}", report["element"]);

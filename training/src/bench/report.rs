@@ -62,6 +62,17 @@ enum Column {
     Number(&'static str, &'static str, usize),
 }
 
+/// The first columns of the timing tables: what was measured where, and with which settings.
+const MEASURED: [Column; 3] = [
+    Column::Text("device", "device"),
+    Column::Text("model", "model"),
+    Column::Text("size", "resolution"),
+];
+const SETTINGS: [Column; 2] = [
+    Column::Text("threads", "threads"),
+    Column::Text("precision", "precision"),
+];
+
 /// A table whose cells are the rows' values under `columns`.
 fn columns_section(out: &mut String, title: &str, rows: &[Value], columns: &[Column]) {
     let header: Vec<&str> = columns
@@ -86,44 +97,36 @@ fn columns_section(out: &mut String, title: &str, rows: &[Value], columns: &[Col
 pub(super) fn table(report: &Value) -> String {
     let mut out = String::new();
     let rows = |key: &str| report[key].as_array().map_or(&[][..], Vec::as_slice);
-    let (device, model, size) = (
-        Column::Text("device", "device"),
-        Column::Text("model", "model"),
-        Column::Text("size", "resolution"),
-    );
-    let (threads, precision) = (
-        Column::Text("threads", "threads"),
-        Column::Text("precision", "precision"),
-    );
     columns_section(
         &mut out,
         "Model only (ms per frame, median)",
         rows("model"),
         &[
-            device,
-            model,
-            size,
-            threads,
-            precision,
-            Column::Number("ours", "ours_ms", 1),
-            Column::Number("PyTorch eager", "torch_ms", 1),
-            Column::Number("ratio", "ratio_vs_torch", 3),
-            Column::Number("ours peak MB", "ours_peak_rss_mb", 0),
-            Column::Number("PyTorch peak MB", "torch_peak_rss_mb", 0),
-        ],
+            &MEASURED[..],
+            &SETTINGS,
+            &[
+                Column::Number("ours", "ours_ms", 1),
+                Column::Number("PyTorch eager", "torch_ms", 1),
+                Column::Number("ratio", "ratio_vs_torch", 3),
+                Column::Number("ours peak MB", "ours_peak_rss_mb", 0),
+                Column::Number("PyTorch peak MB", "torch_peak_rss_mb", 0),
+            ],
+        ]
+        .concat(),
     );
     columns_section(
         &mut out,
         "Level change",
         rows("level_change"),
         &[
-            device,
-            model,
-            size,
-            Column::Number("regeneration ms", "level_change_ms", 3),
-            Column::Number("fps, constant level", "fps_constant_level", 2),
-            Column::Number("fps, new level every frame", "fps_level_every_frame", 2),
-        ],
+            &MEASURED[..],
+            &[
+                Column::Number("regeneration ms", "level_change_ms", 3),
+                Column::Number("fps, constant level", "fps_constant_level", 2),
+                Column::Number("fps, new level every frame", "fps_level_every_frame", 2),
+            ],
+        ]
+        .concat(),
     );
     match report["element"].as_array() {
         Some(element) => columns_section(
@@ -131,15 +134,15 @@ pub(super) fn table(report: &Value) -> String {
             "Element in a pipeline (ms per frame)",
             element,
             &[
-                device,
-                model,
-                size,
-                threads,
-                precision,
-                Column::Number("videotestsrc", "videotestsrc_ms", 1),
-                Column::Number("decoded video", "decoded_ms", 1),
-                Column::Number("peak MB", "peak_rss_mb", 0),
-            ],
+                &MEASURED[..],
+                &SETTINGS,
+                &[
+                    Column::Number("videotestsrc", "videotestsrc_ms", 1),
+                    Column::Number("decoded video", "decoded_ms", 1),
+                    Column::Number("peak MB", "peak_rss_mb", 0),
+                ],
+            ]
+            .concat(),
         ),
         None => {
             let _ = writeln!(out, "\nElement: {}", report["element"]);
@@ -254,6 +257,21 @@ mod tests {
         assert!(
             !md.contains("## One "),
             "no memory section without its data: {md}"
+        );
+        let report = json!({
+            "level_change": [{"device": "cuda", "model": "sr 16x64", "resolution": "1080p",
+                              "level_change_ms": 0.1234, "fps_constant_level": 60.0}],
+            "element": [{"device": "cpu", "model": "denoise 6x64", "resolution": "720p", "threads": 1,
+                         "precision": "bf16", "videotestsrc_ms": 250.04, "peak_rss_mb": 812.4}],
+        });
+        let md = table(&report);
+        assert!(
+            md.contains("| cuda | sr 16x64 | 1080p | 0.123 | 60.00 | - |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| cpu | denoise 6x64 | 720p | 1 | bf16 | 250.0 | - | 812 |"),
+            "{md}"
         );
     }
 }

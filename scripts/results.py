@@ -2,9 +2,9 @@
 `hyperres-train eval`, beside the paper's numbers and beside the FFmpeg filters a pipeline engineer
 would otherwise use (best of a few strengths per level, measured on the same degraded images).
 
-Usage (through scripts/results, which builds the trainer first): results.py [DATA_DIR] [--ffmpeg-only | --models-only]
-[--stale]; with --stale it lists the results a regeneration would redo, and computes none of them
-(exit status 1 if there are any): run it after changing code to learn what that change costs.
+Run it through scripts/results, which builds the trainer first. With --stale it lists the results a
+regeneration would redo, and computes none of them (exit status 1 if there are any): run it after
+changing code to learn what that change costs.
 Evaluations land in docs/results/ (JSON, Markdown, PNG). Each is redone only when what its numbers
 depend on changed: its arguments, the contents of the files and folders they name (model, estimator,
 test set), the measuring code, and the restorer's code (our models; the estimator's too where one

@@ -87,5 +87,6 @@ def main():
                     print(f"  {method:9s} upscaled {up:.2f} dB, restored at {level} {restored:.2f} dB "
                           f"({restored - up:+.2f})", flush=True)
 
+
 if __name__ == "__main__":
     main()

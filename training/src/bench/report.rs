@@ -62,13 +62,12 @@ enum Column {
     Number(&'static str, &'static str, usize),
 }
 
-/// The first columns of the timing tables: what was measured where, and with which settings.
-const MEASURED: [Column; 3] = [
+/// The first columns of the timing tables: what was measured where (the level-change table has
+/// these three only), then with which settings.
+const CONFIGURATION: [Column; 5] = [
     Column::Text("device", "device"),
     Column::Text("model", "model"),
     Column::Text("size", "resolution"),
-];
-const SETTINGS: [Column; 2] = [
     Column::Text("threads", "threads"),
     Column::Text("precision", "precision"),
 ];
@@ -102,8 +101,7 @@ pub(super) fn table(report: &Value) -> String {
         "Model only (ms per frame, median)",
         rows("model"),
         &[
-            &MEASURED[..],
-            &SETTINGS,
+            &CONFIGURATION[..],
             &[
                 Column::Number("ours", "ours_ms", 1),
                 Column::Number("PyTorch eager", "torch_ms", 1),
@@ -119,7 +117,7 @@ pub(super) fn table(report: &Value) -> String {
         "Level change",
         rows("level_change"),
         &[
-            &MEASURED[..],
+            &CONFIGURATION[..3],
             &[
                 Column::Number("regeneration ms", "level_change_ms", 3),
                 Column::Number("fps, constant level", "fps_constant_level", 2),
@@ -134,8 +132,7 @@ pub(super) fn table(report: &Value) -> String {
             "Element in a pipeline (ms per frame)",
             element,
             &[
-                &MEASURED[..],
-                &SETTINGS,
+                &CONFIGURATION[..],
                 &[
                     Column::Number("videotestsrc", "videotestsrc_ms", 1),
                     Column::Number("decoded video", "decoded_ms", 1),

@@ -64,7 +64,8 @@ pub struct EvalArgs {
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Write a Markdown table with the paper's numbers beside ours.
+    /// Write a Markdown table of the means per level (beside the published figures, when the data
+    /// is their benchmark and eval degrades it).
     #[arg(long)]
     markdown: Option<PathBuf>,
     /// Write a PNG chart of PSNR against level (restorers).
@@ -253,6 +254,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 colour: args.colour,
                 kind: ModelKind::Restorer,
                 iterations: None,
+                on_benchmark: on_benchmark(&args, task),
             };
             let filter = FfmpegFilter::new(graph, task, args.colour)?;
             (Subject::Ffmpeg(filter), described)
@@ -353,7 +355,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             name(&args.data),
             images.len()
         );
-        plot(path, &short, described.task, described.colour, &means)?;
+        plot(path, &short, &described, &means)?;
     }
     if let Some(path) = &args.json {
         let as_json = |level: f64, values: &[(&str, f64)], image: Option<&str>| {
@@ -418,6 +420,9 @@ fn coded_images(
 
 /// The paper's (restorers) or the authors' estimator's (noise) published figures at `level`.
 fn published(described: &Described, level: f64) -> Value {
+    if !described.on_benchmark {
+        return Value::Null;
+    }
     match described.kind {
         ModelKind::Restorer => paper::at(described.task, described.colour, level).map_or(
             Value::Null,
@@ -443,6 +448,12 @@ struct Described {
     colour: Colour,
     kind: ModelKind,
     iterations: Option<u64>,
+    /// Whether the published figures apply: the data is their benchmark, degraded by eval itself.
+    on_benchmark: bool,
+}
+
+fn on_benchmark(args: &EvalArgs, task: Task) -> bool {
+    args.coded.is_none() && paper::is_benchmark(task, &args.data)
 }
 
 fn load_subject(
@@ -489,16 +500,17 @@ fn load_subject(
         colour: meta.colour,
         kind: meta.kind(),
         iterations: Some(meta.provenance.iterations),
+        on_benchmark: on_benchmark(args, meta.task),
     };
     Ok((subject, described))
 }
 
-/// Ours (and blind, when measured), the degraded input, and the paper's HyperRes, against level.
+/// Ours (and blind, when measured), the degraded input, and the paper's HyperRes on its benchmark,
+/// against level.
 fn plot(
     path: &std::path::Path,
     title: &str,
-    task: Task,
-    colour: Colour,
+    described: &Described,
     means: &[(f64, Vec<(&'static str, f64)>)],
 ) -> anyhow::Result<()> {
     let column = |name: &str| -> Vec<(f64, f64)> {
@@ -512,10 +524,14 @@ fn plot(
             })
             .collect()
     };
-    let paper: Vec<(f64, f64)> = paper::hyperres_results(task, colour)
-        .iter()
-        .map(|&(l, p, _)| (l, p))
-        .collect();
+    let paper: Vec<(f64, f64)> = if described.on_benchmark {
+        paper::hyperres_results(described.task, described.colour)
+            .iter()
+            .map(|&(l, p, _)| (l, p))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let series: Vec<(&str, Vec<(f64, f64)>)> = [
         ("ours", column("psnr")),
         ("ours, blind", column("blind_psnr")),
@@ -554,7 +570,8 @@ fn level_means(levels: &[f64], rows: &[Row]) -> Vec<(f64, Vec<(&'static str, f64
         .collect()
 }
 
-/// Per-level means beside the paper's (or, for estimators, the authors' released) numbers.
+/// Per-level means beside the paper's (or, for estimators, the authors' released) numbers, where
+/// any are published for these levels and data.
 fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>)]) -> String {
     let Some((_, first)) = means.first() else {
         return String::new();
@@ -562,36 +579,38 @@ fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>
     let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
     // Published columns (header, key in `published`, decimals): the authors' estimator's error,
     // or the paper's PSNR and SSIM.
-    let columns = match described.kind {
-        ModelKind::Estimator => [
+    let none_published = means
+        .iter()
+        .all(|(level, _)| published(described, *level).is_null());
+    let columns: &[(&str, &str, usize)] = match described.kind {
+        _ if none_published => &[],
+        ModelKind::Estimator => &[
             ("authors' abs error", "abs_error", 2),
             ("authors' rel error %", "rel_error_pct", 1),
         ],
-        ModelKind::Restorer => [("paper PSNR", "psnr", 2), ("paper SSIM", "ssim", 2)],
+        ModelKind::Restorer => &[("paper PSNR", "psnr", 2), ("paper SSIM", "ssim", 2)],
     };
-    let mut table = format!(
-        "| level | {} | {} | {} |\n",
-        names.join(" | "),
-        columns[0].0,
-        columns[1].0
-    );
-    let _ = writeln!(table, "|---|{}", "---|".repeat(names.len() + 2));
+    let headers: Vec<&str> = names
+        .iter()
+        .chain(columns.iter().map(|c| &c.0))
+        .copied()
+        .collect();
+    let mut table = format!("| level | {} |\n", headers.join(" | "));
+    let _ = writeln!(table, "|---|{}", "---|".repeat(headers.len()));
     for (level, values) in means {
         // Small values (a relative L2 distance) in scientific notation.
-        let cells: Vec<String> = values
-            .iter()
-            .map(|(_, v)| match v.abs() {
-                a if a > 0.0 && a < 1e-3 => format!("{v:.2e}"),
-                _ => format!("{v:.4}"),
-            })
-            .collect();
+        let ours = values.iter().map(|(_, v)| match v.abs() {
+            a if a > 0.0 && a < 1e-3 => format!("{v:.2e}"),
+            _ => format!("{v:.4}"),
+        });
         let reference = published(described, *level);
-        let [a, b] = columns.map(|(_, key, digits)| {
+        let figures = columns.iter().map(|&(_, key, digits)| {
             reference[key]
                 .as_f64()
                 .map_or("-".into(), |v| format!("{v:.digits$}"))
         });
-        let _ = writeln!(table, "| {level} | {} | {a} | {b} |", cells.join(" | "));
+        let cells: Vec<String> = ours.chain(figures).collect();
+        let _ = writeln!(table, "| {level} | {} |", cells.join(" | "));
     }
     table
 }

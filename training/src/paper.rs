@@ -1,5 +1,7 @@
 //! The HyperRes paper's published results (shared/reference/paper-results.md), to print beside ours.
 
+use std::path::Path;
+
 use gsthyperres::task::{Colour, Task};
 
 /// (level, PSNR dB, SSIM) of HyperRes in the paper for `task`'s benchmark, where published: denoising
@@ -36,6 +38,20 @@ pub fn hyperres_results(task: Task, colour: Colour) -> &'static [(f64, f64, Opti
             (6.0, 24.92, None),
         ],
     }
+}
+
+/// Whether `data` is, by its folder name, the test set the published figures for `task` were
+/// measured on: CBSD68 for noise (the paper's and the authors' estimator's), LIVE1 for JPEG (gray,
+/// as eval loads it for a gray model), Set5 for SR. Beside any other images they would mislead.
+pub fn is_benchmark(task: Task, data: &Path) -> bool {
+    let names: &[&str] = match task {
+        Task::Denoise => &["CBSD68"],
+        Task::Dejpeg => &["LIVE1", "LIVE1_gray"],
+        Task::Sr => &["Set5"],
+    };
+    data.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
 }
 
 /// The paper's result at `level`, if it published one.
@@ -78,5 +94,20 @@ mod tests {
             at(Task::Sr, Colour::Rgb, 2.0),
             at(Task::Sr, Colour::Gray, 2.0)
         );
+    }
+
+    #[test]
+    fn the_benchmark_is_known_by_its_folder_name() {
+        assert!(is_benchmark(
+            Task::Denoise,
+            Path::new("../data/test/CBSD68/")
+        ));
+        assert!(is_benchmark(Task::Dejpeg, Path::new("LIVE1_gray")));
+        assert!(is_benchmark(Task::Sr, Path::new("/data/set5")));
+        assert!(!is_benchmark(Task::Sr, Path::new("/data/CBSD68")));
+        assert!(!is_benchmark(
+            Task::Dejpeg,
+            Path::new("h264-frames/LIVE1/clean")
+        ));
     }
 }

@@ -15,16 +15,20 @@ per result.
 import argparse
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import results_video
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -297,21 +301,27 @@ NOISY_CRFS = [18, 23, 28]
 NOISY_LEVELS = [4, 7, 10, 14, 20, 28, 40, 56, 80]
 
 
-def h264_frames(data, crfs, flags, suffix):
-    """`data` coded by x264 at `crfs` (scripts/h264_frames.py with `flags`, fixed seed) under
-    target/h264-frames/, in the folder named after `data` and `suffix`, made again only when the
-    script or FFmpeg changed; returns the folder (clean/ and coded/)."""
-    script = ROOT / "scripts" / "h264_frames.py"
-    out = ROOT / "target" / "h264-frames" / f"{data.name}{suffix}"
-    made_by = f"{digest(script)} {digest(data)} {ffmpeg_version()} {levels_arg(crfs)} {' '.join(flags)}"
+def made_frames(script, data, folder, flags, tools):
+    """`data` through scripts/`script` with `flags` into target/`folder`, made again only when the
+    script, the data, the flags or `tools` (the versions of what it runs) changed; returns the folder."""
+    script = ROOT / "scripts" / script
+    out = ROOT / "target" / folder
+    made_by = f"{digest(script)} {digest(data)} {tools} {' '.join(flags)}"
     stamp = out / "made-by"
     if not (stamp.exists() and stamp.read_text() == made_by):
         shutil.rmtree(out, ignore_errors=True)
-        print("+ h264_frames.py", data, out, *flags, flush=True)
-        subprocess.run([sys.executable, script, data, out, "--crf-list", levels_arg(crfs), "--seed", "2", *flags],
-                       check=True, stdout=subprocess.DEVNULL)
+        print("+", script.name, data, out, *flags, flush=True)
+        subprocess.run([sys.executable, script, data, out, *flags], check=True, stdout=subprocess.DEVNULL)
         stamp.write_text(made_by)
     return out
+
+
+def h264_frames(data, crfs, flags, suffix):
+    """`data` coded by x264 at `crfs` (scripts/h264_frames.py with `flags`, fixed seed) under
+    target/h264-frames/, in the folder named after `data` and `suffix`; returns the folder (clean/
+    and coded/)."""
+    return made_frames("h264_frames.py", data, Path("h264-frames") / f"{data.name}{suffix}",
+                       ["--crf-list", levels_arg(crfs), "--seed", "2", *flags], ffmpeg_version())
 
 
 def coded_results(name, model, estimator, frames, levels, auto_level):
@@ -377,6 +387,68 @@ def noisy_video_section():
             "`models/estimator-noise.safetensors` reads from it (mean in brackets).\n\n"
             + table(["sigma", "CRF", "H.264", "ours, best level (level)", "ours, auto (estimated level)",
                      "auto - best"], rows))
+
+
+def element_on_luma(q, frames, model):
+    """`model` (gray) in the element on the Y plane of LIVE1's q-quality JPEGs in `frames` as jpegdec
+    outputs them (I420: what `task=dejpeg` restores), the chroma as decoded, converted to RGB: the
+    mean PSNR over RGB against the originals (cached)."""
+    jpegs = frames / f"q{q}" / "jpeg"
+    element = ["hyperres", f"model-location={model}", "precision=fp32", f"level={q}"]
+    element_code = [ROOT / "src" / "hyperres", ROOT / "src" / "frame.rs"]
+
+    def compute(out):
+        env = {**os.environ, "GST_PLUGIN_PATH": str(ROOT / "target" / "release")}
+        psnrs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            png = Path(tmp) / "restored.png"
+            for jpeg in sorted(jpegs.iterdir()):
+                subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={jpeg}", "!", "jpegdec", "!", *element,
+                                "!", "videoconvert", "!", "video/x-raw,format=RGB", "!", "pngenc", "!", "filesink",
+                                f"location={png}"], check=True, env=env)
+                restored, clean = (np.asarray(Image.open(f).convert("RGB"), np.float64) for f in (png, LIVE1 / jpeg.stem))
+                psnrs.append(10 * np.log10(255**2 / np.mean((restored - clean) ** 2)))
+        out.write_text(json.dumps({"psnr": float(np.mean(psnrs)), "images": psnrs}))
+    return cached(f"dejpeg-gray-element-live1-q{q}", [jpegs, LIVE1, model, *element_code, *element], compute)
+
+
+def jpeg_pipeline_section():
+    """The colour model on JPEG as a GStreamer pipeline decodes it for an RGB element (jpegdec !
+    videoconvert), beside the same files decoded to RGB by libjpeg, as the benchmark's are, and the
+    gray model restoring the luma of jpegdec's I420."""
+    model, gray, estimator = (MODELS / f"{m}.safetensors" for m in ("dejpeg-rgb", "dejpeg-gray", "estimator-jpeg"))
+    if not model.exists():
+        return None
+    gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True, check=True).stdout
+    tools = f"{gst.splitlines()[1]} Pillow {importlib.metadata.version('pillow')}"
+    frames = made_frames("jpeg_pipeline_frames.py", LIVE1, Path("jpeg-pipeline-frames") / LIVE1.name,
+                         ["--qualities", levels_arg(JPEG_LEVELS)], tools)
+    rows = []
+    for q in JPEG_LEVELS:
+        row = [q]
+        for decoder in ("libjpeg", "gstreamer"):
+            result = evaluate(f"dejpeg-rgb-{decoder}-live1-q{q}", "--model", model, "--data", LIVE1, "--coded",
+                              frames / f"q{q}" / decoder, "--levels", q, "--blind", estimator)
+            (at,) = result["levels"]
+            row += [fmt(at["input_psnr"]), f"{cell(at)} ({at['psnr'] - at['input_psnr']:+.2f})",
+                    f"{fmt(at['blind_psnr'])} ({at['estimate']:.0f})"]
+        # `at` is the pipeline's (GStreamer's) input, which the element's output is scored against too.
+        luma = element_on_luma(q, frames, gray)["psnr"]
+        rows.append(row + [f"{fmt(luma)} ({luma - at['input_psnr']:+.2f})"])
+    return ("## JPEG in a GStreamer pipeline: LIVE1 colour, PSNR over RGB (dB) / SSIM\n\n"
+            "Each LIVE1 image JPEG-coded at quality q by libjpeg (Pillow's, 4:2:0, the accurate DCT; the benchmark "
+            "above codes with TurboJPEG's fast DCT below q 96, hence its lower JPEG figures at q 90 and 95) and the "
+            "same file decoded two ways: by libjpeg to RGB, smoothing the chroma up as the benchmark does, and by "
+            "`jpegdec ! videoconvert ! video/x-raw,format=RGB`, as a pipeline feeding an RGB model does (jpegdec "
+            "outputs the 4:2:0 planes as I420, videoconvert upsamples the chroma): "
+            f"`scripts/jpeg_pipeline_frames.py LIVE1 OUT --qualities {levels_arg(JPEG_LEVELS)}`, then "
+            "`hyperres-train eval --coded`. Ours is `models/dejpeg-rgb.safetensors` at level q (gain in brackets), "
+            "and in auto mode at the level `models/estimator-jpeg.safetensors` reads from each image (mean in "
+            "brackets); last, `models/dejpeg-gray.safetensors` in the element at level q restoring the Y plane of "
+            "jpegdec's I420 (`jpegdec ! hyperres task=dejpeg ! videoconvert`, the chroma as decoded), against the "
+            "same pipeline's RGB input.\n\n"
+            + table(["quality", "libjpeg: JPEG", "ours (gain)", "ours, auto (estimated level)", "GStreamer: JPEG",
+                     "ours (gain)", "ours, auto (estimated level)", "gray model on the Y plane (gain)"], rows))
 
 
 def gpu_hours():
@@ -628,6 +700,10 @@ def main():
             + table(["quality", "JPEG", "ours", "ours blind", "estimate error", *(["ours, fast"] if fast else []),
                      "paper HyperRes", *(f"FFmpeg {f}" for f in filters),
                      "s/image " + " / ".join(["ours", *(["fast"] if fast else []), *filters])], rows))
+
+    pipeline = jpeg_pipeline_section()
+    if pipeline:
+        sections.append(pipeline)
 
     # Super-resolution, Set5, Y PSNR.
     sr = MODELS / "sr-rgb.safetensors"

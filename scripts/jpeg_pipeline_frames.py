@@ -23,6 +23,14 @@ from PIL import Image
 LOSSLESS = {".png", ".bmp", ".tif", ".tiff"}
 
 
+def decode_in_pipeline(jpeg, png, element=(), env=None):
+    """`jpeg` decoded as a pipeline feeding an RGB consumer does (`jpegdec ! [element !] videoconvert`),
+    written to `png`."""
+    chain = ["filesrc", f"location={jpeg}", "!", "jpegdec", "!", *element, *(["!"] if element else []),
+             "videoconvert", "!", "video/x-raw,format=RGB", "!", "pngenc", "!", "filesink", f"location={png}"]
+    subprocess.run(["gst-launch-1.0", "-q", *chain], check=True, env=env)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=Path)
@@ -39,9 +47,7 @@ def main():
                 jpeg = folders["jpeg"] / f"{image.name}.jpg"
                 Image.open(image).convert("RGB").save(jpeg, format="JPEG", quality=quality)
                 Image.open(jpeg).convert("RGB").save(folders["libjpeg"] / image.name)
-                subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={jpeg}", "!", "jpegdec", "!",
-                                "videoconvert", "!", "video/x-raw,format=RGB", "!", "pngenc", "!", "filesink",
-                                f"location={png}"], check=True)
+                decode_in_pipeline(jpeg, png)
                 Image.open(png).convert("RGB").save(folders["gstreamer"] / image.name)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import results_video
+from jpeg_pipeline_frames import decode_in_pipeline
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,8 @@ MODEL_CODE = [ROOT / "src" / p for p in ("model", "checkpoint/mod.rs", "checkpoi
 # The estimator's reading (the median of its crops, kept in its range), behind the numbers of runs
 # that load an estimator only.
 ESTIMATOR_CODE = [ROOT / "src" / "level_estimator.rs"]
+# The element's own code, behind the numbers it measures in a pipeline (with the model's).
+ELEMENT_CODE = [ROOT / "src" / "hyperres", ROOT / "src" / "frame.rs"]
 
 CBSD68, LIVE1_GRAY, LIVE1, SET5 = (DATA / "test" / d for d in ("CBSD68", "LIVE1_gray", "LIVE1", "Set5"))
 DENOISE_LEVELS = [5, 15, 25, 35, 50, 75, 90]
@@ -395,7 +398,6 @@ def element_on_luma(q, frames, model):
     mean PSNR over RGB against the originals (cached)."""
     jpegs = frames / f"q{q}" / "jpeg"
     element = ["hyperres", f"model-location={model}", "precision=fp32", f"level={q}"]
-    element_code = [ROOT / "src" / "hyperres", ROOT / "src" / "frame.rs"]
 
     def compute(out):
         env = {**os.environ, "GST_PLUGIN_PATH": str(ROOT / "target" / "release")}
@@ -403,13 +405,11 @@ def element_on_luma(q, frames, model):
         with tempfile.TemporaryDirectory() as tmp:
             png = Path(tmp) / "restored.png"
             for jpeg in sorted(jpegs.iterdir()):
-                subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={jpeg}", "!", "jpegdec", "!", *element,
-                                "!", "videoconvert", "!", "video/x-raw,format=RGB", "!", "pngenc", "!", "filesink",
-                                f"location={png}"], check=True, env=env)
+                decode_in_pipeline(jpeg, png, element, env)
                 restored, clean = (np.asarray(Image.open(f).convert("RGB"), np.float64) for f in (png, LIVE1 / jpeg.stem))
                 psnrs.append(10 * np.log10(255**2 / np.mean((restored - clean) ** 2)))
         out.write_text(json.dumps({"psnr": float(np.mean(psnrs)), "images": psnrs}))
-    return cached(f"dejpeg-gray-element-live1-q{q}", [jpegs, LIVE1, model, *element_code, *element], compute)
+    return cached(f"dejpeg-gray-element-live1-q{q}", [jpegs, LIVE1, model, *ELEMENT_CODE, *element], compute)
 
 
 def jpeg_pipeline_section():
@@ -427,12 +427,11 @@ def jpeg_pipeline_section():
     for q in JPEG_LEVELS:
         row = [q]
         for decoder in ("libjpeg", "gstreamer"):
-            result = evaluate(f"dejpeg-rgb-{decoder}-live1-q{q}", "--model", model, "--data", LIVE1, "--coded",
-                              frames / f"q{q}" / decoder, "--levels", q, "--blind", estimator)
-            (at,) = result["levels"]
+            (at,) = evaluate(f"dejpeg-rgb-{decoder}-live1-q{q}", "--model", model, "--data", LIVE1, "--coded",
+                             frames / f"q{q}" / decoder, "--levels", q, "--blind", estimator)["levels"]
             row += [fmt(at["input_psnr"]), f"{cell(at)} ({at['psnr'] - at['input_psnr']:+.2f})",
                     f"{fmt(at['blind_psnr'])} ({at['estimate']:.0f})"]
-        # `at` is the pipeline's (GStreamer's) input, which the element's output is scored against too.
+        # Scored against the pipeline's own input, the last decoder's.
         luma = element_on_luma(q, frames, gray)["psnr"]
         rows.append(row + [f"{fmt(luma)} ({luma - at['input_psnr']:+.2f})"])
     return ("## JPEG in a GStreamer pipeline: LIVE1 colour, PSNR over RGB (dB) / SSIM\n\n"
@@ -731,7 +730,7 @@ def main():
             sections.append(h264)
     sections.append(noisy_video_section())
 
-    video = results_video.section(cached, cell, table, JPEG_FILTERS, DATA, ROOT, MODELS)
+    video = results_video.section(cached, cell, table, JPEG_FILTERS, DATA, ROOT, MODELS, ELEMENT_CODE)
     if video:
         sections.append(video)
 

@@ -46,9 +46,9 @@ def scores(frames, reference, size):
     return {"psnr": float(re.search(r"PSNR y:([\d.]+)", log)[1]), "ssim": float(re.search(r"SSIM Y:([\d.]+)", log)[1])}
 
 
-def section(cached, cell, table, ffmpeg_filters, data, root, models):
-    """The Markdown section, or None without the clip. `cached`, `cell`, `table` and
-    `ffmpeg_filters` (name: quantisers -> candidate (label, graph)s) are results.py's."""
+def section(cached, cell, table, ffmpeg_filters, data, root, models, element_code):
+    """The Markdown section, or None without the clip. `cached`, `cell`, `table`, `ffmpeg_filters`
+    (name: quantisers -> candidate (label, graph)s) and `element_code` are results.py's."""
     compressed, reference = (data / "video" / CLIP.format(kind) for kind in ("distorted", "pristine"))
     if not compressed.exists():
         return None
@@ -56,7 +56,6 @@ def section(cached, cell, table, ffmpeg_filters, data, root, models):
                 "-of", "csv=s=x:p=0", compressed]).stdout.strip()
     gst = run(["gst-launch-1.0", "--version"]).stdout.splitlines()[1]
     clip = ["video", compressed, reference, gst]
-    element_code = [root / "src" / "hyperres", root / "src" / "frame.rs"]
     env = {**os.environ, "GST_PLUGIN_PATH": str(root / "target" / "release")}
     slug = CLIP.split("_")[0]
     with tempfile.TemporaryDirectory() as tmp:

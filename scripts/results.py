@@ -392,6 +392,10 @@ def noisy_video_section():
                      "auto - best"], rows))
 
 
+# Makes the JPEG pipeline frames and holds the pipeline the element is measured in.
+PIPELINE_SCRIPT = ROOT / "scripts" / "jpeg_pipeline_frames.py"
+
+
 def element_on_luma(q, frames, model):
     """`model` (gray) in the element on the Y plane of LIVE1's q-quality JPEGs in `frames` as jpegdec
     outputs them (I420: what `task=dejpeg` restores), the chroma as decoded, converted to RGB: the
@@ -409,7 +413,8 @@ def element_on_luma(q, frames, model):
                 restored, clean = (np.asarray(Image.open(f).convert("RGB"), np.float64) for f in (png, LIVE1 / jpeg.stem))
                 psnrs.append(10 * np.log10(255**2 / np.mean((restored - clean) ** 2)))
         out.write_text(json.dumps({"psnr": float(np.mean(psnrs)), "images": psnrs}))
-    return cached(f"dejpeg-gray-element-live1-q{q}", [jpegs, LIVE1, model, *ELEMENT_CODE, *element], compute)
+    return cached(f"dejpeg-gray-element-live1-q{q}", [jpegs, LIVE1, model, *ELEMENT_CODE, *element, PIPELINE_SCRIPT],
+                  compute)
 
 
 def jpeg_pipeline_section():
@@ -421,7 +426,7 @@ def jpeg_pipeline_section():
         return None
     gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True, check=True).stdout
     tools = f"{gst.splitlines()[1]} Pillow {importlib.metadata.version('pillow')}"
-    frames = made_frames("jpeg_pipeline_frames.py", LIVE1, Path("jpeg-pipeline-frames") / LIVE1.name,
+    frames = made_frames(PIPELINE_SCRIPT.name, LIVE1, Path("jpeg-pipeline-frames") / LIVE1.name,
                          ["--qualities", levels_arg(JPEG_LEVELS)], tools)
     rows = []
     for q in JPEG_LEVELS:

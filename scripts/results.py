@@ -67,11 +67,13 @@ BUNDLED_FULL_SR = MODELS / "sr-rgb-16b.safetensors"
 KEYS = OUT / "keys.json"
 # With --stale, the names of the results whose key changed, listed instead of redone.
 STALE = [] if ARGS.stale else None
-# The code behind every number (degradations, metrics, the eval itself, crate versions), and the
-# code behind our models' outputs. The element and the trainer's other parts are not in either, so
+# The code behind every number (data, metrics, the eval itself, crate versions), and the code
+# behind our models' outputs. The element and the trainer's other parts are not in either, so
 # rebuilding or editing them reuses the results.
 MEASURE_CODE = [ROOT / "Cargo.lock"] + [ROOT / "training" / "src" / f"{m}.rs" for m in
-                                        ("eval", "data", "degrade", "jpeg", "resize", "metrics", "pixels", "paper", "plot")]
+                                        ("eval", "data", "degrade", "metrics", "pixels", "paper", "plot")]
+# Each task's degradation, behind the numbers of evaluations that degrade clean images with it.
+DEGRADE_CODE = {"dejpeg": ROOT / "training" / "src" / "jpeg.rs", "sr": ROOT / "training" / "src" / "resize.rs"}
 # How `eval --ffmpeg` runs FFmpeg and times it, behind the FFmpeg filters' numbers only.
 FFMPEG_CODE = [ROOT / "training" / "src" / "ffmpeg_filter.rs"]
 # Writing checkpoints (src/checkpoint/write.rs) is in neither: it reaches a number only through
@@ -142,10 +144,24 @@ def is_estimator(path):
     return path.suffix == ".safetensors" and path.is_file() and metadata(path).get("kind") == "estimator"
 
 
+def degraded_for(args):
+    """The task whose degradation an evaluation applies: none when it is given coded frames or
+    runs no `eval` (the element's results)."""
+    if "--coded" in args:
+        return None
+    if "--task" in args:
+        return args[args.index("--task") + 1]
+    if "--model" in args:
+        return metadata(args[args.index("--model") + 1])["task"]
+    return None
+
+
 def key(args):
     """What an evaluation's numbers depend on, hashed: paths count by their contents, not names."""
     parts = [digest(a) if isinstance(a, Path) else str(a) for a in args]
     parts += [digest(p) for p in MEASURE_CODE]
+    if degraded_for(args) in DEGRADE_CODE:
+        parts.append(digest(DEGRADE_CODE[degraded_for(args)]))
     if "--ffmpeg" in args:
         parts += [digest(p) for p in FFMPEG_CODE] + [ffmpeg_version()]
     else:

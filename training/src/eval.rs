@@ -579,11 +579,12 @@ fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>
     let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
     // Published columns (header, key in `published`, decimals): the authors' estimator's error,
     // or the paper's PSNR and SSIM.
-    let none_published = means
+    let references: Vec<Value> = means
         .iter()
-        .all(|(level, _)| published(described, *level).is_null());
+        .map(|(level, _)| published(described, *level))
+        .collect();
     let columns: &[(&str, &str, usize)] = match described.kind {
-        _ if none_published => &[],
+        _ if references.iter().all(Value::is_null) => &[],
         ModelKind::Estimator => &[
             ("authors' abs error", "abs_error", 2),
             ("authors' rel error %", "rel_error_pct", 1),
@@ -597,13 +598,12 @@ fn markdown_table(described: &Described, means: &[(f64, Vec<(&'static str, f64)>
         .collect();
     let mut table = format!("| level | {} |\n", headers.join(" | "));
     let _ = writeln!(table, "|---|{}", "---|".repeat(headers.len()));
-    for (level, values) in means {
+    for ((level, values), reference) in means.iter().zip(&references) {
         // Small values (a relative L2 distance) in scientific notation.
         let ours = values.iter().map(|(_, v)| match v.abs() {
             a if a > 0.0 && a < 1e-3 => format!("{v:.2e}"),
             _ => format!("{v:.4}"),
         });
-        let reference = published(described, *level);
         let figures = columns.iter().map(|&(_, key, digits)| {
             reference[key]
                 .as_f64()

@@ -456,9 +456,8 @@ def jpeg_pipeline_section():
         luma = element_on_luma(q, frames, gray)["psnr"]
         rows.append(row + [f"{fmt(luma)} ({luma - at['input_psnr']:+.2f})"])
     return ("## JPEG in a GStreamer pipeline: LIVE1 colour, PSNR over RGB (dB) / SSIM\n\n"
-            "Each LIVE1 image JPEG-coded at quality q by libjpeg (Pillow's, 4:2:0, the accurate DCT; the benchmark "
-            "above codes with TurboJPEG's fast DCT below q 96, hence its lower JPEG figures at q 90 and 95) and the "
-            "same file decoded two ways: by libjpeg to RGB, smoothing the chroma up as the benchmark does, and by "
+            "Each LIVE1 image JPEG-coded at quality q by Pillow's libjpeg (4:2:0, the accurate DCT: the same "
+            "coefficients as the benchmark above) and the same file decoded two ways: by libjpeg to RGB, smoothing the chroma up as the benchmark does, and by "
             "`jpegdec ! videoconvert ! video/x-raw,format=RGB`, as a pipeline feeding an RGB model does (jpegdec "
             "outputs the 4:2:0 planes as I420, videoconvert upsamples the chroma): "
             f"`scripts/jpeg_pipeline_frames.py LIVE1 OUT --qualities {levels_arg(JPEG_LEVELS)}`, then "
@@ -715,7 +714,7 @@ def main():
         sections.append(
             f"## JPEG artifact removal: {title} (dB) / SSIM\n\n"
             f"{about}; blind = quality from `models/estimator-jpeg.safetensors` (reading the luma){fast_about}. "
-            "JPEG by libjpeg-turbo at quality q; FFmpeg's post-processing filters given the best constant quantiser "
+            "JPEG by libjpeg-turbo at quality q (the accurate DCT, as OpenCV and Pillow code it); FFmpeg's post-processing filters given the best constant quantiser "
             "per quality.\n\n"
             + table(["quality", "JPEG", "ours", "ours blind", "estimate error", *(["ours, fast"] if fast else []),
                      "paper HyperRes", *(f"FFmpeg {f}" for f in filters),

@@ -51,12 +51,13 @@ fn compress_accurately(
         dimension(source.pitch)?,
         dimension(source.height)?,
     );
-    // SAFETY: the handle lives until tjDestroy; `pixels` holds pitch x height bytes (`to_packed`);
-    // TurboJPEG allocates the output, read here before tjFree.
-    let needed = source.pitch * (source.height - 1) + source.width * source.format.size();
-    if source.pixels.len() < needed {
+    if source.pitch < source.width * source.format.size()
+        || source.pixels.len() < source.pitch * source.height
+    {
         bail!("{} bytes for a {width}x{height} image", source.pixels.len());
     }
+    // SAFETY: the handle lives until tjDestroy; `pixels` holds the pitch x height bytes TurboJPEG
+    // reads (checked above); TurboJPEG allocates the output, copied here before tjFree.
     unsafe {
         let handle = raw::tjInitCompress();
         if handle.is_null() {

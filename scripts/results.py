@@ -160,8 +160,8 @@ def key(args):
     """What an evaluation's numbers depend on, hashed: paths count by their contents, not names."""
     parts = [digest(a) if isinstance(a, Path) else str(a) for a in args]
     parts += [digest(p) for p in MEASURE_CODE]
-    if degraded_for(args) in DEGRADE_CODE:
-        parts.append(digest(DEGRADE_CODE[degraded_for(args)]))
+    if (task := degraded_for(args)) in DEGRADE_CODE:
+        parts.append(digest(DEGRADE_CODE[task]))
     if "--ffmpeg" in args:
         parts += [digest(p) for p in FFMPEG_CODE] + [ffmpeg_version()]
     else:
@@ -457,7 +457,8 @@ def jpeg_pipeline_section():
         rows.append(row + [f"{fmt(luma)} ({luma - at['input_psnr']:+.2f})"])
     return ("## JPEG in a GStreamer pipeline: LIVE1 colour, PSNR over RGB (dB) / SSIM\n\n"
             "Each LIVE1 image JPEG-coded at quality q by Pillow's libjpeg (4:2:0, the accurate DCT: the same "
-            "coefficients as the benchmark above) and the same file decoded two ways: by libjpeg to RGB, smoothing the chroma up as the benchmark does, and by "
+            "coefficients as the benchmark above) and the same file decoded two ways: by libjpeg to RGB, "
+            "smoothing the chroma up as the benchmark does, and by "
             "`jpegdec ! videoconvert ! video/x-raw,format=RGB`, as a pipeline feeding an RGB model does (jpegdec "
             "outputs the 4:2:0 planes as I420, videoconvert upsamples the chroma): "
             f"`scripts/jpeg_pipeline_frames.py LIVE1 OUT --qualities {levels_arg(JPEG_LEVELS)}`, then "
@@ -714,8 +715,8 @@ def main():
         sections.append(
             f"## JPEG artifact removal: {title} (dB) / SSIM\n\n"
             f"{about}; blind = quality from `models/estimator-jpeg.safetensors` (reading the luma){fast_about}. "
-            "JPEG by libjpeg-turbo at quality q (the accurate DCT, as OpenCV and Pillow code it); FFmpeg's post-processing filters given the best constant quantiser "
-            "per quality.\n\n"
+            "JPEG by libjpeg-turbo at quality q (the accurate DCT, as OpenCV and Pillow code it); FFmpeg's "
+            "post-processing filters given the best constant quantiser per quality.\n\n"
             + table(["quality", "JPEG", "ours", "ours blind", "estimate error", *(["ours, fast"] if fast else []),
                      "paper HyperRes", *(f"FFmpeg {f}" for f in filters),
                      "s/image " + " / ".join(["ours", *(["fast"] if fast else []), *filters])], rows))

@@ -6,7 +6,7 @@ use std::ffi::{CStr, c_int, c_ulong};
 
 use anyhow::{Context, anyhow, bail};
 use tch::{Kind, Tensor};
-use turbojpeg::{Image, PixelFormat, Subsamp, raw};
+use turbojpeg::{PixelFormat, Subsamp, raw};
 
 use crate::pixels::{from_packed, to_packed};
 
@@ -21,43 +21,33 @@ pub fn round_trip(image: &Tensor, quality: f64) -> anyhow::Result<Tensor> {
         3 => (PixelFormat::RGB, Subsamp::Sub2x2),
         n => bail!("JPEG of {n}-channel images"),
     };
-    let pixels = to_packed(image);
-    let (width, height) = (width as usize, height as usize);
-    let source = Image {
-        pixels: pixels.as_slice(),
-        width,
-        pitch: width * channels as usize,
-        height,
-        format,
-    };
     let quality = quality.round().clamp(1.0, 100.0) as i32;
-    let jpeg = compress_accurately(source, quality, subsamp).context("JPEG encoding")?;
+    let jpeg = compress_accurately(&to_packed(image), width, height, format, quality, subsamp)
+        .context("JPEG encoding")?;
     let decoded = turbojpeg::decompress(&jpeg, format).context("JPEG decoding")?;
-    let restored = from_packed(&decoded.pixels, channels, height as i64, width as i64);
+    let restored = from_packed(&decoded.pixels, channels, height, width);
     Ok(restored.to_kind(Kind::Float) / 255.0)
 }
 
-/// `source` JPEG-coded with the accurate DCT. The `turbojpeg` crate cannot ask for it, and
-/// TurboJPEG uses the fast DCT below quality 96 unless asked, which loses up to 0.7 dB more at
-/// quality 90-95 than the encoders whose files users restore.
+/// Packed `pixels` (rows without padding) JPEG-coded with the accurate DCT. The `turbojpeg`
+/// crate cannot ask for it, and TurboJPEG uses the fast DCT below quality 96 unless asked, which
+/// loses up to 0.7 dB more at quality 90-95 than the encoders whose files users restore.
 fn compress_accurately(
-    source: Image<&[u8]>,
+    pixels: &[u8],
+    width: i64,
+    height: i64,
+    format: PixelFormat,
     quality: i32,
     subsamp: Subsamp,
 ) -> anyhow::Result<Vec<u8>> {
-    let dimension = |n: usize| c_int::try_from(n).context("image too large for JPEG");
-    let (width, pitch, height) = (
-        dimension(source.width)?,
-        dimension(source.pitch)?,
-        dimension(source.height)?,
-    );
-    if source.pitch < source.width * source.format.size()
-        || source.pixels.len() < source.pitch * source.height
-    {
-        bail!("{} bytes for a {width}x{height} image", source.pixels.len());
+    let dimension = |n: i64| c_int::try_from(n).context("image too large for JPEG");
+    let (width, height) = (dimension(width)?, dimension(height)?);
+    if pixels.len() != width as usize * height as usize * format.size() {
+        bail!("{} bytes for a {width}x{height} image", pixels.len());
     }
-    // SAFETY: the handle lives until tjDestroy; `pixels` holds the pitch x height bytes TurboJPEG
-    // reads (checked above); TurboJPEG allocates the output, copied here before tjFree.
+    // SAFETY: the handle lives until tjDestroy; `pixels` holds the width x height pixels
+    // TurboJPEG reads (checked above; pitch 0: rows follow each other); TurboJPEG allocates the
+    // output, copied here before tjFree.
     unsafe {
         let handle = raw::tjInitCompress();
         if handle.is_null() {
@@ -66,11 +56,11 @@ fn compress_accurately(
         let (mut jpeg, mut size): (*mut u8, c_ulong) = (std::ptr::null_mut(), 0);
         let status = raw::tjCompress2(
             handle,
-            source.pixels.as_ptr(),
+            pixels.as_ptr(),
             width,
-            pitch,
+            0,
             height,
-            source.format as c_int,
+            format as c_int,
             &mut jpeg,
             &mut size,
             subsamp as c_int,
@@ -97,10 +87,14 @@ mod tests {
     use crate::metrics::{psnr, quantise};
     use gsthyperres::task::Colour;
 
+    fn test_data(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data")
+            .join(name)
+    }
+
     fn crop(colour: Colour) -> Tensor {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/data/cbsd68_119082_crop.png");
-        crate::data::decode(&path, colour)
+        crate::data::decode(&test_data("cbsd68_119082_crop.png"), colour)
             .unwrap()
             .to_kind(Kind::Float)
             / 255.0
@@ -132,9 +126,7 @@ mod tests {
             (Colour::Rgb, "", PixelFormat::RGB),
             (Colour::Gray, "_gray", PixelFormat::GRAY),
         ] {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-                "../tests/data/cbsd68_119082_crop{name}_q90_pillow.jpg"
-            ));
+            let path = test_data(&format!("cbsd68_119082_crop{name}_q90_pillow.jpg"));
             let pillow = turbojpeg::decompress(&std::fs::read(path).unwrap(), format).unwrap();
             let ours = to_packed(&round_trip(&crop(colour), 90.0).unwrap());
             let differing = ours

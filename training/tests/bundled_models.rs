@@ -43,9 +43,29 @@ fn name(path: &Path) -> String {
     path.file_stem().unwrap().to_string_lossy().into_owned()
 }
 
-/// `hyperres-train eval` of `model` at `levels` on the committed CBSD68 crops (`tests/data`, whose
-/// other files it skips): the report's row for each level.
-fn eval_on_crops(model: &Path, levels: &[f64], json: &Path) -> Vec<serde_json::Value> {
+/// A folder in `dir` holding the committed CBSD68 crops alone (`tests/data` also holds other
+/// images: a video's frames, JPEG-coded crops).
+fn crops_folder(dir: &Path) -> PathBuf {
+    let folder = dir.join("crops");
+    std::fs::create_dir_all(&folder).unwrap();
+    for entry in std::fs::read_dir(repo_path("tests/data")).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy();
+        if file.starts_with("cbsd68_") && file.ends_with("_crop.png") {
+            std::fs::copy(&path, folder.join(&*file)).unwrap();
+        }
+    }
+    folder
+}
+
+/// `hyperres-train eval` of `model` at `levels` on the images of `crops`: the report's row for
+/// each level.
+fn eval_on_crops(
+    model: &Path,
+    levels: &[f64],
+    crops: &Path,
+    json: &Path,
+) -> Vec<serde_json::Value> {
     let levels: Vec<String> = levels.iter().map(f64::to_string).collect();
     let output = Command::new(env!("CARGO_BIN_EXE_hyperres-train"))
         .args([
@@ -58,7 +78,7 @@ fn eval_on_crops(model: &Path, levels: &[f64], json: &Path) -> Vec<serde_json::V
         ])
         .arg(model)
         .arg("--data")
-        .arg(repo_path("tests/data"))
+        .arg(crops)
         .arg("--json")
         .arg(json)
         .output()
@@ -108,6 +128,7 @@ fn every_bundled_model_is_there_and_small() {
 #[test]
 fn every_bundled_model_does_its_job_on_real_crops() {
     let dir = tempfile::tempdir().unwrap();
+    let crops = crops_folder(dir.path());
     for model in bundled() {
         let (meta, _) = checkpoint::read(&model).unwrap();
         let json = dir.path().join(format!("{}.json", name(&model)));
@@ -122,7 +143,7 @@ fn every_bundled_model_does_its_job_on_real_crops() {
                     (levels[0], 0.0),
                     (levels[levels.len() - 1], 0.0),
                 ];
-                let rows = eval_on_crops(&model, &wanted.map(|w| w.0), &json);
+                let rows = eval_on_crops(&model, &wanted.map(|w| w.0), &crops, &json);
                 for (level, least) in wanted {
                     let row = rows
                         .iter()
@@ -139,7 +160,7 @@ fn every_bundled_model_does_its_job_on_real_crops() {
             }
             ModelKind::Estimator => {
                 let level = estimator_level(meta.task);
-                let row = &eval_on_crops(&model, &[level], &json)[0];
+                let row = &eval_on_crops(&model, &[level], &crops, &json)[0];
                 let error = row["rel_error_pct"].as_f64().unwrap();
                 println!("{}: {error:.1}% error at {level}", name(&model));
                 assert!(

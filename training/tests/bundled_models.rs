@@ -94,7 +94,7 @@ fn eval_on_crops(
 /// level (sigma 15, quality 10 or 25, scale x2 or x3 on Y); an untrained input-skip network gives 0.
 fn least_gain(task: Task) -> f64 {
     match task {
-        Task::Denoise => 8.0,
+        Task::Denoise => 7.0,
         Task::Dejpeg => 0.8,
         Task::Sr => 0.5,
     }

@@ -126,7 +126,7 @@ mod tests {
             (Colour::Rgb, "", PixelFormat::RGB),
             (Colour::Gray, "_gray", PixelFormat::GRAY),
         ] {
-            let path = test_data(&format!("cbsd68_119082_crop{name}_q90_pillow.jpg"));
+            let path = test_data(&format!("pillow/cbsd68_119082_crop{name}_q90_pillow.jpg"));
             let pillow = turbojpeg::decompress(&std::fs::read(path).unwrap(), format).unwrap();
             let ours = to_packed(&round_trip(&crop(colour), 90.0).unwrap());
             let differing = ours

@@ -242,8 +242,10 @@ def hqdn3d(sigma):
     return [(f"{s:g}", f"format=yuv444p,hqdn3d={s:g}:{s:g}:0:0") for s in (sigma, 2 * sigma, 3 * sigma)]
 
 
-# Quantiser scales around the best ones found on 4 LIVE1 images (they fall as quality rises).
-JPEG_QP = {10: (12, 16, 20), 30: (6, 8, 10), 50: (4, 6, 8), 70: (3, 4, 6), 80: (2, 3, 4, 6), 90: (1, 2, 3), 95: (1, 2)}
+# Quantiser scales around the best ones (they fall as quality rises), each of spp's and pp7's winners
+# on LIVE1's accurate-DCT JPEG flanked by a worse one where the filter takes one (pp7's least is 1).
+JPEG_QP = {10: (12, 14, 16, 20), 30: (5, 6, 8, 10), 50: (4, 5, 6, 8), 70: (3, 4, 5, 6), 80: (2, 3, 4, 6), 90: (1, 2, 3, 4),
+           95: (1, 2, 3)}
 
 
 def spp(qps, prefix=""):
@@ -308,8 +310,8 @@ def ffmpeg_baselines():
 
 
 def spp_rgb(q):
-    """spp on colour: the middle quantiser of the gray search only (colour runs are slow)."""
-    return spp(JPEG_QP[q], "format=yuv444p,")[1:2]
+    """spp on colour (in YUV 4:4:4, the chroma filtered too), over the gray search's quantisers."""
+    return spp(JPEG_QP[q], "format=yuv444p,")
 
 
 JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}

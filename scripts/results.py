@@ -304,14 +304,19 @@ def ffmpeg_baselines():
     """Every FFmpeg run of the report (independent of our models)."""
     best_ffmpeg("nlmeans", "denoise", "rgb", CBSD68, {s: nlmeans(s) for s in FFMPEG_SIGMAS})
     best_ffmpeg("hqdn3d", "denoise", "rgb", CBSD68, {s: hqdn3d(s) for s in FFMPEG_SIGMAS})
-    for name, make in JPEG_FILTERS.items():
-        best_ffmpeg(name, "dejpeg", "gray", LIVE1_GRAY, {q: make(JPEG_QP[q]) for q in JPEG_LEVELS})
-    best_ffmpeg("spp-rgb", "dejpeg", "rgb", LIVE1, {q: spp_rgb(q) for q in JPEG_LEVELS})
+    for colour in ("gray", "rgb"):
+        jpeg_filters(colour)
 
 
-def spp_rgb(q):
-    """spp on colour (in YUV 4:4:4, the chroma filtered too), over the gray search's quantisers."""
-    return spp(JPEG_QP[q], "format=yuv444p,")
+def jpeg_filters(colour):
+    """FFmpeg's JPEG post-processing on LIVE1 in `colour`, each filter's best quantiser per quality:
+    {filter: best_ffmpeg's result}. All of them on gray; on colour spp alone, in YUV 4:4:4 so that
+    the chroma is filtered too."""
+    if colour == "gray":
+        return {f: best_ffmpeg(f, "dejpeg", "gray", LIVE1_GRAY, {q: make(JPEG_QP[q]) for q in JPEG_LEVELS})
+                for f, make in JPEG_FILTERS.items()}
+    return {"spp": best_ffmpeg("spp-rgb", "dejpeg", "rgb", LIVE1,
+                               {q: spp(JPEG_QP[q], "format=yuv444p,") for q in JPEG_LEVELS})}
 
 
 JPEG_SETS = {"dejpeg-gray": LIVE1_GRAY, "dejpeg-rgb": LIVE1}
@@ -689,12 +694,7 @@ def main():
     # JPEG, LIVE1 gray (and colour): the FFmpeg filters always, ours where a model is bundled.
     for colour, name, title in (("gray", "dejpeg-gray", "LIVE1 gray"),
                                 ("rgb", "dejpeg-rgb", "LIVE1 colour (4:2:0 JPEG), PSNR over RGB")):
-        model, data = MODELS / f"{name}.safetensors", JPEG_SETS[name]
-        if colour == "gray":
-            filters = {f: best_ffmpeg(f, "dejpeg", "gray", data, {q: make(JPEG_QP[q]) for q in JPEG_LEVELS})
-                       for f, make in JPEG_FILTERS.items()}
-        else:
-            filters = {"spp": best_ffmpeg("spp-rgb", "dejpeg", "rgb", data, {q: spp_rgb(q) for q in JPEG_LEVELS})}
+        model, filters = MODELS / f"{name}.safetensors", jpeg_filters(colour)
         ours = evaluate_model(f"{name}-live1")
         # The fast model's columns only where one is bundled.
         fast = evaluate_model(f"{name}-fast-live1")

@@ -47,7 +47,7 @@ fn name(path: &Path) -> String {
 /// `hyperres-train eval` of `model` at `levels` on the committed test images (`tests/data`: the
 /// CBSD68 crops and the carphone clip's frames; it skips the other files and the subfolders): the
 /// report's row for each level.
-fn eval_on_crops(model: &Path, levels: &[f64], json: &Path) -> Vec<serde_json::Value> {
+fn eval_on_test_images(model: &Path, levels: &[f64], json: &Path) -> Vec<serde_json::Value> {
     let levels: Vec<String> = levels.iter().map(f64::to_string).collect();
     let output = Command::new(env!("CARGO_BIN_EXE_hyperres-train"))
         .args([
@@ -108,7 +108,7 @@ fn every_bundled_model_is_there_and_small() {
 }
 
 #[test]
-fn every_bundled_model_does_its_job_on_real_crops() {
+fn every_bundled_model_does_its_job_on_real_images() {
     let dir = tempfile::tempdir().unwrap();
     for model in bundled() {
         let (meta, _) = checkpoint::read(&model).unwrap();
@@ -124,7 +124,7 @@ fn every_bundled_model_does_its_job_on_real_crops() {
                     (levels[0], 0.0),
                     (levels[levels.len() - 1], 0.0),
                 ];
-                let rows = eval_on_crops(&model, &wanted.map(|w| w.0), &json);
+                let rows = eval_on_test_images(&model, &wanted.map(|w| w.0), &json);
                 for (level, least) in wanted {
                     let row = rows
                         .iter()
@@ -141,7 +141,7 @@ fn every_bundled_model_does_its_job_on_real_crops() {
             }
             ModelKind::Estimator => {
                 let level = estimator_level(meta.task);
-                let row = &eval_on_crops(&model, &[level], &json)[0];
+                let row = &eval_on_test_images(&model, &[level], &json)[0];
                 let error = row["rel_error_pct"].as_f64().unwrap();
                 println!("{}: {error:.1}% error at {level}", name(&model));
                 assert!(

@@ -19,6 +19,7 @@ use gsthyperres::frame::to_device;
 use gsthyperres::model::{HyperRes, Layout, LevelBatching, RestorerConfig};
 use gsthyperres::restorer::Restorer;
 use gsthyperres::task::{Architecture, Colour, LEVEL_DIVISOR, Task};
+use rand::RngExt;
 use serde_json::json;
 use tch::{Device, Kind, Reduction, Tensor, nn};
 
@@ -28,6 +29,7 @@ use crate::coded::{self, CodedFrames};
 use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{self, degrade, seeded_rng};
 use crate::eval::Precision;
+use crate::jpeg::Decoder;
 use crate::metrics::{psnr, quantise};
 use crate::session::{LogWindow, Session, resume_optimiser};
 
@@ -47,6 +49,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1, requires = "coded",
           value_parser = clap::value_parser!(i64).range(1..))]
     coded_groups: i64,
+    /// Share (0..1) of JPEG crops decoded as a GStreamer pipeline decodes them (`jpegdec !
+    /// videoconvert`: fast IDCT, chroma repeated); the rest as libjpeg's defaults do, the
+    /// benchmark's decoding.
+    #[arg(long, default_value_t = 0.0)]
+    pipeline_decoded: f64,
     /// Validation image folder (PSNR per level every --val-every iterations).
     #[arg(long)]
     val: Option<PathBuf>,
@@ -185,6 +192,8 @@ struct Recipe {
     seed: u64,
     /// The coded frames and how many groups of them each step takes.
     coded: Option<(CodedFrames, i64)>,
+    /// `--pipeline-decoded` (0 unless JPEG).
+    pipeline_decoded: f64,
 }
 
 impl Recipe {
@@ -192,10 +201,25 @@ impl Recipe {
     fn batch(&self, images: &[Tensor], iteration: i64) -> anyhow::Result<Batch> {
         let mut rng = seeded_rng(self.seed, iteration as u64);
         let clean = sample_crops(images, self.patch, self.batch, &mut rng);
+        // Drawn only when asked, so that other runs keep their random streams.
+        let decoders = (self.pipeline_decoded > 0.0).then(|| {
+            (0..self.batch)
+                .map(|_| {
+                    if rng.random_bool(self.pipeline_decoded) {
+                        Decoder::Jpegdec
+                    } else {
+                        Decoder::Libjpeg
+                    }
+                })
+                .collect::<Vec<_>>()
+        });
         let mut parts = self
             .levels
             .iter()
-            .map(|&level| degrade(self.task, &clean, level, &mut rng))
+            .map(|&level| match &decoders {
+                Some(decoders) => degrade::jpeg_each(&clean, level, decoders),
+                None => degrade(self.task, &clean, level, &mut rng),
+            })
             .collect::<anyhow::Result<Vec<Tensor>>>()?;
         let coded = self.coded.as_ref().map(|(frames, groups)| {
             let (mut target, mut levels) = (Vec::new(), Vec::new());
@@ -311,6 +335,12 @@ impl Run {
         if let Some(dir) = &args.coded {
             provenance.dataset += &coded::provenance(dir);
         }
+        if args.pipeline_decoded > 0.0 {
+            provenance.dataset += &format!(
+                ";{}% of the JPEG crops decoded as jpegdec does",
+                args.pipeline_decoded * 100.0
+            );
+        }
         let meta = Metadata {
             architecture: Architecture::HyperRes,
             task: args.run.task,
@@ -405,6 +435,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         args.batch > 0 && args.patch >= 2 && args.patch % 2 == 0,
         "--batch > 0 and an even --patch"
     );
+    ensure!(
+        (0.0..=1.0).contains(&args.pipeline_decoded),
+        "--pipeline-decoded is a share from 0 to 1"
+    );
+    ensure!(
+        args.pipeline_decoded == 0.0 || args.run.task == Task::Dejpeg,
+        "--pipeline-decoded is for --task dejpeg"
+    );
     if args.run.task == Task::Sr {
         // A crop that a scale does not divide shrinks to a rounded size: the model then learns that
         // scale's sampling phase wrongly (measured: x3 fell below bicubic with 64-pixel crops).
@@ -474,6 +512,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         batch: args.batch,
         seed: args.run.seed,
         coded,
+        pipeline_decoded: args.pipeline_decoded,
     };
     let mut batches = Loader::spawn(images, recipe, (run.iteration, end));
     let c = Tensor::from_slice(&args.levels)
@@ -681,6 +720,7 @@ mod tests {
             batch: 2,
             seed: 11,
             coded: None,
+            pipeline_decoded: 0.0,
         };
         let (start, end) = (5, 5 + 2 * LOADERS as i64 + 1);
         let copies = images.iter().map(Tensor::shallow_clone).collect();
@@ -693,6 +733,44 @@ mod tests {
             assert!(made.target.equal(&expected.target), "iteration {iteration}");
         }
         assert!(loader.next().is_err(), "a batch past the end");
+    }
+
+    /// With --pipeline-decoded each crop is decoded one way at every level, and both ways occur.
+    #[test]
+    fn jpeg_crops_mix_the_decoders() {
+        tch::manual_seed(4);
+        let images = [Tensor::randint(
+            256,
+            [3, 40, 40],
+            (Kind::Uint8, Device::Cpu),
+        )];
+        let recipe = Recipe {
+            patch: 16,
+            task: Task::Dejpeg,
+            levels: vec![20.0, 60.0],
+            batch: 12,
+            seed: 2,
+            coded: None,
+            pipeline_decoded: 0.5,
+        };
+        let batch = recipe.batch(&images, 0).unwrap();
+        let coded = batch.input.chunk(2, 0);
+        let mut jpegdec = 0;
+        for (i, crop) in batch.target.unbind(0).iter().enumerate() {
+            let at = |level, chroma| crate::jpeg::round_trip(crop, level, chroma).unwrap();
+            let is = |chroma| {
+                (0..2).all(|l| coded[l].get(i as i64).equal(&at(recipe.levels[l], chroma)))
+            };
+            match (is(Decoder::Jpegdec), is(Decoder::Libjpeg)) {
+                (true, false) => jpegdec += 1,
+                (false, true) => {}
+                both => panic!("crop {i}: jpegdec, libjpeg {both:?}"),
+            }
+        }
+        assert!(
+            (1..12).contains(&jpegdec),
+            "{jpegdec} of 12 decoded as jpegdec"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use tch::Tensor;
 
-use crate::jpeg::{self, Decoder};
+use crate::jpeg;
 use crate::resize::bicubic_down_up;
 
 /// Independent, reproducible randomness: stream `stream` (e.g. the iteration) of `seed`.
@@ -26,23 +26,9 @@ pub fn degrade(
 ) -> anyhow::Result<Tensor> {
     match task {
         Task::Denoise => Ok(add_noise(clean, level, rng)),
-        Task::Dejpeg => per_image(clean, |image| {
-            jpeg::round_trip(image, level, Decoder::Libjpeg)
-        }),
+        Task::Dejpeg => per_image(clean, |image| jpeg::round_trip(image, level)),
         Task::Sr => Ok(bicubic_down_up(clean, level)),
     }
-}
-
-/// `clean` crops (`[N, C, H, W]`) JPEG-coded at `quality`, crop i decoded by `decoders[i]`.
-pub fn jpeg_each(clean: &Tensor, quality: f64, decoders: &[Decoder]) -> anyhow::Result<Tensor> {
-    let crops = clean.unbind(0);
-    anyhow::ensure!(crops.len() == decoders.len(), "one decoder per crop");
-    let coded = crops
-        .iter()
-        .zip(decoders)
-        .map(|(crop, &decoder)| jpeg::round_trip(crop, quality, decoder))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Tensor::stack(&coded, 0))
 }
 
 /// Refuses levels given as `flag` at which `task` has no degradation to apply: a noise sigma

@@ -29,7 +29,7 @@ use crate::coded::{self, CodedFrames};
 use crate::data::{ImageSource, load_images, sample_crops};
 use crate::degrade::{self, degrade, seeded_rng};
 use crate::eval::Precision;
-use crate::jpeg::Decoder;
+use crate::jpeg::{self, Decoder};
 use crate::metrics::{psnr, quantise};
 use crate::session::{LogWindow, Session, resume_optimiser};
 
@@ -217,7 +217,7 @@ impl Recipe {
             .levels
             .iter()
             .map(|&level| match &decoders {
-                Some(decoders) => degrade::jpeg_each(&clean, level, decoders),
+                Some(decoders) => jpeg::round_trip_each(&clean, level, decoders),
                 None => degrade(self.task, &clean, level, &mut rng),
             })
             .collect::<anyhow::Result<Vec<Tensor>>>()?;
@@ -757,7 +757,7 @@ mod tests {
         let coded = batch.input.chunk(2, 0);
         let mut jpegdec = 0;
         for (i, crop) in batch.target.unbind(0).iter().enumerate() {
-            let at = |level, chroma| crate::jpeg::round_trip(crop, level, chroma).unwrap();
+            let at = |level, decoder| jpeg::round_trip_by(crop, level, decoder).unwrap();
             let is = |chroma| {
                 (0..2).all(|l| coded[l].get(i as i64).equal(&at(recipe.levels[l], chroma)))
             };

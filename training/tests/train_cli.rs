@@ -719,12 +719,7 @@ fn coded_folder(dir: &Path, data: &Path) -> PathBuf {
         let Ok(clean) = decode(&path, gsthyperres::task::Colour::Gray) else {
             continue;
         };
-        let jpeg = jpeg::round_trip(
-            &(clean.to_kind(tch::Kind::Float) / 255.0),
-            10.0,
-            jpeg::Decoder::Libjpeg,
-        )
-        .unwrap();
+        let jpeg = jpeg::round_trip(&(clean.to_kind(tch::Kind::Float) / 255.0), 10.0).unwrap();
         let size = jpeg.size();
         let gray = image::GrayImage::from_raw(size[2] as u32, size[1] as u32, to_packed(&jpeg));
         let name = path.file_name().unwrap().to_str().unwrap();

@@ -707,21 +707,25 @@ mod tests {
         );
     }
 
+    fn recipe(task: Task, patch: i64, levels: &[f64], batch: i64, pipeline_decoded: f64) -> Recipe {
+        Recipe {
+            patch,
+            task,
+            levels: levels.to_vec(),
+            batch,
+            seed: 11,
+            coded: None,
+            pipeline_decoded,
+        }
+    }
+
     #[test]
     fn the_loader_hands_out_each_iterations_own_batch_in_order() {
         tch::manual_seed(3);
         let images: Vec<Tensor> = (0..3)
             .map(|_| Tensor::randint(256, [3, 20, 24], (Kind::Uint8, Device::Cpu)))
             .collect();
-        let recipe = Recipe {
-            patch: 8,
-            task: Task::Denoise,
-            levels: vec![15.0, 50.0],
-            batch: 2,
-            seed: 11,
-            coded: None,
-            pipeline_decoded: 0.0,
-        };
+        let recipe = recipe(Task::Denoise, 8, &[15.0, 50.0], 2, 0.0);
         let (start, end) = (5, 5 + 2 * LOADERS as i64 + 1);
         let copies = images.iter().map(Tensor::shallow_clone).collect();
         let mut loader = Loader::spawn(ImageSource::Memory(copies), recipe.clone(), (start, end));
@@ -744,22 +748,14 @@ mod tests {
             [3, 40, 40],
             (Kind::Uint8, Device::Cpu),
         )];
-        let recipe = Recipe {
-            patch: 16,
-            task: Task::Dejpeg,
-            levels: vec![20.0, 60.0],
-            batch: 12,
-            seed: 2,
-            coded: None,
-            pipeline_decoded: 0.5,
-        };
+        let recipe = recipe(Task::Dejpeg, 16, &[20.0, 60.0], 12, 0.5);
         let batch = recipe.batch(&images, 0).unwrap();
         let coded = batch.input.chunk(2, 0);
         let mut jpegdec = 0;
         for (i, crop) in batch.target.unbind(0).iter().enumerate() {
             let at = |level, decoder| jpeg::round_trip_by(crop, level, decoder).unwrap();
-            let is = |chroma| {
-                (0..2).all(|l| coded[l].get(i as i64).equal(&at(recipe.levels[l], chroma)))
+            let is = |decoder| {
+                (0..2).all(|l| coded[l].get(i as i64).equal(&at(recipe.levels[l], decoder)))
             };
             match (is(Decoder::Jpegdec), is(Decoder::Libjpeg)) {
                 (true, false) => jpegdec += 1,

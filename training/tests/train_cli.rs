@@ -237,28 +237,24 @@ fn bf16_mixed_precision_and_nchw_change_only_the_rounding() {
         "--levels NaN: a denoise level is a noise sigma of at least 0",
     );
     // Decoding as a pipeline does is JPEG's, and a share.
+    let share = |task, share| {
+        let args = [
+            "train",
+            "--task",
+            task,
+            "--levels",
+            "50",
+            "--pipeline-decoded",
+            share,
+        ];
+        [&args[..], &out].concat()
+    };
     run_refused(
-        &[
-            &["train", "--levels", "15", "--pipeline-decoded", "0.5"][..],
-            &out,
-        ]
-        .concat(),
+        &share("denoise", "0.5"),
         "--pipeline-decoded is for --task dejpeg",
     );
     run_refused(
-        &[
-            &[
-                "train",
-                "--task",
-                "dejpeg",
-                "--levels",
-                "50",
-                "--pipeline-decoded",
-                "2",
-            ][..],
-            &out,
-        ]
-        .concat(),
+        &share("dejpeg", "2"),
         "--pipeline-decoded is a share from 0 to 1",
     );
     // libtorch panics on 0 threads: the argument parser refuses them.

@@ -440,42 +440,83 @@ def element_on_luma(q, frames, model):
                   compute)
 
 
+def pipeline_frames(data, flags):
+    """`data` JPEG-coded and decoded both ways by PIPELINE_SCRIPT with `flags`, at JPEG_LEVELS."""
+    gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True, check=True).stdout
+    tools = f"{gst.splitlines()[1]} Pillow {importlib.metadata.version('pillow')}"
+    return made_frames(PIPELINE_SCRIPT.name, data, Path("jpeg-pipeline-frames") / data.name,
+                       ["--qualities", levels_arg(JPEG_LEVELS), *flags], tools)
+
+
+def decoded_each_way(name, model, data, frames, q):
+    """Table cells of `model` at level q on `frames`' q-quality JPEGs as each decoder decoded them:
+    the input, ours (gain), and, but after jpegdec's islow, auto mode (mean estimate); and the
+    level row of jpegdec's default decoding."""
+    cells, rows = [], {}
+    for decoder in ("libjpeg", "gstreamer", "islow"):
+        auto = [] if decoder == "islow" else ["--blind", MODELS / "estimator-jpeg.safetensors"]
+        (at,) = evaluate(f"{name}-{decoder}-live1-q{q}", "--model", model, "--data", data, "--coded",
+                         frames / f"q{q}" / decoder, "--levels", q, *auto)["levels"]
+        cells += [fmt(at["input_psnr"]), f"{cell(at)} ({at['psnr'] - at['input_psnr']:+.2f})"]
+        if auto:
+            cells.append(f"{fmt(at['blind_psnr'])} ({at['estimate']:.0f})")
+        rows[decoder] = at
+    return cells, rows["gstreamer"]
+
+
+PIPELINE_COLUMNS = ["quality", *(f"{decoder}: {column}" for decoder in ("libjpeg", "GStreamer")
+                                 for column in ("JPEG", "ours (gain)", "ours, auto (estimated level)")),
+                    "islow: JPEG", "islow: ours (gain)"]
+
+
 def jpeg_pipeline_section():
     """The colour model on JPEG as a GStreamer pipeline decodes it for an RGB element (jpegdec !
     videoconvert), beside the same files decoded to RGB by libjpeg, as the benchmark's are, and the
     gray model restoring the luma of jpegdec's I420."""
-    model, gray, estimator = (MODELS / f"{m}.safetensors" for m in ("dejpeg-rgb", "dejpeg-gray", "estimator-jpeg"))
+    model, gray = (MODELS / f"{m}.safetensors" for m in ("dejpeg-rgb", "dejpeg-gray"))
     if not model.exists():
         return None
-    gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True, check=True).stdout
-    tools = f"{gst.splitlines()[1]} Pillow {importlib.metadata.version('pillow')}"
-    frames = made_frames(PIPELINE_SCRIPT.name, LIVE1, Path("jpeg-pipeline-frames") / LIVE1.name,
-                         ["--qualities", levels_arg(JPEG_LEVELS)], tools)
+    frames = pipeline_frames(LIVE1, [])
     rows = []
     for q in JPEG_LEVELS:
-        row = [q]
-        for decoder in ("libjpeg", "gstreamer"):
-            (at,) = evaluate(f"dejpeg-rgb-{decoder}-live1-q{q}", "--model", model, "--data", LIVE1, "--coded",
-                             frames / f"q{q}" / decoder, "--levels", q, "--blind", estimator)["levels"]
-            row += [fmt(at["input_psnr"]), f"{cell(at)} ({at['psnr'] - at['input_psnr']:+.2f})",
-                    f"{fmt(at['blind_psnr'])} ({at['estimate']:.0f})"]
-        # Scored against the pipeline's own input, the last decoder's.
+        cells, pipeline = decoded_each_way("dejpeg-rgb", model, LIVE1, frames, q)
+        # Scored against the pipeline's own input.
         luma = element_on_luma(q, frames, gray)["psnr"]
-        rows.append(row + [f"{fmt(luma)} ({luma - at['input_psnr']:+.2f})"])
+        rows.append([q, *cells, f"{fmt(luma)} ({luma - pipeline['input_psnr']:+.2f})"])
     return ("## JPEG in a GStreamer pipeline: LIVE1 colour, PSNR over RGB (dB) / SSIM\n\n"
             "Each LIVE1 image JPEG-coded at quality q by Pillow's libjpeg (4:2:0, the accurate DCT: the same "
-            "coefficients as the benchmark above) and the same file decoded two ways: by libjpeg to RGB, "
-            "smoothing the chroma up as the benchmark does, and by "
+            "coefficients as the benchmark above) and the same file decoded three ways: by libjpeg to RGB, "
+            "smoothing the chroma up as the benchmark does; by "
             "`jpegdec ! videoconvert ! video/x-raw,format=RGB`, as a pipeline feeding an RGB model does (jpegdec "
-            "outputs the 4:2:0 planes as I420, videoconvert upsamples the chroma): "
+            "decodes by its default fast integer IDCT and outputs the 4:2:0 planes as I420; videoconvert repeats "
+            "each chroma sample over 2x2 pixels); and by the same pipeline with `jpegdec idct-method=islow`, "
+            "libjpeg's accurate IDCT: "
             f"`scripts/jpeg_pipeline_frames.py LIVE1 OUT --qualities {levels_arg(JPEG_LEVELS)}`, then "
             "`hyperres-train eval --coded`. Ours is `models/dejpeg-rgb.safetensors` at level q (gain in brackets), "
             "and in auto mode at the level `models/estimator-jpeg.safetensors` reads from each image (mean in "
             "brackets); last, `models/dejpeg-gray.safetensors` in the element at level q restoring the Y plane of "
             "jpegdec's I420 (`jpegdec ! hyperres task=dejpeg ! videoconvert`, the chroma as decoded), against the "
             "same pipeline's RGB input.\n\n"
-            + table(["quality", "libjpeg: JPEG", "ours (gain)", "ours, auto (estimated level)", "GStreamer: JPEG",
-                     "ours (gain)", "ours, auto (estimated level)", "gray model on the Y plane (gain)"], rows))
+            + table([*PIPELINE_COLUMNS, "gray model on the Y plane (gain)"], rows))
+
+
+def gray_jpeg_pipeline_section():
+    """The gray model on gray JPEG decoded by libjpeg and by jpegdec with each IDCT."""
+    model = MODELS / "dejpeg-gray.safetensors"
+    if not model.exists():
+        return None
+    frames = pipeline_frames(LIVE1_GRAY, ["--gray"])
+    rows = [[q, *decoded_each_way("dejpeg-gray", model, LIVE1_GRAY, frames, q)[0]] for q in JPEG_LEVELS]
+    return ("## JPEG in a GStreamer pipeline: LIVE1 gray (dB) / SSIM\n\n"
+            "LIVE1 gray JPEG-coded at quality q by Pillow's libjpeg (the benchmark's files) and decoded by libjpeg, "
+            "as the benchmark does; by `jpegdec ! videoconvert ! video/x-raw,format=GRAY8`, whose default IDCT "
+            "is the fast integer one (jpegdec hands the Y plane of colour JPEG to `hyperres task=dejpeg` the same "
+            "way); and by the same pipeline with `jpegdec idct-method=islow`, libjpeg's accurate IDCT: "
+            f"`scripts/jpeg_pipeline_frames.py LIVE1_gray OUT --qualities {levels_arg(JPEG_LEVELS)} --gray`, then "
+            "`hyperres-train eval --coded`. Ours is `models/dejpeg-gray.safetensors` at level q (gain in brackets), "
+            "and in auto mode at the level `models/estimator-jpeg.safetensors` reads from each image (mean in "
+            "brackets).\n\n"
+            + table(PIPELINE_COLUMNS, rows))
 
 
 def gpu_hours():
@@ -723,9 +764,9 @@ def main():
                      "paper HyperRes", *(f"FFmpeg {f}" for f in filters),
                      "s/image " + " / ".join(["ours", *(["fast"] if fast else []), *filters])], rows))
 
-    pipeline = jpeg_pipeline_section()
-    if pipeline:
-        sections.append(pipeline)
+    for pipeline in (jpeg_pipeline_section(), gray_jpeg_pipeline_section()):
+        if pipeline:
+            sections.append(pipeline)
 
     # Super-resolution, Set5, Y PSNR.
     sr = MODELS / "sr-rgb.safetensors"

@@ -441,7 +441,7 @@ def element_on_luma(q, frames, model):
 
 
 def pipeline_frames(data, flags):
-    """`data` JPEG-coded and decoded both ways by PIPELINE_SCRIPT with `flags`, at JPEG_LEVELS."""
+    """`data` JPEG-coded at JPEG_LEVELS and decoded each way by PIPELINE_SCRIPT with `flags`."""
     gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True, check=True).stdout
     tools = f"{gst.splitlines()[1]} Pillow {importlib.metadata.version('pillow')}"
     return made_frames(PIPELINE_SCRIPT.name, data, Path("jpeg-pipeline-frames") / data.name,
@@ -450,9 +450,9 @@ def pipeline_frames(data, flags):
 
 def decoded_each_way(name, model, data, frames, q):
     """Table cells of `model` at level q on `frames`' q-quality JPEGs as each decoder decoded them:
-    the input, ours (gain), and, but after jpegdec's islow, auto mode (mean estimate); and the
-    level row of jpegdec's default decoding."""
-    cells, rows = [], {}
+    the input, ours (gain) and, except after jpegdec's islow, auto mode (mean estimate); and the
+    level row of jpegdec's default decoding (`gstreamer`)."""
+    cells = []
     for decoder in ("libjpeg", "gstreamer", "islow"):
         auto = [] if decoder == "islow" else ["--blind", MODELS / "estimator-jpeg.safetensors"]
         (at,) = evaluate(f"{name}-{decoder}-live1-q{q}", "--model", model, "--data", data, "--coded",
@@ -460,8 +460,9 @@ def decoded_each_way(name, model, data, frames, q):
         cells += [fmt(at["input_psnr"]), f"{cell(at)} ({at['psnr'] - at['input_psnr']:+.2f})"]
         if auto:
             cells.append(f"{fmt(at['blind_psnr'])} ({at['estimate']:.0f})")
-        rows[decoder] = at
-    return cells, rows["gstreamer"]
+        if decoder == "gstreamer":
+            pipeline = at
+    return cells, pipeline
 
 
 PIPELINE_COLUMNS = ["quality", *(f"{decoder}: {column}" for decoder in ("libjpeg", "GStreamer")
